@@ -1,0 +1,236 @@
+/**
+ * The one error hierarchy of fastify-users. Every error the library throws on purpose is a
+ * {@link FastifyUsersError} with a stable string `code`; HTTP statuses are assigned in exactly one place
+ * (`fastify/error-handler.ts`), never here, so the core stays framework-agnostic.
+ *
+ * Misuse of the API (bad options, a short secret) is not part of this hierarchy: it throws `TypeError`
+ * at construction, the way jose separates bad tokens from bad calls.
+ *
+ * @module
+ */
+
+/** Every stable error code, one per subclass. Codes are never reused for another meaning. */
+export type FastifyUsersErrorCode =
+  | 'ERR_USER_EXISTS'
+  | 'ERR_NOT_FOUND'
+  | 'ERR_INVALID_TOKEN'
+  | 'ERR_INVALID_CREDENTIALS'
+  | 'ERR_WRONG_PASSWORD'
+  | 'ERR_NOT_VERIFIED'
+  | 'ERR_INACTIVE'
+  | 'ERR_PASSWORD_POLICY'
+  | 'ERR_VALIDATION'
+  | 'ERR_ROLE_EXISTS'
+  | 'ERR_ROLE_ALREADY_ASSIGNED'
+  | 'ERR_ROLE_NOT_ASSIGNED'
+  | 'ERR_UNAUTHENTICATED'
+  | 'ERR_FORBIDDEN'
+  | 'ERR_CROSS_ORIGIN'
+  | 'ERR_CONFLICT'
+  | 'ERR_BUSY'
+
+/**
+ * Base class of every error fastify-users throws on purpose.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await service.register({ email, password })
+ * } catch (err) {
+ *   if (err instanceof FastifyUsersError && err.code === 'ERR_USER_EXISTS') { ... }
+ * }
+ * ```
+ */
+export abstract class FastifyUsersError extends Error {
+  /** The stable code of this error; see {@link FastifyUsersErrorCode}. */
+  abstract readonly code: FastifyUsersErrorCode
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = new.target.name
+  }
+}
+
+/** A user with the same identifier (compared case-insensitively) already exists. */
+export class UserExistsError extends FastifyUsersError {
+  readonly code = 'ERR_USER_EXISTS'
+  /** The field that collided, for example `'email'` or `'username'`. */
+  readonly field: string
+  constructor(field: string, options?: { cause?: unknown }) {
+    super(`a user with this ${field} already exists`, options)
+    this.field = field
+  }
+}
+
+/** The requested user or role does not exist. */
+export class NotFoundError extends FastifyUsersError {
+  readonly code = 'ERR_NOT_FOUND'
+  /** What was looked up: `'user'` or `'role'`. */
+  readonly resource: 'user' | 'role'
+  constructor(resource: 'user' | 'role', message = `${resource} not found`) {
+    super(message)
+    this.resource = resource
+  }
+}
+
+/**
+ * A verification or reset token was refused: tampered, expired, of another purpose, already used, or
+ * bound to an email or password that has changed since. The reason is kept for logs, never shown to
+ * the client, so a token cannot be probed.
+ */
+export class InvalidTokenError extends FastifyUsersError {
+  readonly code = 'ERR_INVALID_TOKEN'
+  /** Why the token was refused, for logs only. */
+  readonly reason: string
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super('the token is invalid or has expired', options)
+    this.reason = reason
+  }
+}
+
+/** Login failed. One error for unknown user and wrong password, so neither can be told apart. */
+export class InvalidCredentialsError extends FastifyUsersError {
+  readonly code = 'ERR_INVALID_CREDENTIALS'
+  constructor() {
+    super('invalid credentials')
+  }
+}
+
+/** The current password given to a password change is wrong. */
+export class WrongPasswordError extends FastifyUsersError {
+  readonly code = 'ERR_WRONG_PASSWORD'
+  constructor() {
+    super('the current password is wrong')
+  }
+}
+
+/** The password was right, but the account's email address is not verified yet. */
+export class NotVerifiedError extends FastifyUsersError {
+  readonly code = 'ERR_NOT_VERIFIED'
+  constructor() {
+    super('the email address of this account is not verified')
+  }
+}
+
+/** The password was right, but the account is deactivated. */
+export class InactiveUserError extends FastifyUsersError {
+  readonly code = 'ERR_INACTIVE'
+  constructor() {
+    super('this account is inactive')
+  }
+}
+
+/** Why a password was refused by the policy. */
+export type PasswordPolicyReason = 'too_short' | 'too_long' | 'too_long_for_scheme' | 'rejected'
+
+/** A new password does not satisfy the password policy (length, or the application's own rule). */
+export class PasswordPolicyError extends FastifyUsersError {
+  readonly code = 'ERR_PASSWORD_POLICY'
+  /** Machine-readable reason; `'rejected'` comes from the application's `validatePassword` hook. */
+  readonly reason: PasswordPolicyReason
+  constructor(reason: PasswordPolicyReason, message: string) {
+    super(message)
+    this.reason = reason
+  }
+}
+
+/** An input value is malformed (an email address without `@`, an unknown field, a bad id...). */
+export class ValidationError extends FastifyUsersError {
+  readonly code = 'ERR_VALIDATION'
+  /** The field that failed, in the camelCase of the API. */
+  readonly field: string
+  constructor(field: string, message: string) {
+    super(message)
+    this.field = field
+  }
+}
+
+/** A role with the same name (compared case-insensitively) already exists. */
+export class RoleExistsError extends FastifyUsersError {
+  readonly code = 'ERR_ROLE_EXISTS'
+  constructor(name: string) {
+    super(`a role named '${name}' already exists`)
+  }
+}
+
+/** `assignRole` was called for a role the user already has. */
+export class RoleAlreadyAssignedError extends FastifyUsersError {
+  readonly code = 'ERR_ROLE_ALREADY_ASSIGNED'
+  constructor(roleName: string) {
+    super(`the user already has the role '${roleName}'`)
+  }
+}
+
+/** `revokeRole` was called for a role the user does not have. */
+export class RoleNotAssignedError extends FastifyUsersError {
+  readonly code = 'ERR_ROLE_NOT_ASSIGNED'
+  constructor(roleName: string) {
+    super(`the user does not have the role '${roleName}'`)
+  }
+}
+
+/** No valid credential came with a request that needs one. */
+export class UnauthenticatedError extends FastifyUsersError {
+  readonly code = 'ERR_UNAUTHENTICATED'
+  constructor(message = 'authentication required') {
+    super(message)
+  }
+}
+
+/** The caller is authenticated but not allowed (a missing role, an admin-only field). */
+export class ForbiddenError extends FastifyUsersError {
+  readonly code = 'ERR_FORBIDDEN'
+  constructor(message = 'not allowed') {
+    super(message)
+  }
+}
+
+/** A state-changing request came from another origin and was refused (CSRF defence). */
+export class CrossOriginError extends FastifyUsersError {
+  readonly code = 'ERR_CROSS_ORIGIN'
+  constructor() {
+    super('cross-origin request refused')
+  }
+}
+
+/**
+ * A write collided with a unique constraint. Repositories throw it so the database, not a racy
+ * check-then-insert, decides uniqueness; the service turns it into a more specific error where one exists.
+ */
+export class ConflictError extends FastifyUsersError {
+  readonly code = 'ERR_CONFLICT'
+  /** The camelCase field whose unique constraint was hit, when the database says which. */
+  readonly field: string | undefined
+  constructor(message: string, options?: { field?: string | undefined; cause?: unknown }) {
+    super(message, options)
+    this.field = options?.field
+  }
+}
+
+/** Too many password hashes are already queued; the caller should retry later. */
+export class BusyError extends FastifyUsersError {
+  readonly code = 'ERR_BUSY'
+  constructor() {
+    super('the server is busy, try again shortly')
+  }
+}
+
+/** Every concrete error, so that `switch (err.code)` narrows to the right class. */
+export type AnyFastifyUsersError =
+  | UserExistsError
+  | NotFoundError
+  | InvalidTokenError
+  | InvalidCredentialsError
+  | WrongPasswordError
+  | NotVerifiedError
+  | InactiveUserError
+  | PasswordPolicyError
+  | ValidationError
+  | RoleExistsError
+  | RoleAlreadyAssignedError
+  | RoleNotAssignedError
+  | UnauthenticatedError
+  | ForbiddenError
+  | CrossOriginError
+  | ConflictError
+  | BusyError

@@ -1,0 +1,142 @@
+/**
+ * The persistence ports: the narrow interfaces the core calls, and nothing more. The Kysely package
+ * implements them for SQLite, PostgreSQL and MySQL/MariaDB; one contract suite runs against each.
+ *
+ * Contract shared by every method: expected absences return `null` (or `false`), faults throw. A unique
+ * collision throws {@link ConflictError} with the colliding field, decided by the database's unique index
+ * so that concurrent writers cannot both win.
+ *
+ * @module
+ */
+import type { BaseUser, Id, IdType, Role, UserFieldSchema } from './user.js'
+
+/** The columns written when a user is created, in camelCase. Custom fields ride along as extra keys. */
+export interface NewUserRecord {
+  id?: Id
+  email: string
+  username?: string | null
+  passwordHash: string
+  isActive: boolean
+  isVerified: boolean
+  [customField: string]: unknown
+}
+
+/** A partial update of the stored columns; `incrementAuthVersion` bumps the credential version atomically. */
+export interface UserRecordPatch {
+  email?: string
+  username?: string | null
+  passwordHash?: string
+  isActive?: boolean
+  isVerified?: boolean
+  incrementAuthVersion?: boolean
+  [customField: string]: unknown
+}
+
+/** The sortable columns of `listAndCountUsers`. */
+export type UserOrderField = 'createdAt' | 'updatedAt' | 'email' | 'id'
+
+/** A query of the user list. */
+export interface UserListQuery {
+  filters?: {
+    /** Case-insensitive substring of the email. */
+    email?: string
+    isActive?: boolean
+    isVerified?: boolean
+    /** Name of a role the user must have. */
+    role?: string
+    /** Exact matches on other columns (custom fields included), in camelCase. */
+    [field: string]: unknown
+  }
+  orderBy?: { field: UserOrderField; direction: 'asc' | 'desc' }
+  limit: number
+  /** Skip this many rows. Ignored when `cursor` is given. */
+  offset?: number
+  /** The `nextCursor` of a previous page (keyset pagination: stable under concurrent inserts). */
+  cursor?: string
+}
+
+/** One page of users. */
+export interface UserPage<U> {
+  items: U[]
+  total: number
+  /** Pass as `cursor` to get the next page; `null` on the last page. */
+  nextCursor: string | null
+}
+
+/** Where users live. */
+export interface UserRepository<U extends BaseUser = BaseUser> {
+  /** How this repository makes ids. */
+  readonly idType: IdType
+  /** The application's custom columns (camelCase name to schema), declared once where the repository is made. */
+  readonly userFields: Readonly<Record<string, UserFieldSchema>>
+  /** Inserts a user and returns it with its roles (none). Throws `ConflictError` on a unique collision. */
+  insert(record: NewUserRecord): Promise<U>
+  /** The user with this id, or `null`. */
+  findById(id: Id): Promise<U | null>
+  /** The first user whose columns equal every given value (camelCase keys), or `null`. */
+  findOne(filters: Record<string, unknown>): Promise<U | null>
+  /** One page of users and the total count of the filtered set. */
+  list(query: UserListQuery): Promise<UserPage<U>>
+  /** Applies the patch and returns the updated user, or `null` when absent. Throws `ConflictError`. */
+  update(id: Id, patch: UserRecordPatch): Promise<U | null>
+  /** Deletes the user with its role links and sessions and returns what was deleted, or `null`. */
+  delete(id: Id): Promise<U | null>
+}
+
+/** Where roles and the user-role links live. */
+export interface RoleRepository<R extends Role = Role> {
+  /** Inserts a role. Throws `ConflictError` (field `name`) when the name is taken. */
+  insert(record: { name: string; description?: string | null }): Promise<R>
+  findById(id: Id): Promise<R | null>
+  /** Looks up by the normalised (lower-cased) name. */
+  findByName(name: string): Promise<R | null>
+  /** Every role, by name. */
+  list(): Promise<R[]>
+  /** Applies the patch, or returns `null` when absent. Throws `ConflictError` on a name collision. */
+  update(id: Id, patch: { name?: string; description?: string | null }): Promise<R | null>
+  /** Deletes the role and its links to users; returns the deleted role, or `null`. */
+  delete(id: Id): Promise<R | null>
+  /** Links a role to a user; `false` when the link already existed. */
+  assign(userId: Id, roleId: Id): Promise<boolean>
+  /** Unlinks a role from a user; `false` when there was no link. */
+  revoke(userId: Id, roleId: Id): Promise<boolean>
+}
+
+/** A stored session. The id is the SHA-256 of the secret the client holds, never the secret itself. */
+export interface SessionRecord {
+  /** Hex SHA-256 of the session secret. */
+  id: string
+  userId: Id
+  /** The user's `authVersion` when the session was created; a moved version ends the session. */
+  authVersion: number
+  createdAt: number
+  lastSeenAt: number
+  /** Absolute end, in epoch milliseconds. */
+  expiresAt: number
+  ip: string | null
+  userAgent: string | null
+}
+
+/** Where sessions live (SQL by default; Redis when several instances share state). */
+export interface SessionRepository {
+  create(record: SessionRecord): Promise<void>
+  /** The session with this hashed id, or `null`. */
+  find(id: string): Promise<SessionRecord | null>
+  /** Records activity, for the idle timeout. */
+  touch(id: string, lastSeenAt: number): Promise<void>
+  /** `false` when there was no such session. */
+  delete(id: string): Promise<boolean>
+  /** Ends every session of a user; returns how many. */
+  deleteForUser(userId: Id): Promise<number>
+  /** Removes sessions whose absolute end is before `now`; returns how many. */
+  deleteExpired(now: number): Promise<number>
+}
+
+/** The deny-list of access tokens ended before their expiry (logout on the JWT backends). */
+export interface TokenDenylist {
+  /** Denies the token id until `expiresAt` (epoch ms), after which the token is expired anyway. */
+  add(jti: string, expiresAt: number): Promise<void>
+  has(jti: string): Promise<boolean>
+  /** Forgets entries whose tokens have expired; returns how many. */
+  deleteExpired(now: number): Promise<number>
+}

@@ -1,0 +1,980 @@
+/**
+ * `BaseUserService`: the user-management core, the TypeScript counterpart of litestar-users'
+ * `BaseUserService`. Every seed method exists here in camelCase with the same meaning; subclass it to
+ * override the hooks and the senders, exactly as with the seed.
+ *
+ * It imports no web framework and no database driver: it talks to repositories (ports), a password
+ * manager and a token codec, and takes the framework's request object as an opaque value.
+ *
+ * @module
+ */
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { Mailer } from '../mail/mailer.js'
+import { composeUserMail, type MailLinkOptions, type UserMailKind } from '../mail/messages.js'
+import { PasswordManager, type PasswordManagerOptions } from '../password/password-manager.js'
+import { PasswordPolicy } from '../password/password-policy.js'
+import { TokenCodec, type TokenPurpose, tokenPurposes } from '../tokens/token-codec.js'
+import { type Clock, systemClock } from './clock.js'
+import {
+  ConflictError,
+  InactiveUserError,
+  InvalidTokenError,
+  NotFoundError,
+  NotVerifiedError,
+  RoleAlreadyAssignedError,
+  RoleExistsError,
+  RoleNotAssignedError,
+  UserExistsError,
+  ValidationError,
+  WrongPasswordError,
+} from './errors.js'
+import { canonicalEmail, canonicalIdentifier, canonicalRoleName, canonicalUsername } from './identifiers.js'
+import { type Logger, silentLogger } from './logger.js'
+import type {
+  NewUserRecord,
+  RoleRepository,
+  SessionRepository,
+  UserListQuery,
+  UserPage,
+  UserRecordPatch,
+  UserRepository,
+} from './repositories.js'
+import type { BaseUser, Id, NewUser, Role, UserFieldSchema, UserPatch } from './user.js'
+
+/** Token lifetimes, in seconds. */
+export interface TokenLifetimes {
+  /** Email verification tokens. Default: `86400` (24 h, NIST's ceiling for emailed codes). */
+  verification?: number
+  /** Password reset tokens. Default: `3600` (1 h). */
+  passwordReset?: number
+  /** Access tokens of the JWT backends. Default: `900` (15 min). */
+  access?: number
+}
+
+/** Options of {@link BaseUserService}. */
+export interface UserServiceOptions<U extends BaseUser = BaseUser, R extends Role = Role> {
+  /**
+   * Signs every token. At least 32 bytes; a list rotates secrets (the first signs, all verify).
+   * Misuse throws `TypeError` at construction.
+   */
+  secret: string | readonly string[]
+  /** The column users log in with. Default: `'email'`; `'username'` or any unique column works. */
+  userAuthIdentifier?: string
+  /** Where users live. */
+  userRepository: UserRepository<U>
+  /** Where roles live. Required by the role methods and by `defaultRoles`. */
+  roleRepository?: RoleRepository<R>
+  /** Where sessions live; when given, ending a user's credentials also deletes their session rows at once. */
+  sessionRepository?: SessionRepository
+  /**
+   * Password hash schemes. The first hashes; the others are verified and upgraded on the next login.
+   * Default: `['argon2id']` (m=19456 KiB, t=2, p=1). Also: `'scrypt'`, `'bcrypt'` (for imported hashes).
+   */
+  hashSchemes?: PasswordManagerOptions['schemes']
+  /** Tuning of the hashers and of the queue in front of them. */
+  passwordHashing?: Omit<PasswordManagerOptions, 'schemes'>
+  /** Password length policy in code points. Default: `{ minLength: 8, maxLength: 128 }`; never below 8. */
+  passwordPolicy?: { minLength?: number; maxLength?: number }
+  /** Whether a new user must verify their email before logging in. Default: `true`. */
+  requireVerificationOnRegistration?: boolean
+  /** Token lifetimes in seconds. */
+  tokenLifetimes?: TokenLifetimes
+  /** The `iss` claim of every token. Default: `'fastify-users'`. */
+  issuer?: string
+  /** Names of roles every new registered user receives. Requires `roleRepository`. Default: none. */
+  defaultRoles?: readonly string[]
+  /** Sends the mails of the default senders. Without it, the senders log a warning and send nothing. */
+  mailer?: Mailer
+  /** Where links in mails point; `baseUrl` is required when `mailer` is given. */
+  mail?: MailLinkOptions
+  /** Injected time. Default: the system clock. */
+  clock?: Clock
+  /** A pino-compatible logger for security events. Default: silent. */
+  logger?: Logger
+}
+
+/** Options of `addUser`, as in the seed. */
+export interface AddUserOptions {
+  /** Set `isVerified`. Default: `false`. */
+  verify?: boolean
+  /** Set `isActive`. Default: `true`. */
+  activate?: boolean
+}
+
+/** Data accepted by `authenticate`: the identifier field (named by `userAuthIdentifier`) and `password`. */
+export interface AuthenticationData {
+  password: string
+  [identifier: string]: unknown
+}
+
+const BUILT_IN_WRITABLE = new Set([
+  'email',
+  'username',
+  'password',
+  'passwordHash',
+  'isActive',
+  'isVerified',
+  'id',
+])
+
+/**
+ * The user service. Subclass it to override hooks and senders; every method of the litestar-users seed
+ * exists here in camelCase.
+ *
+ * @typeParam U - the user type, `BaseUser` plus the application's custom fields.
+ * @typeParam R - the role type.
+ * @typeParam Req - the request type the hooks receive (the Fastify plugin passes `FastifyRequest`).
+ *
+ * @example
+ * ```ts
+ * class UserService extends BaseUserService<AppUser> {
+ *   override async postRegistrationHook(user: AppUser) {
+ *     await crm.addLead(user.email)
+ *   }
+ * }
+ * const service = new UserService({ secret, userRepository, roleRepository })
+ * const user = await service.register({ email: 'ada@example.com', password: 'correct horse battery' })
+ * ```
+ */
+export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Role, Req = unknown> {
+  /** The column users log in with. */
+  readonly userAuthIdentifier: string
+  readonly userRepository: UserRepository<U>
+  readonly roleRepository: RoleRepository<R> | undefined
+  readonly sessionRepository: SessionRepository | undefined
+  /** Whether new users must verify their email before they can log in. */
+  readonly requireVerificationOnRegistration: boolean
+  /** Resolved token lifetimes, in seconds. */
+  readonly tokenLifetimes: Required<TokenLifetimes>
+  /** The password hasher (and upgrader). */
+  readonly passwords: PasswordManager
+  /** The length policy applied to every new password. */
+  readonly passwordPolicy: PasswordPolicy
+  /** The token signer and verifier. */
+  readonly tokens: TokenCodec
+  readonly clock: Clock
+  readonly logger: Logger
+  readonly #defaultRoles: readonly string[]
+  readonly #mailer: Mailer | undefined
+  readonly #mail: MailLinkOptions | undefined
+  readonly #deliveries = new Set<Promise<void>>()
+  #warnedNoMailer = false
+
+  constructor(options: UserServiceOptions<U, R>) {
+    if (!options || typeof options !== 'object') throw new TypeError('fastify-users: options are required')
+    if (!options.userRepository) {
+      throw new TypeError(
+        'fastify-users: `userRepository` is required (for example createKyselyRepositories(db).userRepository)',
+      )
+    }
+    this.userAuthIdentifier = options.userAuthIdentifier ?? 'email'
+    if (typeof this.userAuthIdentifier !== 'string' || this.userAuthIdentifier.length === 0) {
+      throw new TypeError(
+        "fastify-users: `userAuthIdentifier` must be a column name such as 'email' or 'username'",
+      )
+    }
+    this.userRepository = options.userRepository
+    this.roleRepository = options.roleRepository
+    this.sessionRepository = options.sessionRepository
+    this.requireVerificationOnRegistration = options.requireVerificationOnRegistration ?? true
+    this.clock = options.clock ?? systemClock
+    this.logger = options.logger ?? silentLogger
+    this.tokens = new TokenCodec({ secret: options.secret, issuer: options.issuer, clock: this.clock })
+    this.passwords = new PasswordManager({
+      ...options.passwordHashing,
+      schemes: options.hashSchemes ?? ['argon2id'],
+    })
+    this.passwordPolicy = new PasswordPolicy(options.passwordPolicy)
+    this.tokenLifetimes = {
+      verification: checkLifetime('verification', options.tokenLifetimes?.verification ?? 86_400, 86_400),
+      passwordReset: checkLifetime('passwordReset', options.tokenLifetimes?.passwordReset ?? 3_600, 86_400),
+      access: checkLifetime('access', options.tokenLifetimes?.access ?? 900, 86_400),
+    }
+    this.#defaultRoles = (options.defaultRoles ?? []).map((name) => canonicalRoleName(name))
+    if (this.#defaultRoles.length > 0 && !this.roleRepository) {
+      throw new TypeError(
+        'fastify-users: `defaultRoles` needs a `roleRepository` to assign them; pass one or drop defaultRoles',
+      )
+    }
+    if (options.mailer && !options.mail?.baseUrl) {
+      throw new TypeError(
+        "fastify-users: a `mailer` needs `mail.baseUrl` (for example 'https://app.example.com') to build links",
+      )
+    }
+    if (options.mail?.baseUrl) {
+      let url: URL
+      try {
+        url = new URL(options.mail.baseUrl)
+      } catch {
+        throw new TypeError('fastify-users: `mail.baseUrl` must be an absolute http(s) URL')
+      }
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+        throw new TypeError('fastify-users: `mail.baseUrl` must be an absolute http(s) URL')
+      }
+    }
+    this.#mailer = options.mailer
+    this.#mail = options.mail
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Users
+
+  /**
+   * Creates a user programmatically (no hooks, no mail). `password` is policy-checked and hashed;
+   * `passwordHash` is stored as given (imports). A duplicate identifier, compared case-insensitively and
+   * decided by the database's unique index, throws {@link UserExistsError}.
+   */
+  async addUser(user: NewUser<U>, options: AddUserOptions = {}): Promise<U> {
+    const record = this.#checkFields(user as Record<string, unknown>, 'create')
+    const { password, passwordHash } = user as { password?: unknown; passwordHash?: unknown }
+    if (typeof password === 'string') {
+      record.passwordHash = await this.#hashNewPassword(password, record)
+    } else if (typeof passwordHash === 'string' && passwordHash.startsWith('$')) {
+      record.passwordHash = passwordHash
+    } else {
+      throw new ValidationError('password', 'password is required')
+    }
+    record.isVerified = options.verify ?? false
+    record.isActive = options.activate ?? true
+    try {
+      return await this.userRepository.insert(record as NewUserRecord)
+    } catch (err) {
+      throw this.#translateConflict(err)
+    }
+  }
+
+  /**
+   * Registers a user: `preRegistrationHook`, password policy and hash, `addUser`, the default roles,
+   * `initiateVerification` when verification is required, `postRegistrationHook`.
+   *
+   * A taken identifier throws {@link UserExistsError}; when verification is required, the owner of the
+   * taken address is first sent a notice (with a password reset link) instead of a token, so the HTTP
+   * layer can answer a new and a taken address alike (security.md item 14).
+   */
+  async register(data: Record<string, unknown>, request?: Req): Promise<U> {
+    await this.preRegistrationHook(data, request)
+    const { password } = data
+    if (typeof password !== 'string') throw new ValidationError('password', 'password is required')
+    const record = this.#checkFields(data, 'register')
+    // Hash before touching the database: a taken address costs the same work as a new one, and no
+    // connection or transaction is held while the thread pool hashes.
+    record.passwordHash = await this.#hashNewPassword(password, record)
+    record.isVerified = !this.requireVerificationOnRegistration
+    record.isActive = true
+    let user: U
+    try {
+      user = await this.userRepository.insert(record as NewUserRecord)
+    } catch (err) {
+      const translated = this.#translateConflict(err)
+      if (translated instanceof UserExistsError && this.requireVerificationOnRegistration) {
+        await this.#noticeExistingAccount(record)
+      }
+      throw translated
+    }
+    if (this.#defaultRoles.length > 0) user = await this.#assignDefaultRoles(user)
+    this.logger.info({ event: 'user_created', userId: user.id }, 'user registered')
+    if (this.requireVerificationOnRegistration) await this.initiateVerification(user)
+    await this.postRegistrationHook(user, request)
+    return user
+  }
+
+  /** The user with this id; throws {@link NotFoundError}. */
+  async getUser(id: Id): Promise<U> {
+    const parsed = this.parseId(id)
+    const user = parsed === null ? null : await this.userRepository.findById(parsed)
+    if (!user) throw new NotFoundError('user')
+    return user
+  }
+
+  /**
+   * The first user matching every filter (camelCase columns), or `null`. `email`, `username` and the
+   * login identifier are compared case-insensitively.
+   *
+   * @example
+   * ```ts
+   * const john = await service.getUserBy({ email: 'John@Example.com' })
+   * ```
+   */
+  async getUserBy(filters: Record<string, unknown>): Promise<U | null> {
+    const canonical: Record<string, unknown> = {}
+    for (const [key, value] of Object.entries(filters)) {
+      if (
+        typeof value === 'string' &&
+        (key === 'email' || key === 'username' || key === this.userAuthIdentifier)
+      ) {
+        canonical[key] = value.normalize('NFKC').trim().toLowerCase()
+      } else if (key === 'id') {
+        const id = this.parseId(value as Id)
+        if (id === null) return null
+        canonical[key] = id
+      } else {
+        canonical[key] = value
+      }
+    }
+    return this.userRepository.findOne(canonical)
+  }
+
+  /** One page of users with the total count and a cursor for the next page. */
+  async listUsers(query: Partial<UserListQuery> = {}): Promise<UserPage<U>> {
+    const limit = query.limit ?? 50
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw new ValidationError('limit', 'limit must be an integer from 1 to 1000')
+    }
+    const offset = query.offset ?? 0
+    if (!Number.isInteger(offset) || offset < 0)
+      throw new ValidationError('offset', 'offset must be a non-negative integer')
+    const filters = { ...query.filters }
+    if (typeof filters.role === 'string') filters.role = canonicalRoleName(filters.role, 'role')
+    return this.userRepository.list({ ...query, filters, limit, offset })
+  }
+
+  /** The seed's `list_and_count_users`: `[users, total]`. See {@link listUsers} for the cursor. */
+  async listAndCountUsers(query: Partial<UserListQuery> = {}): Promise<[U[], number]> {
+    const page = await this.listUsers(query)
+    return [page.items, page.total]
+  }
+
+  /**
+   * Updates a user. A `password` is policy-checked and hashed, and ends every credential of the user; an
+   * email change resets `isVerified` (unless the patch sets it) and tells the old address; deactivation
+   * ends every credential. Unknown fields throw {@link ValidationError}.
+   */
+  async updateUser(id: Id, patch: UserPatch<U>): Promise<U> {
+    const current = await this.getUser(id)
+    const record = this.#checkFields(patch as Record<string, unknown>, 'update') as UserRecordPatch
+    const { password } = patch as { password?: unknown }
+    let endCredentials = false
+    if (password !== undefined) {
+      if (typeof password !== 'string') throw new ValidationError('password', 'password must be a string')
+      record.passwordHash = await this.#hashNewPassword(password, { ...current, ...record })
+      endCredentials = true
+    }
+    const emailChanged = record.email !== undefined && record.email !== current.email
+    if (emailChanged && !('isVerified' in record)) record.isVerified = false
+    if (record.isActive === false && current.isActive) endCredentials = true
+    if (endCredentials) record.incrementAuthVersion = true
+    let updated: U | null
+    try {
+      updated = await this.userRepository.update(current.id, record)
+    } catch (err) {
+      throw this.#translateConflict(err)
+    }
+    if (!updated) throw new NotFoundError('user')
+    if (endCredentials) await this.#endSessions(updated)
+    if (password !== undefined) {
+      this.logger.info({ event: 'authn_password_change', userId: updated.id }, 'password changed')
+      this.#deliverNotice('password-changed', updated, () => this.sendPasswordChangedNotice(updated))
+    }
+    if (emailChanged) {
+      this.logger.info({ event: 'user_updated', userId: updated.id, change: 'email' }, 'email changed')
+      const oldEmail = current.email
+      this.#deliverNotice('email-changed', updated, () => this.sendEmailChangedNotice(updated, oldEmail))
+    }
+    if (record.isActive === false && current.isActive) {
+      this.logger.info(
+        { event: 'user_updated', userId: updated.id, change: 'deactivated' },
+        'user deactivated',
+      )
+    }
+    return updated
+  }
+
+  /**
+   * Changes the password of a user who proves the current one. A wrong current password throws
+   * {@link WrongPasswordError}; the new one passes the policy; every credential of the user ends.
+   */
+  async changePassword(id: Id, currentPassword: string, newPassword: string): Promise<U> {
+    const user = await this.getUser(id)
+    const { valid } = await this.passwords.verify(currentPassword, user.passwordHash)
+    if (!valid) {
+      this.logger.warn({ event: 'authn_password_change_fail', userId: user.id }, 'wrong current password')
+      throw new WrongPasswordError()
+    }
+    return this.updateUser(user.id, { password: newPassword } as UserPatch<U>)
+  }
+
+  /** Deletes a user with their role links and sessions; returns the deleted user. Throws {@link NotFoundError}. */
+  async deleteUser(id: Id): Promise<U> {
+    const parsed = this.parseId(id)
+    const deleted = parsed === null ? null : await this.userRepository.delete(parsed)
+    if (!deleted) throw new NotFoundError('user')
+    this.logger.info({ event: 'user_deleted', userId: deleted.id }, 'user deleted')
+    return deleted
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Authentication
+
+  /**
+   * Authenticates a user by identifier and password. Returns `null` on any credential failure, after the
+   * same work for an unknown identifier as for a wrong password (a dummy hash verification). A hash made
+   * with an outdated scheme or parameters is replaced (verify-and-update).
+   *
+   * Order: `preLoginHook` (returning `false` cancels: `null`), lookup, verification, hash upgrade, then
+   * the account checks, which throw only after a correct password so they reveal nothing to a guesser:
+   * {@link InactiveUserError}, {@link NotVerifiedError} (when verification is required). Last,
+   * `postLoginHook`.
+   */
+  async authenticate(data: AuthenticationData, request?: Req): Promise<U | null> {
+    if ((await this.preLoginHook(data, request)) === false) return null
+    const password = typeof data.password === 'string' ? data.password : ''
+    let user: U | null = null
+    try {
+      const identifier = canonicalIdentifier(this.userAuthIdentifier, data[this.userAuthIdentifier])
+      user = await this.userRepository.findOne({ [this.userAuthIdentifier]: identifier })
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err
+    }
+    const { valid, newHash } = await this.passwords.verify(password, user?.passwordHash ?? null)
+    if (!user || !valid) {
+      this.logger.warn({ event: 'authn_login_fail', userId: user?.id ?? null }, 'login failed')
+      return null
+    }
+    if (newHash) {
+      // Same password, stronger hash: no credential needs to end.
+      user = (await this.userRepository.update(user.id, { passwordHash: newHash })) ?? user
+    }
+    if (!user.isActive) {
+      this.logger.warn({ event: 'authn_login_fail', userId: user.id, reason: 'inactive' }, 'login refused')
+      throw new InactiveUserError()
+    }
+    if (this.requireVerificationOnRegistration && !user.isVerified) {
+      this.logger.warn(
+        { event: 'authn_login_fail', userId: user.id, reason: 'not_verified' },
+        'login refused',
+      )
+      throw new NotVerifiedError()
+    }
+    await this.postLoginHook(user, request)
+    this.logger.info({ event: 'authn_login_success', userId: user.id }, 'login succeeded')
+    return user
+  }
+
+  /**
+   * Signs a token for a user and an audience, as the seed's `generate_token`. The audiences the library
+   * uses are in `tokenPurposes`; any other string makes a token of its own purpose.
+   */
+  generateToken(userId: Id, aud: string, claims?: Record<string, unknown>, lifetimeSeconds?: number): string {
+    const purpose = purposeFor(aud)
+    const lifetime =
+      lifetimeSeconds ??
+      (purpose === tokenPurposes.verify
+        ? this.tokenLifetimes.verification
+        : purpose === tokenPurposes.reset
+          ? this.tokenLifetimes.passwordReset
+          : this.tokenLifetimes.access)
+    return this.tokens.sign(purpose, { sub: String(userId), lifetimeSeconds: lifetime, claims })
+  }
+
+  /** Issues an access token for the JWT backends, carrying the user's credential version. */
+  generateAccessToken(user: U): string {
+    return this.generateToken(user.id, tokenPurposes.access.audience, { ver: user.authVersion })
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Verification
+
+  /** Starts verification: a token bound to the user's current email, handed to `sendVerificationToken`. */
+  async initiateVerification(user: U): Promise<void> {
+    const token = this.generateToken(user.id, tokenPurposes.verify.audience, { email: user.email })
+    this.#deliverNotice('verification', user, () => this.sendVerificationToken(user, token))
+  }
+
+  /**
+   * Asks for a new verification mail by email address. Silent, with the same work, for unknown, already
+   * verified or inactive addresses, so it reveals nothing.
+   */
+  async requestVerification(email: string): Promise<void> {
+    let user: U | null = null
+    try {
+      user = await this.userRepository.findOne({ email: canonicalEmail(email) })
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err
+    }
+    if (user?.isActive && !user.isVerified) {
+      await this.initiateVerification(user)
+    } else {
+      this.generateToken(0, tokenPurposes.verify.audience, { email: '' })
+    }
+  }
+
+  /**
+   * Verifies a user with a verification token and runs `postVerificationHook`. Throws
+   * {@link InvalidTokenError} when the token is tampered, expired, of another purpose, already used, or
+   * issued for an email the user no longer has.
+   */
+  async verify(encodedToken: string, request?: Req): Promise<U> {
+    const claims = this.tokens.verify(encodedToken, tokenPurposes.verify)
+    const user = await this.#userFromToken(claims.sub)
+    if (typeof claims.email !== 'string' || claims.email !== user.email)
+      throw new InvalidTokenError('email changed')
+    if (user.isVerified) throw new InvalidTokenError('already used')
+    const verified = await this.userRepository.update(user.id, { isVerified: true })
+    if (!verified) throw new InvalidTokenError('user gone')
+    this.logger.info({ event: 'user_updated', userId: verified.id, change: 'verified' }, 'email verified')
+    await this.postVerificationHook(verified, request)
+    return verified
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Password reset
+
+  /**
+   * Starts a password reset for an email address: a single-use token bound to a fingerprint of the
+   * current password hash, handed to `sendPasswordResetToken`. Silent for unknown or inactive addresses,
+   * with the same work (a token is signed either way; mail goes out in the background).
+   */
+  async initiatePasswordReset(email: string): Promise<void> {
+    let user: U | null = null
+    try {
+      user = await this.userRepository.findOne({ email: canonicalEmail(email) })
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err
+    }
+    if (user?.isActive) {
+      const token = this.#resetToken(user)
+      this.logger.info({ event: 'authn_token_created', userId: user.id, purpose: 'reset' }, 'reset requested')
+      this.#deliverNotice('password-reset', user, () => this.sendPasswordResetToken(user, token))
+    } else {
+      this.generateToken(0, tokenPurposes.reset.audience, { fp: passwordFingerprint('') })
+    }
+  }
+
+  /**
+   * Sets a new password with a reset token. The token works once: it is bound to a fingerprint of the
+   * password hash, which the reset itself changes. Every session and token of the user ends. Completing a
+   * reset proves ownership of the mailbox, so the user becomes verified. Throws {@link InvalidTokenError}
+   * or {@link PasswordPolicyError}.
+   */
+  async resetPassword(encodedToken: string, password: string): Promise<U> {
+    const claims = this.tokens.verify(encodedToken, tokenPurposes.reset)
+    const user = await this.#userFromToken(claims.sub)
+    const expected = Buffer.from(passwordFingerprint(user.passwordHash))
+    const given = Buffer.from(typeof claims.fp === 'string' ? claims.fp : '')
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw new InvalidTokenError('already used or password changed')
+    }
+    if (!user.isActive) throw new InvalidTokenError('inactive user')
+    const passwordHash = await this.#hashNewPassword(password, user)
+    const updated = await this.userRepository.update(user.id, {
+      passwordHash,
+      isVerified: true,
+      incrementAuthVersion: true,
+    })
+    if (!updated) throw new InvalidTokenError('user gone')
+    await this.#endSessions(updated)
+    this.logger.info({ event: 'authn_password_change', userId: updated.id, via: 'reset' }, 'password reset')
+    this.#deliverNotice('password-changed', updated, () => this.sendPasswordChangedNotice(updated))
+    return updated
+  }
+
+  /**
+   * Ends every session and access token of a user at once (their credential version moves). Used by
+   * logout-everywhere, and by password changes, resets and deactivation.
+   */
+  async revokeCredentials(id: Id): Promise<U> {
+    const user = await this.getUser(id)
+    const updated = await this.userRepository.update(user.id, { incrementAuthVersion: true })
+    if (!updated) throw new NotFoundError('user')
+    await this.#endSessions(updated)
+    this.logger.info(
+      { event: 'authn_token_revoked', userId: updated.id, scope: 'all' },
+      'credentials revoked',
+    )
+    return updated
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Roles
+
+  /** The role with this id; throws {@link NotFoundError}. */
+  async getRole(id: Id): Promise<R> {
+    const roles = this.#roles()
+    const parsed = this.parseId(id)
+    const role = parsed === null ? null : await roles.findById(parsed)
+    if (!role) throw new NotFoundError('role')
+    return role
+  }
+
+  /** The role with this name (case-insensitive), or `null`. */
+  async getRoleByName(name: string): Promise<R | null> {
+    const roles = this.#roles()
+    let canonical: string
+    try {
+      canonical = canonicalRoleName(name)
+    } catch {
+      return null
+    }
+    return roles.findByName(canonical)
+  }
+
+  /** Every role, by name. */
+  async listRoles(): Promise<R[]> {
+    return this.#roles().list()
+  }
+
+  /** Adds a role; a taken name (case-insensitive) throws {@link RoleExistsError}. */
+  async addRole(data: { name: string; description?: string | null }): Promise<R> {
+    const roles = this.#roles()
+    const name = canonicalRoleName(data.name)
+    const description = checkDescription(data.description)
+    try {
+      return await roles.insert({ name, description: description ?? null })
+    } catch (err) {
+      if (err instanceof ConflictError) throw new RoleExistsError(name)
+      throw err
+    }
+  }
+
+  /** Updates a role; throws {@link NotFoundError} or {@link RoleExistsError}. */
+  async updateRole(id: Id, data: { name?: string; description?: string | null }): Promise<R> {
+    const roles = this.#roles()
+    const current = await this.getRole(id)
+    const patch: { name?: string; description?: string | null } = {}
+    if (data.name !== undefined) patch.name = canonicalRoleName(data.name)
+    if (data.description !== undefined) patch.description = checkDescription(data.description) ?? null
+    try {
+      const updated = await roles.update(current.id, patch)
+      if (!updated) throw new NotFoundError('role')
+      this.logger.info({ event: 'authz_change', roleId: updated.id }, 'role updated')
+      return updated
+    } catch (err) {
+      if (err instanceof ConflictError) throw new RoleExistsError(patch.name ?? current.name)
+      throw err
+    }
+  }
+
+  /** Deletes a role and unassigns it from every user; returns it. Throws {@link NotFoundError}. */
+  async deleteRole(id: Id): Promise<R> {
+    const roles = this.#roles()
+    const parsed = this.parseId(id)
+    const deleted = parsed === null ? null : await roles.delete(parsed)
+    if (!deleted) throw new NotFoundError('role')
+    this.logger.info({ event: 'authz_change', roleId: deleted.id, change: 'deleted' }, 'role deleted')
+    return deleted
+  }
+
+  /** Gives a user a role; returns the user with their roles. Already assigned throws {@link RoleAlreadyAssignedError}. */
+  async assignRole(userId: Id, roleId: Id): Promise<U> {
+    const roles = this.#roles()
+    const user = await this.getUser(userId)
+    const role = await this.getRole(roleId)
+    if (!(await roles.assign(user.id, role.id))) throw new RoleAlreadyAssignedError(role.name)
+    this.logger.info(
+      { event: 'authz_change', userId: user.id, role: role.name, change: 'assigned' },
+      'role assigned',
+    )
+    return this.getUser(user.id)
+  }
+
+  /** Takes a role from a user; returns the user with their roles. Not assigned throws {@link RoleNotAssignedError}. */
+  async revokeRole(userId: Id, roleId: Id): Promise<U> {
+    const roles = this.#roles()
+    const user = await this.getUser(userId)
+    const role = await this.getRole(roleId)
+    if (!(await roles.revoke(user.id, role.id))) throw new RoleNotAssignedError(role.name)
+    this.logger.info(
+      { event: 'authz_change', userId: user.id, role: role.name, change: 'revoked' },
+      'role revoked',
+    )
+    return this.getUser(user.id)
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Hooks: override in a subclass. Exceptions reach the caller unchanged.
+
+  /** Runs before authentication; return `false` (or throw) to cancel the login. Default: allow. */
+  async preLoginHook(_data: AuthenticationData, _request?: Req): Promise<boolean | undefined> {
+    return true
+  }
+
+  /** Runs after a successful authentication. Default: nothing. */
+  async postLoginHook(_user: U, _request?: Req): Promise<void> {}
+
+  /** Runs before registration, with the raw data (the plaintext password included). Throw to refuse. */
+  async preRegistrationHook(_data: Record<string, unknown>, _request?: Req): Promise<void> {}
+
+  /** Runs after a user is registered. An exception here reaches the caller, but the user exists. */
+  async postRegistrationHook(_user: U, _request?: Req): Promise<void> {}
+
+  /** Runs after a user verifies their email. */
+  async postVerificationHook(_user: U, _request?: Req): Promise<void> {}
+
+  /**
+   * The application's own password rules, run after the length policy on registration, reset and every
+   * password change. Throw a `PasswordPolicyError('rejected', reason)` to refuse. Default: accept.
+   *
+   * @example
+   * ```ts
+   * override async validatePassword(password: string, user: Partial<AppUser>) {
+   *   if (password.toLowerCase().includes(user.email?.split('@')[0] ?? '\0')) {
+   *     throw new PasswordPolicyError('rejected', 'the password must not contain your email')
+   *   }
+   * }
+   * ```
+   */
+  async validatePassword(_password: string, _user: Partial<U>): Promise<void> {}
+
+  /** Sends a verification token. Default: mails a link built from `mail.baseUrl` through the `mailer`. */
+  async sendVerificationToken(user: U, token: string): Promise<void> {
+    await this.#sendMail('verification', user.email, { token })
+  }
+
+  /** Sends a password reset token. Default: mails a link built from `mail.baseUrl` through the `mailer`. */
+  async sendPasswordResetToken(user: U, token: string): Promise<void> {
+    await this.#sendMail('password-reset', user.email, { token })
+  }
+
+  /**
+   * Tells the owner of an address that someone tried to register with it; `resetToken` lets them set a
+   * new password if it was them. Default: mails it.
+   */
+  async sendExistingAccountNotice(user: U, resetToken: string): Promise<void> {
+    await this.#sendMail('existing-account', user.email, { token: resetToken })
+  }
+
+  /** Tells a user their password was changed. Default: mails it. */
+  async sendPasswordChangedNotice(user: U): Promise<void> {
+    await this.#sendMail('password-changed', user.email, {})
+  }
+
+  /** Tells the old address of a user that their email was changed. Default: mails it. */
+  async sendEmailChangedNotice(user: U, oldEmail: string): Promise<void> {
+    await this.#sendMail('email-changed', oldEmail, { newEmail: user.email })
+  }
+
+  /**
+   * Called when a sender failed. Mail goes out in the background and a failure never changes an answer
+   * (no enumeration through errors); override this to retry or queue. Default: nothing (it is logged).
+   */
+  async onDeliveryError(_error: unknown, _context: { kind: UserMailKind; user: U }): Promise<void> {}
+
+  /** Resolves when every mail started so far has been handed over (or has failed). For tests and shutdown. */
+  async settled(): Promise<void> {
+    while (this.#deliveries.size > 0) await Promise.allSettled([...this.#deliveries])
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Helpers
+
+  /** Parses an id of the repository's id type, or returns `null` when it cannot be one. */
+  parseId(id: unknown): Id | null {
+    if (this.userRepository.idType === 'integer') {
+      const n =
+        typeof id === 'number'
+          ? id
+          : typeof id === 'string' && /^[0-9]{1,15}$/.test(id)
+            ? Number(id)
+            : Number.NaN
+      return Number.isSafeInteger(n) && n > 0 ? n : null
+    }
+    return typeof id === 'string' &&
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)
+      ? id.toLowerCase()
+      : null
+  }
+
+  async #userFromToken(sub: string): Promise<U> {
+    const id = this.parseId(sub)
+    const user = id === null ? null : await this.userRepository.findById(id)
+    if (!user) throw new InvalidTokenError('user gone')
+    return user
+  }
+
+  #resetToken(user: U): string {
+    return this.generateToken(user.id, tokenPurposes.reset.audience, {
+      fp: passwordFingerprint(user.passwordHash),
+    })
+  }
+
+  async #noticeExistingAccount(record: Record<string, unknown>): Promise<void> {
+    const key = this.userAuthIdentifier in record ? this.userAuthIdentifier : 'email'
+    const owner = await this.userRepository.findOne({ [key]: record[key] })
+    if (!owner) return
+    const token = this.#resetToken(owner)
+    this.logger.info(
+      { event: 'user_created', outcome: 'duplicate', userId: owner.id },
+      'registration with a taken address',
+    )
+    this.#deliverNotice('existing-account', owner, () => this.sendExistingAccountNotice(owner, token))
+  }
+
+  async #hashNewPassword(password: string, user: Partial<U> | Record<string, unknown>): Promise<string> {
+    if (typeof password !== 'string') throw new ValidationError('password', 'password must be a string')
+    const normalised = password.normalize('NFKC')
+    this.passwordPolicy.check(normalised)
+    await this.validatePassword(normalised, user as Partial<U>)
+    return this.passwords.hash(password)
+  }
+
+  async #assignDefaultRoles(user: U): Promise<U> {
+    const roles = this.#roles()
+    for (const name of this.#defaultRoles) {
+      const role = await roles.findByName(name)
+      if (!role) throw new NotFoundError('role', `default role '${name}' does not exist; create it first`)
+      await roles.assign(user.id, role.id)
+    }
+    return this.getUser(user.id)
+  }
+
+  async #endSessions(user: U): Promise<void> {
+    if (this.sessionRepository) await this.sessionRepository.deleteForUser(user.id)
+  }
+
+  /** Validates and canonicalises writable fields; unknown fields throw, so nothing unlisted is ever stored. */
+  #checkFields(
+    data: Record<string, unknown>,
+    mode: 'create' | 'register' | 'update',
+  ): Record<string, unknown> {
+    const custom = this.userRepository.userFields
+    const record: Record<string, unknown> = {}
+    for (const [key, value] of Object.entries(data)) {
+      if (value === undefined) continue
+      if (key === 'password' || key === 'passwordHash') continue
+      if (!BUILT_IN_WRITABLE.has(key) && !Object.hasOwn(custom, key)) {
+        throw new ValidationError(key, `unknown field '${key}'`)
+      }
+      if (mode === 'register' && (key === 'isActive' || key === 'isVerified' || key === 'id')) {
+        throw new ValidationError(key, `'${key}' cannot be set at registration`)
+      }
+      if (mode === 'update' && key === 'id') throw new ValidationError(key, "'id' cannot be changed")
+      switch (key) {
+        case 'email':
+          record.email = canonicalEmail(value)
+          break
+        case 'username':
+          record.username =
+            value === null && this.userAuthIdentifier !== 'username' ? null : canonicalUsername(value)
+          break
+        case 'isActive':
+        case 'isVerified':
+          if (typeof value !== 'boolean') throw new ValidationError(key, `${key} must be a boolean`)
+          record[key] = value
+          break
+        case 'id': {
+          const id = this.parseId(value)
+          if (id === null)
+            throw new ValidationError(
+              'id',
+              `id must be a ${this.userRepository.idType === 'uuid' ? 'UUID' : 'positive integer'}`,
+            )
+          record.id = id
+          break
+        }
+        default:
+          record[key] = checkCustomValue(key, value, custom[key]!)
+          if (key === this.userAuthIdentifier) record[key] = canonicalIdentifier(key, value)
+      }
+    }
+    if (mode !== 'update') {
+      if (record.email === undefined) throw new ValidationError('email', 'email is required')
+      if (record[this.userAuthIdentifier] === undefined) {
+        throw new ValidationError(this.userAuthIdentifier, `${this.userAuthIdentifier} is required`)
+      }
+    }
+    return record
+  }
+
+  #translateConflict(err: unknown): unknown {
+    if (err instanceof ConflictError) {
+      const field =
+        err.field && err.field !== 'id' ? err.field : err.field === 'id' ? 'id' : this.userAuthIdentifier
+      return new UserExistsError(field, { cause: err })
+    }
+    return err
+  }
+
+  #roles(): RoleRepository<R> {
+    if (!this.roleRepository) {
+      throw new TypeError('fastify-users: this service has no `roleRepository`; pass one to use roles')
+    }
+    return this.roleRepository
+  }
+
+  #deliverNotice(kind: UserMailKind, user: U, send: () => Promise<void>): void {
+    // Mail goes out after the answer: an SMTP round trip would otherwise tell a known address from an
+    // unknown one by timing, and a failing server would change the answer.
+    const delivery = (async () => {
+      try {
+        await send()
+      } catch (error) {
+        this.logger.error({ event: 'mail_failed', kind, userId: user.id, err: error }, 'mail delivery failed')
+        try {
+          await this.onDeliveryError(error, { kind, user })
+        } catch (hookError) {
+          this.logger.error(
+            { event: 'mail_failed', kind, userId: user.id, err: hookError },
+            'onDeliveryError failed',
+          )
+        }
+      }
+    })()
+    this.#deliveries.add(delivery)
+    void delivery.finally(() => this.#deliveries.delete(delivery))
+  }
+
+  async #sendMail(
+    kind: UserMailKind,
+    to: string,
+    input: { token?: string; newEmail?: string },
+  ): Promise<void> {
+    if (!this.#mailer || !this.#mail) {
+      if (!this.#warnedNoMailer) {
+        this.#warnedNoMailer = true
+        this.logger.warn(
+          { event: 'mail_not_configured', kind },
+          'no mailer configured: mails are not sent; pass `mailer` or override the send methods',
+        )
+      }
+      return
+    }
+    await this.#mailer.send(composeUserMail(kind, { to, ...input }, this.#mail))
+  }
+}
+
+/** The fingerprint of a password hash that binds reset tokens to it. The hash is salted, so every set changes it. */
+export function passwordFingerprint(passwordHash: string): string {
+  return createHash('sha256').update(passwordHash).digest('base64url').slice(0, 22)
+}
+
+function purposeFor(aud: string): TokenPurpose {
+  for (const purpose of Object.values(tokenPurposes)) if (purpose.audience === aud) return purpose
+  return { audience: aud, type: 'JWT' }
+}
+
+function checkLifetime(name: string, seconds: number, max: number): number {
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > max) {
+    throw new TypeError(
+      `fastify-users: tokenLifetimes.${name} must be a whole number of seconds from 1 to ${max}`,
+    )
+  }
+  return seconds
+}
+
+function checkDescription(value: unknown): string | null | undefined {
+  if (value === undefined || value === null) return value
+  if (typeof value !== 'string' || value.length > 255) {
+    throw new ValidationError('description', 'description must be a string of at most 255 characters')
+  }
+  return value
+}
+
+function checkCustomValue(key: string, value: unknown, schema: UserFieldSchema): unknown {
+  if (value === null) return null
+  const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type
+  const ok =
+    type === undefined ||
+    (type === 'string' && typeof value === 'string') ||
+    (type === 'boolean' && typeof value === 'boolean') ||
+    (type === 'number' && typeof value === 'number' && Number.isFinite(value)) ||
+    (type === 'integer' && typeof value === 'number' && Number.isSafeInteger(value))
+  if (!ok) throw new ValidationError(key, `${key} must be of type ${String(type)}`)
+  if (
+    typeof value === 'string' &&
+    typeof schema.maxLength === 'number' &&
+    [...value].length > schema.maxLength
+  ) {
+    throw new ValidationError(key, `${key} must be at most ${schema.maxLength} characters`)
+  }
+  return value
+}

@@ -1,0 +1,86 @@
+/**
+ * `fastify-users`: the framework-agnostic core. The user service, its errors, password hashing and
+ * tokens. The SQL persistence is in `fastify-users/kysely`, the Fastify plugin in `fastify-users/fastify`,
+ * the mailers in `fastify-users/mail`.
+ *
+ * @example
+ * ```ts
+ * import { BaseUserService } from 'fastify-users'
+ * import { connectDatabase, createKyselyRepositories, migrateToLatest } from 'fastify-users/kysely'
+ *
+ * const { db } = await connectDatabase('sqlite:data/app.db')
+ * await migrateToLatest(db)
+ * const users = new BaseUserService({ secret: process.env.USERS_SECRET!, ...createKyselyRepositories(db) })
+ * ```
+ *
+ * @module
+ */
+
+export { type Clock, systemClock } from './core/clock.js'
+export {
+  type AnyFastifyUsersError,
+  BusyError,
+  ConflictError,
+  CrossOriginError,
+  FastifyUsersError,
+  type FastifyUsersErrorCode,
+  ForbiddenError,
+  InactiveUserError,
+  InvalidCredentialsError,
+  InvalidTokenError,
+  NotFoundError,
+  NotVerifiedError,
+  PasswordPolicyError,
+  type PasswordPolicyReason,
+  RoleAlreadyAssignedError,
+  RoleExistsError,
+  RoleNotAssignedError,
+  UnauthenticatedError,
+  UserExistsError,
+  ValidationError,
+  WrongPasswordError,
+} from './core/errors.js'
+export { canonicalEmail, canonicalRoleName, canonicalUsername, normalizeEmail } from './core/identifiers.js'
+export { type Logger, silentLogger } from './core/logger.js'
+export type {
+  NewUserRecord,
+  RoleRepository,
+  SessionRecord,
+  SessionRepository,
+  TokenDenylist,
+  UserListQuery,
+  UserOrderField,
+  UserPage,
+  UserRecordPatch,
+  UserRepository,
+} from './core/repositories.js'
+export type { BaseUser, Id, IdType, NewUser, Role, UserFieldSchema, UserPatch } from './core/user.js'
+export {
+  type AddUserOptions,
+  type AuthenticationData,
+  BaseUserService,
+  passwordFingerprint,
+  type TokenLifetimes,
+  type UserServiceOptions,
+} from './core/user-service.js'
+export type { Mailer, MailMessage } from './mail/mailer.js'
+export { composeUserMail, type MailLinkOptions, type UserMailKind } from './mail/messages.js'
+export {
+  Argon2idHasher,
+  BcryptHasher,
+  normalizePassword,
+  type PasswordHasher,
+  PasswordManager,
+  type PasswordManagerOptions,
+  PasswordPolicy,
+  type PasswordPolicyOptions,
+  ScryptHasher,
+} from './password/index.js'
+export {
+  normaliseSecrets,
+  type TokenClaims,
+  TokenCodec,
+  type TokenCodecOptions,
+  type TokenPurpose,
+  tokenPurposes,
+} from './tokens/token-codec.js'

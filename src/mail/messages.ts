@@ -1,0 +1,134 @@
+/**
+ * The mails the user service sends, each with a text and an HTML part. Links are built only from the
+ * configured base URL, never from a request's `Host` or `X-Forwarded-Host` (security.md item 32), so a
+ * forged header cannot send a victim a link to an attacker's site.
+ *
+ * @module
+ */
+import type { MailMessage } from './mailer.js'
+
+/** The kinds of mail the service sends. */
+export type UserMailKind =
+  | 'verification'
+  | 'password-reset'
+  | 'password-changed'
+  | 'existing-account'
+  | 'email-changed'
+
+/** Where links in mails point. */
+export interface MailLinkOptions {
+  /** The public origin of the application, for example `'https://app.example.com'`. Required for links. */
+  baseUrl: string
+  /** Path of the page that verifies an email address. Default: `'/verify'`. */
+  verifyPath?: string
+  /** Path of the page that sets a new password. Default: `'/reset-password'`. */
+  resetPath?: string
+  /** Name of the application in subjects and greetings. Default: `'fastify-users'`. */
+  appName?: string
+}
+
+/** What a mail needs to say. */
+export interface UserMailInput {
+  to: string
+  /** The token, for `verification`, `password-reset` and `existing-account` (a reset link). */
+  token?: string
+  /** The new address, for `email-changed` (sent to the old one). */
+  newEmail?: string
+}
+
+const escapeHtml = (value: string): string =>
+  value.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  )
+
+/** Builds the link carrying a token as the `token=` query parameter. */
+export function tokenLink(baseUrl: string, path: string, token: string): string {
+  const url = new URL(path, baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`)
+  url.searchParams.set('token', token)
+  return url.toString()
+}
+
+/**
+ * Composes one mail.
+ *
+ * @example
+ * ```ts
+ * const mail = composeUserMail('password-reset', { to: user.email, token }, { baseUrl: 'https://app.example' })
+ * await mailer.send(mail)
+ * ```
+ */
+export function composeUserMail(
+  kind: UserMailKind,
+  input: UserMailInput,
+  options: MailLinkOptions,
+): MailMessage {
+  const app = options.appName ?? 'fastify-users'
+  const need = (token: string | undefined): string => {
+    if (!token) throw new TypeError(`a ${kind} mail needs a token`)
+    return token
+  }
+  const paragraphs: string[] = []
+  let subject: string
+  let link: { href: string; label: string } | undefined
+  switch (kind) {
+    case 'verification':
+      subject = `Verify your email address for ${app}`
+      paragraphs.push(`Please confirm that ${input.to} is your email address by opening the link below.`)
+      link = {
+        href: tokenLink(options.baseUrl, options.verifyPath ?? '/verify', need(input.token)),
+        label: 'Verify my email address',
+      }
+      paragraphs.push('If you did not create an account, you can ignore this mail.')
+      break
+    case 'password-reset':
+      subject = `Reset your ${app} password`
+      paragraphs.push(
+        'Someone asked to reset the password of your account. Open the link below to choose a new one.',
+      )
+      link = {
+        href: tokenLink(options.baseUrl, options.resetPath ?? '/reset-password', need(input.token)),
+        label: 'Choose a new password',
+      }
+      paragraphs.push(
+        'The link works once and expires soon. If you did not ask for it, ignore this mail: your password stays as it is.',
+      )
+      break
+    case 'existing-account':
+      subject = `Someone tried to register with your address at ${app}`
+      paragraphs.push(`Someone tried to create a ${app} account with ${input.to}, but you already have one.`)
+      paragraphs.push('If it was you and you forgot your password, you can choose a new one here:')
+      link = {
+        href: tokenLink(options.baseUrl, options.resetPath ?? '/reset-password', need(input.token)),
+        label: 'Choose a new password',
+      }
+      paragraphs.push('If it was not you, ignore this mail: nothing about your account has changed.')
+      break
+    case 'password-changed':
+      subject = `Your ${app} password was changed`
+      paragraphs.push(
+        'The password of your account was just changed, and every session signed in with the old one has ended.',
+      )
+      paragraphs.push('If you did not do this, reset your password at once and contact support.')
+      break
+    case 'email-changed':
+      subject = `The email address of your ${app} account was changed`
+      paragraphs.push(
+        `The email address of your account was changed from ${input.to} to ${input.newEmail ?? 'a new address'}.`,
+      )
+      paragraphs.push('If you did not do this, contact support at once.')
+      break
+  }
+  const text = [
+    ...paragraphs.slice(0, link ? 1 : paragraphs.length),
+    ...(link ? [link.href, ...paragraphs.slice(1)] : []),
+  ].join('\n\n')
+  const htmlParts = paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`)
+  if (link) htmlParts.splice(1, 0, `<p><a href="${escapeHtml(link.href)}">${escapeHtml(link.label)}</a></p>`)
+  return {
+    to: input.to,
+    subject,
+    text: `${text}\n`,
+    html: `<!doctype html><html><body>${htmlParts.join('')}</body></html>`,
+  }
+}

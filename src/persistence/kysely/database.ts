@@ -1,0 +1,72 @@
+/**
+ * The tables fastify-users owns, as Kysely sees them. Timestamps are epoch milliseconds in `bigint`
+ * columns: one representation on SQLite, PostgreSQL and MySQL, free of time zones, compared as integers.
+ *
+ * @module
+ */
+import type { ExpressionBuilder, Kysely } from 'kysely'
+
+/** `users`: built-in columns; the application's custom columns are added by its own migrations. */
+export interface UsersTable {
+  id: string | number
+  email: string
+  username: string | null
+  password_hash: string
+  is_active: boolean | number
+  is_verified: boolean | number
+  auth_version: number
+  created_at: number | string
+  updated_at: number | string
+}
+
+/** `roles`. */
+export interface RolesTable {
+  id: string | number
+  name: string
+  description: string | null
+}
+
+/** `user_roles`: the links, primary key `(user_id, role_id)`, both cascading. */
+export interface UserRolesTable {
+  user_id: string | number
+  role_id: string | number
+}
+
+/** `sessions`: keyed by the SHA-256 of the secret, never the secret. */
+export interface SessionsTable {
+  id: string
+  user_id: string | number
+  auth_version: number
+  created_at: number | string
+  last_seen_at: number | string
+  expires_at: number | string
+  ip: string | null
+  user_agent: string | null
+}
+
+/** `revoked_tokens`: access tokens ended before their expiry. */
+export interface RevokedTokensTable {
+  jti: string
+  expires_at: number | string
+}
+
+/** The schema of the built-in tables. */
+export interface FastifyUsersDatabase {
+  users: UsersTable
+  roles: RolesTable
+  user_roles: UserRolesTable
+  sessions: SessionsTable
+  revoked_tokens: RevokedTokensTable
+}
+
+/**
+ * The query builder the repositories use internally. The user row carries the application's custom
+ * columns, which are known only at run time, so the row shape is dynamic here; the repositories' public
+ * methods are typed by the core's ports instead.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: custom columns make the row shape dynamic (see above).
+export type DynamicDb = Kysely<any>
+
+/** The expression builder over the dynamic `users` row (see {@link DynamicDb}). */
+// biome-ignore lint/suspicious/noExplicitAny: custom columns make the row shape dynamic (see DynamicDb).
+export type DynamicUsersEb = ExpressionBuilder<any, 'users'>

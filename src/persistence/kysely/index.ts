@@ -1,0 +1,55 @@
+/**
+ * `fastify-users/kysely`: the SQL persistence (SQLite, PostgreSQL, MySQL/MariaDB) through Kysely.
+ *
+ * @module
+ */
+import type { Kysely } from 'kysely'
+import type { BaseUser, Role } from '../../core/user.js'
+import type { DynamicDb } from './database.js'
+import { KyselyRoleRepository } from './kysely-role-repository.js'
+import { KyselySessionRepository, KyselyTokenDenylist } from './kysely-session-repository.js'
+import { type KyselyRepositoryOptions, KyselyUserRepository } from './kysely-user-repository.js'
+
+export {
+  type ConnectedDatabase,
+  type ConnectOptions,
+  connectDatabase,
+  type DatabaseDialect,
+  detectDialect,
+} from './connect.js'
+export type { FastifyUsersDatabase } from './database.js'
+export { KyselyRoleRepository } from './kysely-role-repository.js'
+export { KyselySessionRepository, KyselyTokenDenylist } from './kysely-session-repository.js'
+export { type KyselyRepositoryOptions, KyselyUserRepository } from './kysely-user-repository.js'
+export { type MigrateOptions, type MigrateResult, migrateToLatest } from './migrate.js'
+
+/** Every repository the service and the plugin need, over one Kysely instance. */
+export interface KyselyRepositories<U extends BaseUser = BaseUser, R extends Role = Role> {
+  userRepository: KyselyUserRepository<U>
+  roleRepository: KyselyRoleRepository<R>
+  sessionRepository: KyselySessionRepository
+  tokenDenylist: KyselyTokenDenylist
+}
+
+/**
+ * Builds every repository over one Kysely instance.
+ *
+ * @example
+ * ```ts
+ * const { db } = await connectDatabase('sqlite:data/app.db')
+ * await migrateToLatest(db)
+ * const service = new BaseUserService({ secret, ...createKyselyRepositories(db) })
+ * ```
+ */
+export function createKyselyRepositories<U extends BaseUser = BaseUser, R extends Role = Role, DB = unknown>(
+  db: Kysely<DB>,
+  options: KyselyRepositoryOptions = {},
+): KyselyRepositories<U, R> {
+  const dynamic = db as unknown as DynamicDb
+  return {
+    userRepository: new KyselyUserRepository<U>(dynamic, options),
+    roleRepository: new KyselyRoleRepository<R>(dynamic, options),
+    sessionRepository: new KyselySessionRepository(dynamic, options),
+    tokenDenylist: new KyselyTokenDenylist(dynamic),
+  }
+}

@@ -1,0 +1,282 @@
+/**
+ * The Kysely implementation of the core's `UserRepository`, one code path for SQLite, PostgreSQL and
+ * MySQL/MariaDB.
+ *
+ * @module
+ */
+import { type Expression, type SqlBool, sql } from 'kysely'
+import { v7 as uuidv7 } from 'uuid'
+import { ValidationError } from '../../core/errors.js'
+import type {
+  NewUserRecord,
+  UserListQuery,
+  UserOrderField,
+  UserPage,
+  UserRecordPatch,
+  UserRepository,
+} from '../../core/repositories.js'
+import type { BaseUser, Id, IdType, Role, UserFieldSchema } from '../../core/user.js'
+import { type DatabaseDialect, detectDialect } from './connect.js'
+import { uniqueViolation } from './constraint-errors.js'
+import type { DynamicDb, DynamicUsersEb } from './database.js'
+import { rowToRole, rowToUser, toColumn, toDbBoolean, toNumber, userValuesToRow } from './row-mapping.js'
+
+/** Options shared by the Kysely repositories. */
+export interface KyselyRepositoryOptions {
+  /** Id type of users and roles; must match the migrated schema. Default: `'uuid'`. */
+  idType?: IdType
+  /** The application's custom user columns (camelCase name to JSON schema). Default: none. */
+  userFields?: Readonly<Record<string, UserFieldSchema>>
+  /** Injected time in epoch milliseconds, for `createdAt` and `updatedAt`. Default: `Date.now`. */
+  now?: () => number
+}
+
+const ORDER_COLUMNS: Record<UserOrderField, string> = {
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+  email: 'email',
+  id: 'id',
+}
+
+type Eb = DynamicUsersEb
+
+/**
+ * Users in a SQL database through Kysely.
+ *
+ * @example
+ * ```ts
+ * const users = new KyselyUserRepository(db, { userFields: { displayName: { type: 'string' } } })
+ * ```
+ */
+export class KyselyUserRepository<U extends BaseUser = BaseUser> implements UserRepository<U> {
+  readonly idType: IdType
+  readonly userFields: Readonly<Record<string, UserFieldSchema>>
+  readonly #db: DynamicDb
+  readonly #dialect: DatabaseDialect
+  readonly #now: () => number
+
+  constructor(db: DynamicDb, options: KyselyRepositoryOptions = {}) {
+    this.#db = db
+    this.#dialect = detectDialect(db)
+    this.idType = options.idType ?? 'uuid'
+    this.userFields = Object.freeze({ ...options.userFields })
+    this.#now = options.now ?? Date.now
+  }
+
+  async insert(record: NewUserRecord): Promise<U> {
+    const now = this.#now()
+    const id = record.id ?? (this.idType === 'uuid' ? uuidv7() : undefined)
+    const row = {
+      ...userValuesToRow({ ...record, id }, this.#dialect, this.userFields),
+      auth_version: 0,
+      created_at: now,
+      updated_at: now,
+    }
+    let insertedId: Id
+    try {
+      if (id !== undefined) {
+        await this.#db.insertInto('users').values(row).execute()
+        insertedId = id
+      } else if (this.#dialect === 'mysql') {
+        const result = await this.#db.insertInto('users').values(row).executeTakeFirstOrThrow()
+        insertedId = toNumber(result.insertId)
+      } else {
+        const result = await this.#db
+          .insertInto('users')
+          .values(row)
+          .returning('id')
+          .executeTakeFirstOrThrow()
+        insertedId = toNumber(result.id)
+      }
+    } catch (err) {
+      throw uniqueViolation(err) ?? err
+    }
+    const user = await this.findById(insertedId)
+    if (!user) throw new Error('fastify-users: inserted user not found')
+    return user
+  }
+
+  async findById(id: Id): Promise<U | null> {
+    return this.findOne({ id })
+  }
+
+  async findOne(filters: Record<string, unknown>): Promise<U | null> {
+    let query = this.#db.selectFrom('users').selectAll()
+    for (const [field, value] of Object.entries(filters)) {
+      const column = this.#column(field)
+      query = query.where(column, '=', typeof value === 'boolean' ? toDbBoolean(this.#dialect, value) : value)
+    }
+    const row = await query.limit(1).executeTakeFirst()
+    if (!row) return null
+    const [user] = await this.#withRoles([row])
+    return user ?? null
+  }
+
+  async list(query: UserListQuery): Promise<UserPage<U>> {
+    const order = query.orderBy ?? { field: 'createdAt', direction: 'asc' }
+    const orderColumn = ORDER_COLUMNS[order.field]
+    if (!orderColumn) throw new TypeError(`cannot order users by ${String(order.field)}`)
+    const filtered = (eb: Eb): Expression<SqlBool> => this.#filters(eb, query.filters ?? {})
+
+    const totalRow = await this.#db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where(filtered)
+      .executeTakeFirstOrThrow()
+
+    let page = this.#db.selectFrom('users').selectAll().where(filtered)
+    const cursor = query.cursor ? decodeCursor(query.cursor) : null
+    const forward = order.direction === 'asc' ? '>' : '<'
+    if (cursor) {
+      const [value, id] = cursor
+      page = page.where((eb) =>
+        eb.or([
+          eb(orderColumn, forward, value),
+          eb.and([eb(orderColumn, '=', value), eb('id', forward, id)]),
+        ]),
+      )
+    }
+    page = page
+      .orderBy(orderColumn, order.direction)
+      .orderBy('id', order.direction)
+      .limit(query.limit + 1)
+    if (!cursor && query.offset) page = page.offset(query.offset)
+    const rows = await page.execute()
+    const hasMore = rows.length > query.limit
+    const pageRows = rows.slice(0, query.limit)
+    const last = pageRows.at(-1)
+    return {
+      items: await this.#withRoles(pageRows),
+      total: toNumber(totalRow.n),
+      nextCursor: hasMore && last ? encodeCursor([last[orderColumn], last.id]) : null,
+    }
+  }
+
+  async update(id: Id, patch: UserRecordPatch): Promise<U | null> {
+    const { incrementAuthVersion, ...values } = patch
+    const row: Record<string, unknown> = {
+      ...userValuesToRow(values, this.#dialect, this.userFields),
+      updated_at: this.#now(),
+    }
+    try {
+      const result = await this.#db
+        .updateTable('users')
+        .set((eb) => (incrementAuthVersion ? { ...row, auth_version: eb('auth_version', '+', 1) } : row))
+        .where('id', '=', id)
+        .executeTakeFirst()
+      if (toNumber(result.numUpdatedRows) === 0 && !(await this.#exists(id))) return null
+    } catch (err) {
+      throw uniqueViolation(err) ?? err
+    }
+    return this.findById(id)
+  }
+
+  async delete(id: Id): Promise<U | null> {
+    return this.#db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
+      if (!row) return null
+      const [user] = await this.#withRoles([row], trx)
+      // Explicit deletes, not only ON DELETE CASCADE: an application-built SQLite connection may run
+      // without `PRAGMA foreign_keys = ON`, and orphaned sessions must never outlive their user.
+      await trx.deleteFrom('user_roles').where('user_id', '=', id).execute()
+      await trx.deleteFrom('sessions').where('user_id', '=', id).execute()
+      await trx.deleteFrom('users').where('id', '=', id).execute()
+      return user ?? null
+    })
+  }
+
+  async #exists(id: Id): Promise<boolean> {
+    // MySQL reports 0 changed rows when the values did not change; tell that apart from "no such user".
+    return (
+      (await this.#db.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst()) !== undefined
+    )
+  }
+
+  #column(field: string): string {
+    if (field === 'passwordHash') return 'password_hash'
+    if (['id', 'email', 'username', 'isActive', 'isVerified', 'createdAt', 'updatedAt'].includes(field)) {
+      return toColumn(field)
+    }
+    if (Object.hasOwn(this.userFields, field)) return toColumn(field)
+    throw new TypeError(`unknown user field '${field}'`)
+  }
+
+  #filters(eb: Eb, filters: NonNullable<UserListQuery['filters']>): Expression<SqlBool> {
+    const conditions: Expression<SqlBool>[] = []
+    for (const [field, value] of Object.entries(filters)) {
+      if (value === undefined) continue
+      if (field === 'email') {
+        // Emails are stored lower-cased; `!` escapes LIKE's wildcards so user input matches literally.
+        const pattern = `%${String(value).toLowerCase().replace(/[!%_]/g, '!$&')}%`
+        conditions.push(sql<SqlBool>`email like ${pattern} escape '!'`)
+      } else if (field === 'role') {
+        conditions.push(
+          eb.exists(
+            eb
+              .selectFrom('user_roles')
+              .innerJoin('roles', 'roles.id', 'user_roles.role_id')
+              .select(sql`1`.as('one'))
+              .whereRef('user_roles.user_id', '=', 'users.id')
+              .where('roles.name', '=', String(value)),
+          ),
+        )
+      } else {
+        const column = this.#column(field)
+        conditions.push(
+          eb(`users.${column}`, '=', typeof value === 'boolean' ? toDbBoolean(this.#dialect, value) : value),
+        )
+      }
+    }
+    return eb.and(conditions)
+  }
+
+  async #withRoles(rows: Record<string, unknown>[], db: DynamicDb = this.#db): Promise<U[]> {
+    if (rows.length === 0) return []
+    const links = await db
+      .selectFrom('user_roles')
+      .innerJoin('roles', 'roles.id', 'user_roles.role_id')
+      .select([
+        'user_roles.user_id as user_id',
+        'roles.id as id',
+        'roles.name as name',
+        'roles.description as description',
+      ])
+      .where(
+        'user_roles.user_id',
+        'in',
+        rows.map((r) => r.id),
+      )
+      .orderBy('roles.name')
+      .execute()
+    const byUser = new Map<string, Role[]>()
+    for (const link of links) {
+      const key = String(link.user_id)
+      const list = byUser.get(key) ?? []
+      list.push(rowToRole(link, this.idType))
+      byUser.set(key, list)
+    }
+    return rows.map((row) =>
+      rowToUser<U>(row, byUser.get(String(row.id)) ?? [], this.idType, this.userFields),
+    )
+  }
+}
+
+function encodeCursor(value: [unknown, unknown]): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url')
+}
+
+function decodeCursor(cursor: string): [string | number, string | number] {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+    if (
+      Array.isArray(value) &&
+      value.length === 2 &&
+      value.every((v) => typeof v === 'string' || typeof v === 'number')
+    ) {
+      return value as [string | number, string | number]
+    }
+  } catch {
+    // fall through to the error below
+  }
+  throw new ValidationError('cursor', 'cursor is not one this server issued')
+}

@@ -1,0 +1,736 @@
+/**
+ * The shared contract of `BaseUserService` over a real database: every seed method, every error path.
+ * `user-service.test.ts` runs it on SQLite always and on PostgreSQL and MariaDB when their URLs are set
+ * (in CI always), with UUIDv7 ids and with auto-increment integer ids.
+ */
+import assert from 'node:assert/strict'
+import { after, before, beforeEach, describe, it } from 'node:test'
+import { type Algorithm, hash as argon2Hash } from '@node-rs/argon2'
+import { hash as bcryptHash } from '@node-rs/bcrypt'
+import {
+  type BaseUser,
+  BaseUserService,
+  type Clock,
+  type Id,
+  type IdType,
+  InactiveUserError,
+  InvalidTokenError,
+  NotFoundError,
+  NotVerifiedError,
+  PasswordPolicyError,
+  RoleAlreadyAssignedError,
+  RoleExistsError,
+  RoleNotAssignedError,
+  tokenPurposes,
+  UserExistsError,
+  ValidationError,
+  WrongPasswordError,
+} from '../../src/index.js'
+import {
+  createKyselyRepositories,
+  type KyselyRepositories,
+  migrateToLatest,
+} from '../../src/persistence/kysely/index.js'
+import { createTestDatabase, type TestDatabase, type TestDialect } from '../helpers/databases.js'
+
+export interface AppUser extends BaseUser {
+  displayName: string | null
+}
+
+export const SECRET = 'contract-test-secret-0123456789-abcdefghijkl'
+const PASSWORD = 'correct horse battery staple'
+
+/** A clock tests move by hand. */
+export class ManualClock implements Clock {
+  t = Date.now()
+  now(): number {
+    return this.t
+  }
+  advance(seconds: number): void {
+    this.t += seconds * 1000
+  }
+}
+
+interface Sent {
+  kind: string
+  user: AppUser
+  token?: string
+}
+
+/** The service under test: records what it would send and the order hooks run in. */
+export class RecordingService extends BaseUserService<AppUser> {
+  sent: Sent[] = []
+  calls: string[] = []
+  cancelLogin = false
+  failHook: string | null = null
+
+  override async sendVerificationToken(user: AppUser, token: string) {
+    this.sent.push({ kind: 'verify', user, token })
+  }
+  override async sendPasswordResetToken(user: AppUser, token: string) {
+    this.sent.push({ kind: 'reset', user, token })
+  }
+  override async sendExistingAccountNotice(user: AppUser, token: string) {
+    this.sent.push({ kind: 'existing', user, token })
+  }
+  override async sendPasswordChangedNotice(user: AppUser) {
+    this.sent.push({ kind: 'password-changed', user })
+  }
+  override async sendEmailChangedNotice(user: AppUser) {
+    this.sent.push({ kind: 'email-changed', user })
+  }
+  override async preLoginHook() {
+    this.calls.push('preLogin')
+    if (this.failHook === 'preLogin') throw new Error('preLogin failed')
+    return !this.cancelLogin
+  }
+  override async postLoginHook() {
+    this.calls.push('postLogin')
+  }
+  override async preRegistrationHook() {
+    this.calls.push('preRegistration')
+    if (this.failHook === 'preRegistration') throw new Error('preRegistration failed')
+  }
+  override async postRegistrationHook() {
+    this.calls.push('postRegistration')
+  }
+  override async postVerificationHook() {
+    this.calls.push('postVerification')
+  }
+  override async validatePassword(password: string) {
+    if (password.includes('forbidden')) throw new PasswordPolicyError('rejected', 'no forbidden words')
+  }
+  async lastToken(kind: string): Promise<string> {
+    await this.settled()
+    const found = this.sent.filter((s) => s.kind === kind).at(-1)
+    assert.ok(found?.token, `a ${kind} token was sent`)
+    return found.token
+  }
+}
+
+export function userServiceContract(dialect: TestDialect, idType: IdType): void {
+  describe(`BaseUserService on ${dialect.name} with ${idType} ids`, { skip: dialect.skip }, () => {
+    let tdb: TestDatabase<unknown>
+    let repos: KyselyRepositories<AppUser>
+    let clock: ManualClock
+    let service: RecordingService
+    let n = 0
+    const email = () => `user${++n}.${Date.now()}@example.com`
+    const make = (options: Partial<ConstructorParameters<typeof RecordingService>[0]> = {}) =>
+      new RecordingService({ secret: SECRET, clock, ...repos, ...options })
+
+    before(async () => {
+      tdb = await createTestDatabase(dialect.name, { poolSize: 25 })
+      const first = await migrateToLatest(tdb.db, {
+        idType,
+        migrations: {
+          '0001-display-name': {
+            up: async (db) => {
+              await db.schema.alterTable('users').addColumn('display_name', 'varchar(100)').execute()
+            },
+          },
+        },
+      })
+      assert.deepEqual(first.executed, ['0001-initial', '0001-display-name'])
+      repos = createKyselyRepositories<AppUser>(tdb.db, {
+        idType,
+        userFields: { displayName: { type: 'string', maxLength: 100 } },
+      })
+    })
+    after(async () => {
+      await tdb?.destroy()
+    })
+    beforeEach(() => {
+      clock = new ManualClock()
+      service = make()
+    })
+
+    describe('migrations', () => {
+      it('running them again changes nothing', async () => {
+        const again = await migrateToLatest(tdb.db, { idType })
+        assert.deepEqual(again.executed, [])
+      })
+    })
+
+    describe('addUser', () => {
+      it('creates an unverified, active user by default, with an argon2id PHC hash', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD })
+        assert.equal(user.isVerified, false)
+        assert.equal(user.isActive, true)
+        assert.match(user.passwordHash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/)
+        assert.equal(typeof user.id, idType === 'uuid' ? 'string' : 'number')
+        if (idType === 'uuid') assert.match(String(user.id), /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/)
+        assert.deepEqual(user.roles, [])
+      })
+      it('takes verify and activate', async () => {
+        const user = await service.addUser(
+          { email: email(), password: PASSWORD },
+          { verify: true, activate: false },
+        )
+        assert.equal(user.isVerified, true)
+        assert.equal(user.isActive, false)
+      })
+      it('stores the email trimmed and lower-cased', async () => {
+        const user = await service.addUser({ email: '  Mixed.Case@Example.COM ', password: PASSWORD })
+        assert.equal(user.email, 'mixed.case@example.com')
+      })
+      it('refuses a duplicate identifier whatever its case', async () => {
+        const address = email()
+        await service.addUser({ email: address, password: PASSWORD })
+        await assert.rejects(
+          service.addUser({ email: address.toUpperCase(), password: PASSWORD }),
+          UserExistsError,
+        )
+      })
+      it('stores an imported hash as given', async () => {
+        const imported = await bcryptHash(PASSWORD, 10)
+        const user = await service.addUser({ email: email(), passwordHash: imported })
+        assert.equal(user.passwordHash, imported)
+      })
+      it('refuses an invalid email address', async () => {
+        for (const bad of [
+          'no-at-sign',
+          '"e@attacker.com"@victim.com',
+          'a@x.com\r\nBcc: evil@x.com',
+          'a@b',
+        ]) {
+          await assert.rejects(service.addUser({ email: bad, password: PASSWORD }), ValidationError)
+        }
+      })
+    })
+
+    describe('register', () => {
+      it('runs the hooks in order and sends a verification token bound to the email', async () => {
+        const address = email()
+        const user = await service.register({ email: address, password: PASSWORD, displayName: 'Ada' })
+        assert.equal(user.isVerified, false)
+        assert.equal(user.displayName, 'Ada')
+        assert.deepEqual(service.calls, ['preRegistration', 'postRegistration'])
+        const token = await service.lastToken('verify')
+        const claims = service.tokens.verify(token, tokenPurposes.verify)
+        assert.equal(claims.email, address)
+        assert.equal(claims.sub, String(user.id))
+      })
+      it('creates a verified user and sends nothing when verification is not required', async () => {
+        const svc = make({ requireVerificationOnRegistration: false })
+        const user = await svc.register({ email: email(), password: PASSWORD })
+        assert.equal(user.isVerified, true)
+        await svc.settled()
+        assert.deepEqual(svc.sent, [])
+      })
+      it('creates exactly one user from 20 concurrent registrations differing only by case', async () => {
+        const local = `bob${Date.now()}`
+        const results = await Promise.allSettled(
+          Array.from({ length: 20 }, (_, i) =>
+            service.register({ email: `${i % 2 ? local.toUpperCase() : local}@X.io`, password: PASSWORD }),
+          ),
+        )
+        const created = results.filter((r) => r.status === 'fulfilled')
+        const refused = results.filter((r) => r.status === 'rejected')
+        assert.equal(created.length, 1)
+        assert.equal(refused.length, 19)
+        for (const r of refused) assert.ok((r as PromiseRejectedResult).reason instanceof UserExistsError)
+        const [, total] = await service.listAndCountUsers({ filters: { email: `${local}@x.io` } })
+        assert.equal(total, 1)
+      })
+      it('tells the owner of a taken address instead of sending a token, then refuses', async () => {
+        const address = email()
+        const owner = await service.register({ email: address, password: PASSWORD })
+        service.sent = []
+        await assert.rejects(
+          service.register({ email: address, password: 'another password 1' }),
+          UserExistsError,
+        )
+        await service.settled()
+        assert.deepEqual(
+          service.sent.map((s) => [s.kind, s.user.id]),
+          [['existing', owner.id]],
+        )
+      })
+      it('refuses fields that users may not set, and unknown fields', async () => {
+        await assert.rejects(
+          service.register({ email: email(), password: PASSWORD, isVerified: true }),
+          ValidationError,
+        )
+        await assert.rejects(
+          service.register({ email: email(), password: PASSWORD, isActive: false }),
+          ValidationError,
+        )
+        await assert.rejects(
+          service.register({ email: email(), password: PASSWORD, isAdmin: true }),
+          ValidationError,
+        )
+        await assert.rejects(
+          service.register({ email: email(), password: PASSWORD, displayName: 'x'.repeat(101) }),
+          ValidationError,
+        )
+      })
+      it('applies the password policy and the validatePassword hook before storing anything', async () => {
+        const address = email()
+        await assert.rejects(service.register({ email: address, password: 'seven77' }), {
+          name: 'PasswordPolicyError',
+          reason: 'too_short',
+        })
+        await assert.rejects(service.register({ email: address, password: 'x'.repeat(129) }), {
+          reason: 'too_long',
+        })
+        await assert.rejects(service.register({ email: address, password: 'this is forbidden' }), {
+          reason: 'rejected',
+        })
+        assert.equal(await service.getUserBy({ email: address }), null)
+      })
+      it('passes a hook exception through unchanged and stores nothing', async () => {
+        service.failHook = 'preRegistration'
+        const address = email()
+        await assert.rejects(service.register({ email: address, password: PASSWORD }), {
+          message: 'preRegistration failed',
+        })
+        assert.equal(await service.getUserBy({ email: address }), null)
+      })
+    })
+
+    describe('getUser and getUserBy', () => {
+      it('finds by id and throws NotFoundError for a missing or malformed id', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD })
+        assert.equal((await service.getUser(user.id)).email, user.email)
+        const missing: Id = idType === 'uuid' ? '01900000-0000-7000-8000-000000000000' : 999_999_999
+        await assert.rejects(service.getUser(missing), NotFoundError)
+        await assert.rejects(service.getUser('not-an-id'), NotFoundError)
+      })
+      it('compares emails case-insensitively and returns null when absent', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD, displayName: 'Grace' })
+        assert.equal((await service.getUserBy({ email: user.email.toUpperCase() }))?.id, user.id)
+        assert.equal((await service.getUserBy({ displayName: 'Grace', email: user.email }))?.id, user.id)
+        assert.equal(await service.getUserBy({ email: 'nobody@example.com' }), null)
+      })
+    })
+
+    describe('listAndCountUsers', () => {
+      it('filters, sorts, pages by offset and by cursor', async () => {
+        const tag = `list${Date.now()}`
+        const role = await service.addRole({ name: `${tag}-role` })
+        const made: AppUser[] = []
+        for (let i = 0; i < 5; i++) {
+          clock.advance(1)
+          made.push(
+            await service.addUser(
+              { email: `${tag}.${i}@example.com`, password: PASSWORD },
+              { verify: i % 2 === 0, activate: i !== 4 },
+            ),
+          )
+        }
+        await service.assignRole(made[1]!.id, role.id)
+        await service.assignRole(made[3]!.id, role.id)
+
+        const [all, total] = await service.listAndCountUsers({ filters: { email: tag }, limit: 10 })
+        assert.equal(total, 5)
+        assert.deepEqual(
+          all.map((u) => u.id),
+          made.map((u) => u.id),
+        )
+        const [verified] = await service.listAndCountUsers({ filters: { email: tag, isVerified: true } })
+        assert.deepEqual(
+          verified.map((u) => u.email),
+          [0, 2, 4].map((i) => `${tag}.${i}@example.com`),
+        )
+        const [inactive] = await service.listAndCountUsers({ filters: { email: tag, isActive: false } })
+        assert.deepEqual(
+          inactive.map((u) => u.id),
+          [made[4]!.id],
+        )
+        const [withRole, roleTotal] = await service.listAndCountUsers({
+          filters: { role: role.name.toUpperCase() },
+        })
+        assert.equal(roleTotal, 2)
+        assert.deepEqual(
+          withRole.map((u) => u.id),
+          [made[1]!.id, made[3]!.id],
+        )
+        const [desc] = await service.listAndCountUsers({
+          filters: { email: tag },
+          orderBy: { field: 'email', direction: 'desc' },
+        })
+        assert.equal(desc[0]!.id, made[4]!.id)
+        const [second] = await service.listAndCountUsers({ filters: { email: tag }, limit: 2, offset: 2 })
+        assert.deepEqual(
+          second.map((u) => u.id),
+          [made[2]!.id, made[3]!.id],
+        )
+
+        const walked: Id[] = []
+        let cursor: string | undefined
+        do {
+          const page = await service.listUsers({ filters: { email: tag }, limit: 2, cursor })
+          assert.equal(page.total, 5)
+          walked.push(...page.items.map((u) => u.id))
+          cursor = page.nextCursor ?? undefined
+        } while (cursor)
+        assert.deepEqual(
+          walked,
+          made.map((u) => u.id),
+        )
+      })
+      it('treats LIKE wildcards in the email filter literally', async () => {
+        const [users] = await service.listAndCountUsers({ filters: { email: '%' } })
+        assert.deepEqual(users, [])
+      })
+      it('refuses a forged cursor and an out-of-range limit', async () => {
+        await assert.rejects(service.listUsers({ cursor: 'garbage' }), ValidationError)
+        await assert.rejects(service.listUsers({ limit: 100_000 }), ValidationError)
+      })
+    })
+
+    describe('updateUser', () => {
+      it('updates custom fields', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD })
+        const updated = await service.updateUser(user.id, { displayName: 'Linus' })
+        assert.equal(updated.displayName, 'Linus')
+        assert.equal((await service.getUser(user.id)).displayName, 'Linus')
+      })
+      it('hashes a new password, checks the policy and ends every credential', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD }, { verify: true })
+        await assert.rejects(service.updateUser(user.id, { password: 'short' }), PasswordPolicyError)
+        const updated = await service.updateUser(user.id, { password: 'a brand new password' })
+        assert.notEqual(updated.passwordHash, user.passwordHash)
+        assert.equal(updated.authVersion, user.authVersion + 1)
+        assert.equal(await service.authenticate({ email: user.email, password: PASSWORD }), null)
+        assert.ok(await service.authenticate({ email: user.email, password: 'a brand new password' }))
+        await service.settled()
+        assert.ok(service.sent.some((s) => s.kind === 'password-changed' && s.user.id === user.id))
+      })
+      it('resets isVerified when the email changes and tells the old address', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD }, { verify: true })
+        const updated = await service.updateUser(user.id, { email: email() })
+        assert.equal(updated.isVerified, false)
+        await service.settled()
+        assert.ok(service.sent.some((s) => s.kind === 'email-changed'))
+      })
+      it('ends every credential on deactivation', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD })
+        const updated = await service.updateUser(user.id, { isActive: false })
+        assert.equal(updated.authVersion, user.authVersion + 1)
+      })
+      it('refuses a taken email, unknown fields, and missing users', async () => {
+        const a = await service.addUser({ email: email(), password: PASSWORD })
+        const b = await service.addUser({ email: email(), password: PASSWORD })
+        await assert.rejects(service.updateUser(b.id, { email: a.email.toUpperCase() }), UserExistsError)
+        await assert.rejects(service.updateUser(b.id, { nope: 1 } as never), ValidationError)
+        const missing: Id = idType === 'uuid' ? '01900000-0000-7000-8000-000000000001' : 999_999_998
+        await assert.rejects(service.updateUser(missing, { displayName: 'x' }), NotFoundError)
+      })
+    })
+
+    describe('changePassword', () => {
+      it('needs the current password', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD }, { verify: true })
+        await assert.rejects(
+          service.changePassword(user.id, 'wrong password!', 'a whole new password'),
+          WrongPasswordError,
+        )
+        const changed = await service.changePassword(user.id, PASSWORD, 'a whole new password')
+        assert.equal(changed.authVersion, user.authVersion + 1)
+      })
+    })
+
+    describe('deleteUser', () => {
+      it('returns the deleted user and removes their role links and sessions', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD })
+        const role = await service.addRole({ name: `del-${Date.now()}` })
+        await service.assignRole(user.id, role.id)
+        await repos.sessionRepository.create({
+          id: `s${Date.now()}${n}`,
+          userId: user.id,
+          authVersion: 0,
+          createdAt: clock.now(),
+          lastSeenAt: clock.now(),
+          expiresAt: clock.now() + 60_000,
+          ip: null,
+          userAgent: null,
+        })
+        const deleted = await service.deleteUser(user.id)
+        assert.equal(deleted.id, user.id)
+        assert.deepEqual(
+          deleted.roles.map((r) => r.name),
+          [role.name],
+        )
+        await assert.rejects(service.getUser(user.id), NotFoundError)
+        assert.equal(await repos.sessionRepository.deleteForUser(user.id), 0)
+        await assert.rejects(service.deleteUser(user.id), NotFoundError)
+        assert.ok(await service.getRole(role.id))
+      })
+    })
+
+    describe('authenticate', () => {
+      it('returns the user for the right password, case-insensitively, with the hooks in order', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD }, { verify: true })
+        const found = await service.authenticate({ email: user.email.toUpperCase(), password: PASSWORD })
+        assert.equal(found?.id, user.id)
+        assert.deepEqual(service.calls, ['preLogin', 'postLogin'])
+      })
+      it('returns null for a wrong password and for an unknown user, after the same hash work', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD }, { verify: true })
+        const hashesSeen: Array<string | null> = []
+        const verify = service.passwords.verify.bind(service.passwords)
+        service.passwords.verify = async (password, hash) => {
+          hashesSeen.push(hash)
+          return verify(password, hash)
+        }
+        assert.equal(await service.authenticate({ email: user.email, password: 'wrong password' }), null)
+        assert.equal(await service.authenticate({ email: 'nobody@example.com', password: PASSWORD }), null)
+        assert.equal(await service.authenticate({ email: 'not an email', password: PASSWORD }), null)
+        assert.deepEqual(hashesSeen, [user.passwordHash, null, null])
+        assert.deepEqual(service.calls, ['preLogin', 'preLogin', 'preLogin'])
+      })
+      it('is cancelled by a preLoginHook returning false, and passes hook exceptions through', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD }, { verify: true })
+        service.cancelLogin = true
+        assert.equal(await service.authenticate({ email: user.email, password: PASSWORD }), null)
+        service.cancelLogin = false
+        service.failHook = 'preLogin'
+        await assert.rejects(service.authenticate({ email: user.email, password: PASSWORD }), {
+          message: 'preLogin failed',
+        })
+      })
+      it('refuses inactive and unverified users only after a correct password', async () => {
+        const inactive = await service.addUser(
+          { email: email(), password: PASSWORD },
+          { verify: true, activate: false },
+        )
+        const unverified = await service.addUser({ email: email(), password: PASSWORD })
+        await assert.rejects(
+          service.authenticate({ email: inactive.email, password: PASSWORD }),
+          InactiveUserError,
+        )
+        await assert.rejects(
+          service.authenticate({ email: unverified.email, password: PASSWORD }),
+          NotVerifiedError,
+        )
+        assert.equal(await service.authenticate({ email: inactive.email, password: 'wrong password' }), null)
+        assert.equal(
+          await service.authenticate({ email: unverified.email, password: 'wrong password' }),
+          null,
+        )
+        assert.ok(!service.calls.includes('postLogin'))
+      })
+      it('upgrades a bcrypt hash and a weaker argon2id hash to the default on login', async () => {
+        const svc = make({ hashSchemes: ['argon2id', 'bcrypt'] })
+        const weak = await argon2Hash(PASSWORD, {
+          algorithm: 2 as Algorithm.Argon2id,
+          memoryCost: 12288,
+          timeCost: 3,
+          parallelism: 1,
+        })
+        for (const imported of [await bcryptHash(PASSWORD, 10), weak]) {
+          const user = await svc.addUser({ email: email(), passwordHash: imported }, { verify: true })
+          const found = await svc.authenticate({ email: user.email, password: PASSWORD })
+          assert.ok(found)
+          const stored = await svc.getUser(user.id)
+          assert.match(stored.passwordHash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/)
+          assert.equal(stored.authVersion, user.authVersion, 'an upgrade ends no credential')
+          assert.ok(await svc.authenticate({ email: user.email, password: PASSWORD }))
+        }
+      })
+      it('leaves a current hash alone', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD }, { verify: true })
+        await service.authenticate({ email: user.email, password: PASSWORD })
+        assert.equal((await service.getUser(user.id)).passwordHash, user.passwordHash)
+      })
+    })
+
+    describe('generateToken', () => {
+      it('signs HS256 with aud, iss, exp, iat and jti', async () => {
+        const token = service.generateToken(42, tokenPurposes.verify.audience, { email: 'a@b.co' })
+        const [header, payload] = token
+          .split('.')
+          .slice(0, 2)
+          .map((p) => JSON.parse(Buffer.from(p, 'base64url').toString()))
+        assert.equal(header.alg, 'HS256')
+        assert.equal(header.typ, 'verify-email+jwt')
+        assert.equal(payload.aud, 'fastify-users:verify')
+        assert.equal(payload.iss, 'fastify-users')
+        assert.equal(payload.sub, '42')
+        assert.equal(payload.exp - payload.iat, 86_400)
+        assert.equal(typeof payload.jti, 'string')
+      })
+      it('verifies tokens signed with a rotated-out secret while signing with the new one', async () => {
+        const old = make({ secret: SECRET })
+        const rotated = make({ secret: ['a-brand-new-secret-that-is-long-enough-0123', SECRET] })
+        const token = old.generateToken(1, tokenPurposes.reset.audience)
+        assert.equal(rotated.tokens.verify(token, tokenPurposes.reset).sub, '1')
+        const fresh = rotated.generateToken(1, tokenPurposes.reset.audience)
+        assert.throws(() => old.tokens.verify(fresh, tokenPurposes.reset), InvalidTokenError)
+      })
+    })
+
+    describe('verify', () => {
+      const registered = async () => {
+        const user = await service.register({ email: email(), password: PASSWORD })
+        return { user, token: await service.lastToken('verify') }
+      }
+      it('verifies the user and runs postVerificationHook', async () => {
+        const { user, token } = await registered()
+        const verified = await service.verify(token)
+        assert.equal(verified.id, user.id)
+        assert.equal(verified.isVerified, true)
+        assert.ok(service.calls.includes('postVerification'))
+        assert.ok(await service.authenticate({ email: user.email, password: PASSWORD }))
+      })
+      it('refuses a reused token', async () => {
+        const { token } = await registered()
+        await service.verify(token)
+        await assert.rejects(service.verify(token), InvalidTokenError)
+      })
+      it('refuses a tampered token', async () => {
+        const { token } = await registered()
+        const [h, p, s] = token.split('.') as [string, string, string]
+        const claims = JSON.parse(Buffer.from(p, 'base64url').toString())
+        const forged = Buffer.from(JSON.stringify({ ...claims, sub: '1' })).toString('base64url')
+        await assert.rejects(service.verify(`${h}.${forged}.${s}`), InvalidTokenError)
+        await assert.rejects(service.verify(`${h}.${p}.${s.slice(0, -2)}AA`), InvalidTokenError)
+        await assert.rejects(service.verify('not.a.token'), InvalidTokenError)
+        await assert.rejects(
+          service.verify(
+            `${Buffer.from('{"alg":"none","typ":"verify-email+jwt"}').toString('base64url')}.${p}.`,
+          ),
+          InvalidTokenError,
+        )
+      })
+      it('refuses an expired token', async () => {
+        const { token } = await registered()
+        clock.advance(86_400 + 10)
+        await assert.rejects(service.verify(token), InvalidTokenError)
+      })
+      it('refuses a token of another purpose', async () => {
+        const { user } = await registered()
+        const reset = service.generateToken(user.id, tokenPurposes.reset.audience, { email: user.email })
+        await assert.rejects(service.verify(reset), InvalidTokenError)
+      })
+      it('refuses a token issued for an email the user no longer has', async () => {
+        const { user, token } = await registered()
+        await service.updateUser(user.id, { email: email() })
+        await assert.rejects(service.verify(token), InvalidTokenError)
+      })
+      it('refuses a token of a deleted user', async () => {
+        const { user, token } = await registered()
+        await service.deleteUser(user.id)
+        await assert.rejects(service.verify(token), InvalidTokenError)
+      })
+    })
+
+    describe('password reset', () => {
+      const requested = async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD }, { verify: true })
+        await service.initiatePasswordReset(user.email.toUpperCase())
+        return { user, token: await service.lastToken('reset') }
+      }
+      it('is silent for unknown and malformed addresses', async () => {
+        await service.initiatePasswordReset('nobody@example.com')
+        await service.initiatePasswordReset('not an email')
+        await service.settled()
+        assert.deepEqual(service.sent, [])
+      })
+      it('sets the new password once and ends every credential', async () => {
+        const { user, token } = await requested()
+        const updated = await service.resetPassword(token, 'my new password 123')
+        assert.equal(updated.authVersion, user.authVersion + 1)
+        assert.equal(await service.authenticate({ email: user.email, password: PASSWORD }), null)
+        assert.ok(await service.authenticate({ email: user.email, password: 'my new password 123' }))
+        await assert.rejects(service.resetPassword(token, 'another password 456'), InvalidTokenError)
+      })
+      it('refuses a token after any other password change', async () => {
+        const { user, token } = await requested()
+        await service.updateUser(user.id, { password: 'changed meanwhile 1' })
+        await assert.rejects(service.resetPassword(token, 'my new password 123'), InvalidTokenError)
+      })
+      it('refuses expired, tampered and other-purpose tokens', async () => {
+        const { user, token } = await requested()
+        const verifyToken = service.generateToken(user.id, tokenPurposes.verify.audience, {
+          email: user.email,
+        })
+        await assert.rejects(service.resetPassword(verifyToken, 'my new password 123'), InvalidTokenError)
+        await assert.rejects(service.resetPassword(`${token}x`, 'my new password 123'), InvalidTokenError)
+        clock.advance(3600 + 10)
+        await assert.rejects(service.resetPassword(token, 'my new password 123'), InvalidTokenError)
+      })
+      it('applies the password policy and keeps the token usable after a refusal', async () => {
+        const { token } = await requested()
+        await assert.rejects(service.resetPassword(token, 'short'), PasswordPolicyError)
+        assert.ok(await service.resetPassword(token, 'long enough password'))
+      })
+      it('marks an unverified user verified: the mailbox owner proved ownership', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD })
+        await service.initiatePasswordReset(user.email)
+        const updated = await service.resetPassword(await service.lastToken('reset'), 'owner password 123')
+        assert.equal(updated.isVerified, true)
+      })
+    })
+
+    describe('roles', () => {
+      it('adds, finds, updates and deletes roles; names are unique whatever their case', async () => {
+        const name = `Editor${Date.now()}`
+        const role = await service.addRole({ name, description: 'edits' })
+        assert.equal(role.name, name.toLowerCase())
+        await assert.rejects(service.addRole({ name: name.toUpperCase() }), RoleExistsError)
+        assert.equal((await service.getRoleByName(name.toUpperCase()))?.id, role.id)
+        assert.equal(await service.getRoleByName('no-such-role'), null)
+        const updated = await service.updateRole(role.id, { description: 'writes' })
+        assert.deepEqual(updated, { ...role, description: 'writes' })
+        const other = await service.addRole({ name: `${name}-2` })
+        await assert.rejects(service.updateRole(other.id, { name }), RoleExistsError)
+        assert.ok((await service.listRoles()).some((r) => r.id === role.id))
+        assert.deepEqual(await service.deleteRole(role.id), updated)
+        await assert.rejects(service.getRole(role.id), NotFoundError)
+        await assert.rejects(service.deleteRole(role.id), NotFoundError)
+        await assert.rejects(service.updateRole(role.id, { description: 'x' }), NotFoundError)
+      })
+      it('assigns and revokes, refusing duplicates and missing users or roles', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD })
+        const role = await service.addRole({ name: `writer${Date.now()}` })
+        const withRole = await service.assignRole(user.id, role.id)
+        assert.deepEqual(withRole.roles, [role])
+        await assert.rejects(service.assignRole(user.id, role.id), RoleAlreadyAssignedError)
+        const without = await service.revokeRole(user.id, role.id)
+        assert.deepEqual(without.roles, [])
+        await assert.rejects(service.revokeRole(user.id, role.id), RoleNotAssignedError)
+        const missing: Id = idType === 'uuid' ? '01900000-0000-7000-8000-000000000002' : 999_999_997
+        await assert.rejects(service.assignRole(missing, role.id), NotFoundError)
+        await assert.rejects(service.assignRole(user.id, missing), NotFoundError)
+      })
+      it('unassigns a deleted role from its users', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD })
+        const role = await service.addRole({ name: `gone${Date.now()}` })
+        await service.assignRole(user.id, role.id)
+        await service.deleteRole(role.id)
+        assert.deepEqual((await service.getUser(user.id)).roles, [])
+      })
+      it('assigns default roles at registration', async () => {
+        const role = await service.addRole({ name: `member${Date.now()}` })
+        const svc = make({ defaultRoles: [role.name] })
+        const user = await svc.register({ email: email(), password: PASSWORD })
+        assert.deepEqual(
+          user.roles.map((r) => r.id),
+          [role.id],
+        )
+      })
+    })
+
+    describe('username as the login identifier', () => {
+      it('registers, refuses duplicates case-insensitively, and logs in by username', async () => {
+        const svc = make({ userAuthIdentifier: 'username', requireVerificationOnRegistration: false })
+        const username = `Ada_${Date.now()}`
+        const user = await svc.register({ email: email(), username, password: PASSWORD })
+        assert.equal(user.username, username.toLowerCase())
+        await assert.rejects(
+          svc.register({ email: email(), username: username.toUpperCase(), password: PASSWORD }),
+          UserExistsError,
+        )
+        await assert.rejects(svc.register({ email: email(), password: PASSWORD }), ValidationError)
+        assert.equal(
+          (await svc.authenticate({ username: username.toUpperCase(), password: PASSWORD }))?.id,
+          user.id,
+        )
+        assert.equal(await svc.authenticate({ email: user.email, password: PASSWORD }), null)
+      })
+    })
+  })
+}
