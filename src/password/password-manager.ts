@@ -127,8 +127,8 @@ export class PasswordManager {
    * @param hash - the stored hash, or `null` when no user matched: a dummy verification then runs so
    * both cases cost the same.
    * @returns `{ valid: false }` on any mismatch; `{ valid: true }`, plus `newHash` when the stored hash
-   * should be replaced. A failed upgrade (a full queue) never fails the login: `newHash` is just left
-   * out, and the upgrade happens on a later login.
+   * should be replaced. A failed upgrade never fails the login: on a full queue, or when the first
+   * scheme cannot take this password (bcrypt over 72 bytes), `newHash` is left out and the old hash stays.
    * @throws BusyError when the hash queue is full.
    */
   async verify(password: string, hash: string | null): Promise<PasswordVerifyResult> {
