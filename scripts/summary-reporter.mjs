@@ -55,7 +55,8 @@ export default async function* summaryReporter(source) {
 
     const isFile = nesting === 0 && data.file !== undefined && data.name === data.file
     const isSuite = data.details?.type === 'suite'
-    const isSkipped = (data.skip !== undefined && data.skip !== false) || (data.todo !== undefined && data.todo !== false)
+    const isSkipped =
+      (data.skip !== undefined && data.skip !== false) || (data.todo !== undefined && data.todo !== false)
     const failureType = data.details?.error?.failureType
 
     if (isFile || isSuite || hasChildren) {

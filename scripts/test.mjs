@@ -27,10 +27,12 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 /**
  * Files run in parallel, each in its own process. That is safe: every suite gets its own fresh database
  * (test/helpers/databases.ts) and servers listen on port 0. Node's default is availableParallelism() - 1,
- * i.e. fully serial on the 2-core CI machine; but a test file spends most of its time waiting (tsx
- * start-up I/O, database round trips, CREATE/DROP DATABASE), so 2 files at once finish markedly sooner
- * there. More than 4 buys little and makes the database servers and timing-sensitive tests (expiry, rate
- * limits) compete for CPU, so the default is between 2 and 4.
+ * i.e. fully serial on the 2-core CI machine; but a test file spends much of its time waiting (tsx
+ * start-up, database round trips, CREATE/DROP DATABASE), so 2 files at once finish sooner there. More
+ * processes than cores is slower, not faster: the database servers and hashing need the same CPUs, and
+ * timing-sensitive tests (expiry, rate limits) get flaky. Measured on the 2-core machine with 8 files
+ * (database suites + CPU-bound hashing): 1 at a time 20-22 s, 2: 15-17 s, 3: 21-22 s, 4: 27 s.
+ * Hence one per core, at least 2, at most 4.
  */
 const DEFAULT_CONCURRENCY = Math.min(4, Math.max(2, availableParallelism()))
 
@@ -86,7 +88,9 @@ if (files.length === 0) fail(`no *.test.ts files under ${targets.map((t) => rela
 
 const concurrency = Number(process.env.FASTIFY_USERS_TEST_CONCURRENCY ?? DEFAULT_CONCURRENCY)
 if (!Number.isInteger(concurrency) || concurrency < 1) {
-  fail(`FASTIFY_USERS_TEST_CONCURRENCY must be a positive integer, got ${process.env.FASTIFY_USERS_TEST_CONCURRENCY}`)
+  fail(
+    `FASTIFY_USERS_TEST_CONCURRENCY must be a positive integer, got ${process.env.FASTIFY_USERS_TEST_CONCURRENCY}`,
+  )
 }
 
 const args = [

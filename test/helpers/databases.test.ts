@@ -9,11 +9,11 @@ import { type Kysely, sql } from 'kysely'
 import { connectDatabase, detectDialect } from '../../src/persistence/kysely/connect.js'
 import {
   createTestDatabase,
+  redisTestUrl,
   type TestDatabase,
   testDialects,
   testRedis,
   testServerUrl,
-  redisTestUrl,
 } from './databases.js'
 
 interface Schema {
@@ -30,9 +30,7 @@ async function createSchema(db: Kysely<Schema>): Promise<void> {
   await db.schema
     .createTable('children')
     .addColumn('id', 'integer', (col) => col.primaryKey())
-    .addColumn('parent_id', 'integer', (col) =>
-      col.notNull().references('parents.id').onDelete('cascade'),
-    )
+    .addColumn('parent_id', 'integer', (col) => col.notNull().references('parents.id').onDelete('cascade'))
     .execute()
 }
 
@@ -98,7 +96,9 @@ for (const { name: dialect, skip } of testDialects) {
       const other = await connectDatabase<Schema>(first.url, { poolSize: 1 })
       try {
         assert.equal(other.dialect, dialect)
-        assert.deepEqual(await other.db.selectFrom('parents').select('label').execute(), [{ label: 'zwei ✓' }])
+        assert.deepEqual(await other.db.selectFrom('parents').select('label').execute(), [
+          { label: 'zwei ✓' },
+        ])
       } finally {
         await other.db.destroy()
       }
@@ -124,7 +124,9 @@ async function databaseExists(dialect: 'sqlite' | 'postgres' | 'mysql', name: st
     const query =
       dialect === 'postgres'
         ? sql<{ n: number }>`select count(*)::int as n from pg_database where datname = ${name}`
-        : sql<{ n: number }>`select count(*) as n from information_schema.schemata where schema_name = ${name}`
+        : sql<{
+            n: number
+          }>`select count(*) as n from information_schema.schemata where schema_name = ${name}`
     const { rows } = await query.execute(db)
     return Number(rows[0]?.n) > 0
   } finally {
@@ -138,8 +140,17 @@ describe('Redis test server', { skip: testRedis.skip }, () => {
     assert.ok(url)
     // Fail fast instead of ioredis' default of reconnecting forever when the server is down.
     const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null })
+    let lastError: Error | undefined
+    redis.on('error', (error: Error) => {
+      lastError = error
+    })
     try {
-      await redis.connect()
+      // connect() itself only says "Connection is closed."; the 'error' event has the reason.
+      await redis.connect().catch((error: unknown) => {
+        throw new Error(`cannot reach Redis at ${url}: ${lastError?.message ?? String(error)}`, {
+          cause: error,
+        })
+      })
       assert.equal(await redis.ping(), 'PONG')
       const key = `fu_test:${process.pid}:${Date.now()}`
       await redis.set(key, 'value', 'PX', 10_000)

@@ -33,7 +33,11 @@ import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Kysely, sql } from 'kysely'
-import { type ConnectedDatabase, connectDatabase, type DatabaseDialect } from '../../src/persistence/kysely/connect.js'
+import {
+  type ConnectedDatabase,
+  connectDatabase,
+  type DatabaseDialect,
+} from '../../src/persistence/kysely/connect.js'
 
 /** `CI=true` (GitHub Actions, .ci/run) or `CI=1` (some other CI systems): run everything, skip nothing. */
 export const isCI: boolean = process.env.CI === 'true' || process.env.CI === '1'
@@ -159,7 +163,9 @@ export async function createTestDatabase<DB>(
     if (dialect === 'postgres') {
       await sql`create database ${sql.id(name)}`.execute(admin)
     } else {
-      await sql`create database ${sql.id(name)} character set utf8mb4 collate utf8mb4_unicode_ci`.execute(admin)
+      await sql`create database ${sql.id(name)} character set utf8mb4 collate utf8mb4_unicode_ci`.execute(
+        admin,
+      )
     }
   })
 

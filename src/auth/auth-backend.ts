@@ -1,0 +1,72 @@
+/**
+ * The contract of an authentication backend: how a credential is issued at login, recognised on a request
+ * and ended at logout. Backends take header values and return values: they know no web framework, so an
+ * adapter for another framework only moves headers in and cookies out.
+ *
+ * @module
+ */
+import type { BaseUser } from '../core/user.js'
+
+/** The names of the built-in backends. */
+export type AuthBackendName = 'session' | 'jwt' | 'jwt-cookie'
+
+/** What a backend reads from a request. */
+export interface RequestCredentials {
+  /** The `Authorization` header. */
+  authorization?: string | undefined
+  /** The value of the backend's cookie, if it uses one and the request has it. */
+  cookie?: string | undefined
+  ip?: string | undefined
+  userAgent?: string | undefined
+}
+
+/** A cookie to set on the response. */
+export interface CredentialCookie {
+  name: string
+  value: string
+  /** Lifetime of the cookie; the server-side lifetime is enforced independently. */
+  maxAgeSeconds: number
+}
+
+/** What a login hands to the client. */
+export interface IssuedCredential {
+  cookie?: CredentialCookie
+  /** For the JWT backend: the Bearer token and its lifetime, returned in the login body. */
+  accessToken?: string
+  expiresIn?: number
+}
+
+/** The credential a request was authenticated with, kept for logout. */
+export interface ActiveCredential {
+  /** The session id (hash) or the token's `jti`. */
+  id: string
+  /** When the credential ends anyway, in epoch milliseconds. */
+  expiresAt: number
+}
+
+/** An authentication backend. */
+export interface AuthBackend<U extends BaseUser = BaseUser> {
+  readonly name: AuthBackendName
+  /** The cookie this backend uses, or `null` for Bearer tokens. */
+  readonly cookieName: string | null
+  /** Issues a fresh credential for a user who just proved who they are. */
+  login(user: U, request: RequestCredentials): Promise<IssuedCredential>
+  /**
+   * The user a request's credential belongs to, or `null` when it has none, or a forged, expired,
+   * revoked, or outdated one, or its user is gone, inactive or (when required) unverified.
+   */
+  authenticate(request: RequestCredentials): Promise<{ user: U; credential: ActiveCredential } | null>
+  /** Ends one credential: it is refused from the next request on, on every instance. */
+  logout(credential: ActiveCredential): Promise<void>
+}
+
+/**
+ * Whether a user may use a credential issued at `credentialVersion`: the account must be active, verified
+ * when verification is required, and its credential version must not have moved since (a password
+ * change, reset, deactivation or "log out everywhere" moves it).
+ */
+export function isUsable(user: BaseUser, credentialVersion: unknown, requireVerified: boolean): boolean {
+  return (
+    user.isActive && (user.isVerified || !requireVerified) && credentialVersion === user.authVersion
+  )
+}

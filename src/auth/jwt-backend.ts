@@ -1,0 +1,103 @@
+/**
+ * The JWT backends: a short-lived access token (HS256, audience `fastify-users:access`, `typ: at+jwt`)
+ * sent as a Bearer token (`jwt`) or in an HttpOnly cookie (`jwt-cookie`). Unlike most JWT setups, logout
+ * and every "end all credentials" event work: each token carries the user's credential version, checked
+ * on every request, and logout puts the token's `jti` on a shared deny-list until it expires.
+ *
+ * @module
+ */
+import type { Clock } from '../core/clock.js'
+import { InvalidTokenError } from '../core/errors.js'
+import type { TokenDenylist, UserRepository } from '../core/repositories.js'
+import type { BaseUser, Id } from '../core/user.js'
+import { type TokenCodec, tokenPurposes } from '../tokens/token-codec.js'
+import type { ActiveCredential, AuthBackend, IssuedCredential, RequestCredentials } from './auth-backend.js'
+import { isUsable } from './auth-backend.js'
+
+/** Options of {@link JwtBackend}. */
+export interface JwtBackendOptions<U extends BaseUser> {
+  users: UserRepository<U>
+  denylist: TokenDenylist
+  tokens: TokenCodec
+  clock: Clock
+  /** Access token lifetime in seconds. Default: `900` (15 min). */
+  lifetimeSeconds?: number
+  /** `'bearer'` reads only the `Authorization` header; `'cookie'` reads only the cookie. */
+  transport: 'bearer' | 'cookie'
+  /** The cookie name, for the cookie transport. */
+  cookieName?: string
+  /** Whether unverified users are refused. */
+  requireVerified: boolean
+  /** Parses the `sub` claim into an id of the repository's type, or `null`. */
+  parseId: (sub: string) => Id | null
+}
+
+const BEARER = /^Bearer ([A-Za-z0-9_.-]+)$/
+
+/**
+ * Access tokens checked on every request against the user's current state.
+ *
+ * @example
+ * ```ts
+ * const backend = new JwtBackend({ users, denylist, tokens, clock, transport: 'bearer', requireVerified: true, parseId })
+ * ```
+ */
+export class JwtBackend<U extends BaseUser = BaseUser> implements AuthBackend<U> {
+  readonly name: 'jwt' | 'jwt-cookie'
+  readonly cookieName: string | null
+  readonly lifetimeSeconds: number
+  readonly #users: UserRepository<U>
+  readonly #denylist: TokenDenylist
+  readonly #tokens: TokenCodec
+  readonly #clock: Clock
+  readonly #requireVerified: boolean
+  readonly #parseId: (sub: string) => Id | null
+
+  constructor(options: JwtBackendOptions<U>) {
+    this.name = options.transport === 'cookie' ? 'jwt-cookie' : 'jwt'
+    if (options.transport === 'cookie' && !options.cookieName) throw new TypeError('fastify-users: the jwt-cookie backend needs a cookie name')
+    this.cookieName = options.transport === 'cookie' ? (options.cookieName ?? null) : null
+    this.lifetimeSeconds = options.lifetimeSeconds ?? 900
+    this.#users = options.users
+    this.#denylist = options.denylist
+    this.#tokens = options.tokens
+    this.#clock = options.clock
+    this.#requireVerified = options.requireVerified
+    this.#parseId = options.parseId
+  }
+
+  async login(user: U): Promise<IssuedCredential> {
+    const accessToken = this.#tokens.sign(tokenPurposes.access, {
+      sub: String(user.id),
+      lifetimeSeconds: this.lifetimeSeconds,
+      claims: { ver: user.authVersion },
+    })
+    if (this.cookieName) {
+      return { cookie: { name: this.cookieName, value: accessToken, maxAgeSeconds: this.lifetimeSeconds } }
+    }
+    return { accessToken, expiresIn: this.lifetimeSeconds }
+  }
+
+  async authenticate(request: RequestCredentials): Promise<{ user: U; credential: ActiveCredential } | null> {
+    // Each transport reads only its own place, so a cookie can never stand in for a Bearer token (and
+    // bring CSRF exposure to the Bearer backend).
+    const token = this.cookieName ? request.cookie : BEARER.exec(request.authorization ?? '')?.[1]
+    if (!token) return null
+    let claims: ReturnType<TokenCodec['verify']>
+    try {
+      claims = this.#tokens.verify(token, tokenPurposes.access)
+    } catch (err) {
+      if (err instanceof InvalidTokenError) return null
+      throw err
+    }
+    const id = this.#parseId(claims.sub)
+    if (id === null) return null
+    const [denied, user] = await Promise.all([this.#denylist.has(claims.jti), this.#users.findById(id)])
+    if (denied || !user || !isUsable(user, claims.ver, this.#requireVerified)) return null
+    return { user, credential: { id: claims.jti, expiresAt: claims.exp * 1000 } }
+  }
+
+  async logout(credential: ActiveCredential): Promise<void> {
+    if (credential.expiresAt > this.#clock.now()) await this.#denylist.add(credential.id, credential.expiresAt)
+  }
+}
