@@ -66,7 +66,5 @@ export interface AuthBackend<U extends BaseUser = BaseUser> {
  * change, reset, deactivation or "log out everywhere" moves it).
  */
 export function isUsable(user: BaseUser, credentialVersion: unknown, requireVerified: boolean): boolean {
-  return (
-    user.isActive && (user.isVerified || !requireVerified) && credentialVersion === user.authVersion
-  )
+  return user.isActive && (user.isVerified || !requireVerified) && credentialVersion === user.authVersion
 }

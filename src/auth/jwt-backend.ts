@@ -55,7 +55,8 @@ export class JwtBackend<U extends BaseUser = BaseUser> implements AuthBackend<U>
 
   constructor(options: JwtBackendOptions<U>) {
     this.name = options.transport === 'cookie' ? 'jwt-cookie' : 'jwt'
-    if (options.transport === 'cookie' && !options.cookieName) throw new TypeError('fastify-users: the jwt-cookie backend needs a cookie name')
+    if (options.transport === 'cookie' && !options.cookieName)
+      throw new TypeError('fastify-users: the jwt-cookie backend needs a cookie name')
     this.cookieName = options.transport === 'cookie' ? (options.cookieName ?? null) : null
     this.lifetimeSeconds = options.lifetimeSeconds ?? 900
     this.#users = options.users
@@ -98,6 +99,7 @@ export class JwtBackend<U extends BaseUser = BaseUser> implements AuthBackend<U>
   }
 
   async logout(credential: ActiveCredential): Promise<void> {
-    if (credential.expiresAt > this.#clock.now()) await this.#denylist.add(credential.id, credential.expiresAt)
+    if (credential.expiresAt > this.#clock.now())
+      await this.#denylist.add(credential.id, credential.expiresAt)
   }
 }

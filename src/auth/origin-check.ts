@@ -57,10 +57,20 @@ export function parseTrustedOrigins(origins: readonly string[], optionName = 'tr
     try {
       url = new URL(value)
     } catch {
-      throw new TypeError(`fastify-users: \`${optionName}\` must list origins like 'https://app.example.com'; got '${value}'`)
+      throw new TypeError(
+        `fastify-users: \`${optionName}\` must list origins like 'https://app.example.com'; got '${value}'`,
+      )
     }
-    if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.pathname !== '/' || url.search || url.hash || url.username) {
-      throw new TypeError(`fastify-users: \`${optionName}\` must list bare origins like 'https://app.example.com'; got '${value}'`)
+    if (
+      (url.protocol !== 'https:' && url.protocol !== 'http:') ||
+      url.pathname !== '/' ||
+      url.search ||
+      url.hash ||
+      url.username
+    ) {
+      throw new TypeError(
+        `fastify-users: \`${optionName}\` must list bare origins like 'https://app.example.com'; got '${value}'`,
+      )
     }
     set.add(url.origin)
   }

@@ -50,9 +50,12 @@ export class SessionBackend<U extends BaseUser = BaseUser> implements AuthBacken
   constructor(options: SessionBackendOptions<U>) {
     const idle = options.idleTimeoutSeconds ?? 3600
     const absolute = options.absoluteTimeoutSeconds ?? 86_400
-    if (!Number.isInteger(idle) || idle < 60) throw new TypeError('fastify-users: `session.idleTimeoutSeconds` must be at least 60')
+    if (!Number.isInteger(idle) || idle < 60)
+      throw new TypeError('fastify-users: `session.idleTimeoutSeconds` must be at least 60')
     if (!Number.isInteger(absolute) || absolute < idle || absolute > 30 * 86_400) {
-      throw new TypeError('fastify-users: `session.absoluteTimeoutSeconds` must be between the idle timeout and 30 days')
+      throw new TypeError(
+        'fastify-users: `session.absoluteTimeoutSeconds` must be between the idle timeout and 30 days',
+      )
     }
     this.cookieName = options.cookieName
     this.idleTimeoutMs = idle * 1000

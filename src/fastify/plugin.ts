@@ -1,0 +1,267 @@
+/**
+ * The `fastify-users` plugin: one `app.register(fastifyUsers, options)` gives an application every route
+ * of the user-management API on the backend it chooses, with role guards and OpenAPI docs.
+ *
+ * @module
+ */
+import fastifyCookie from '@fastify/cookie'
+import fastifySwagger from '@fastify/swagger'
+import fastifySwaggerUi from '@fastify/swagger-ui'
+import { Ajv } from 'ajv'
+import addFormatsModule from 'ajv-formats'
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import fp from 'fastify-plugin'
+import type { Kysely } from 'kysely'
+import type { AuthBackend } from '../auth/auth-backend.js'
+import { JwtBackend } from '../auth/jwt-backend.js'
+import { SessionBackend } from '../auth/session-backend.js'
+import type { BaseUser, Role } from '../core/user.js'
+import { BaseUserService } from '../core/user-service.js'
+import { connectDatabase } from '../persistence/kysely/connect.js'
+import { createKyselyRepositories, migrateToLatest } from '../persistence/kysely/index.js'
+import { errorHandler } from './error-handler.js'
+import { type GuardRouteConfig, guardsFromConfig, rolesAccepted } from './guards.js'
+import { type FastifyUsersOptions, type GuardsOption, resolveOptions } from './options.js'
+import { AUTHENTICATOR, RequestAuthenticator } from './request-auth.js'
+import type { RouteContext } from './route-context.js'
+import { authRoutes } from './routes/auth-routes.js'
+import { currentUserRoutes } from './routes/current-user-routes.js'
+import { passwordResetRoutes } from './routes/password-reset-routes.js'
+import { registerRoutes } from './routes/register-routes.js'
+import { roleManagementRoutes } from './routes/role-management-routes.js'
+import { userManagementRoutes } from './routes/user-management-routes.js'
+import { verificationRoutes } from './routes/verification-routes.js'
+import { buildSchemas } from './schemas.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The user service of the `fastify-users` plugin. */
+    users: BaseUserService<BaseUser, Role, FastifyRequest>
+  }
+  interface FastifyRequest {
+    /** The authenticated user, set by the `fastify-users` guards; `null` before them or without a credential. */
+    user: BaseUser | null
+  }
+  interface FastifyContextConfig extends GuardRouteConfig {}
+}
+
+// ajv-formats is CommonJS; under NodeNext its default import is the module object.
+const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ??
+  addFormatsModule) as unknown as (ajv: Ajv) => Ajv
+
+// Requests are validated strictly: unknown fields are refused (never silently dropped, so a client learns
+// its mistake and nothing unlisted reaches the service), and JSON bodies are never coerced ("12345678" is
+// not a number, ["a@x"] is not an email). Query strings and path params are text, so they are coerced.
+function validators() {
+  const make = (coerceTypes: boolean) =>
+    addFormats(
+      new Ajv({ removeAdditional: false, coerceTypes, useDefaults: true, allErrors: true, strict: false }),
+    )
+  return { body: make(false), text: make(true) }
+}
+
+const AUTH_BODY_LIMIT = 16 * 1024
+
+async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): Promise<void> {
+  const resolved = resolveOptions(options)
+  const identifier = options.userAuthIdentifier ?? 'email'
+
+  let db: Kysely<unknown>
+  let ownsDb = false
+  if (typeof options.database === 'string') {
+    db = (await connectDatabase<unknown>(options.database)).db
+    ownsDb = true
+  } else {
+    db = options.database
+  }
+  if (options.migrate) {
+    const { executed } = await migrateToLatest(db, {
+      idType: resolved.idType,
+      migrations: options.migrations,
+    })
+    if (executed.length > 0) fastify.log.info({ migrations: executed }, 'fastify-users: migrations applied')
+  }
+
+  const repos = createKyselyRepositories(db, { idType: resolved.idType, userFields: options.userFields })
+  const ServiceClass = options.userServiceClass ?? BaseUserService
+  const service = new ServiceClass({
+    secret: options.secret,
+    userAuthIdentifier: identifier,
+    userRepository: repos.userRepository,
+    roleRepository: repos.roleRepository,
+    sessionRepository: repos.sessionRepository,
+    hashSchemes: options.hashSchemes,
+    passwordHashing: options.passwordHashing,
+    passwordPolicy: options.passwordPolicy,
+    requireVerificationOnRegistration: options.requireVerificationOnRegistration,
+    tokenLifetimes: options.tokenLifetimes,
+    defaultRoles: options.defaultRoles,
+    mailer: options.mailer,
+    mail: options.baseUrl
+      ? {
+          baseUrl: options.baseUrl,
+          verifyPath: options.linkPaths?.verify,
+          resetPath: options.linkPaths?.reset,
+          appName: options.appName,
+        }
+      : undefined,
+    logger: fastify.log,
+  }) as BaseUserService<BaseUser, Role, FastifyRequest>
+
+  const requireVerified = service.requireVerificationOnRegistration
+  const cookiePrefix = resolved.cookieSecure ? '__Host-' : ''
+  let backend: AuthBackend
+  if (resolved.authBackend === 'session') {
+    backend = new SessionBackend({
+      users: repos.userRepository,
+      sessions: repos.sessionRepository,
+      clock: service.clock,
+      cookieName: `${cookiePrefix}fastify-users-session`,
+      idleTimeoutSeconds: options.session?.idleTimeoutSeconds,
+      absoluteTimeoutSeconds: options.session?.absoluteTimeoutSeconds,
+      requireVerified,
+    })
+  } else {
+    backend = new JwtBackend({
+      users: repos.userRepository,
+      denylist: repos.tokenDenylist,
+      tokens: service.tokens,
+      clock: service.clock,
+      lifetimeSeconds: service.tokenLifetimes.access,
+      transport: resolved.authBackend === 'jwt' ? 'bearer' : 'cookie',
+      cookieName: `${cookiePrefix}fastify-users-token`,
+      requireVerified,
+      parseId: (sub) => service.parseId(sub),
+    })
+  }
+  const auth = new RequestAuthenticator(backend, {
+    trustedOrigins: resolved.trustedOrigins,
+    secure: resolved.cookieSecure,
+    sameSite: resolved.sameSite,
+    logger: fastify.log,
+  })
+
+  fastify.decorate('users', service)
+  fastify.decorate(AUTHENTICATOR, auth)
+  fastify.decorateRequest('user', null)
+  if (!fastify.hasRequestDecorator('cookies')) await fastify.register(fastifyCookie)
+
+  // Guards declared in route config, on the plugin's routes and the application's own.
+  fastify.addHook('onRoute', (route) => {
+    const guards = guardsFromConfig(route.config as GuardRouteConfig | undefined, route.url)
+    if (guards.length === 0) return
+    const existing = route.preHandler
+      ? Array.isArray(route.preHandler)
+        ? route.preHandler
+        : [route.preHandler]
+      : []
+    route.preHandler = [...guards, ...existing]
+  })
+
+  const schemas = buildSchemas({
+    idType: resolved.idType,
+    userAuthIdentifier: identifier,
+    userFields: options.userFields ?? {},
+    adminOnlyFields: resolved.adminOnlyFields,
+    maxPageSize: resolved.maxPageSize,
+  })
+  // Shared schemas live on the root instance, where the serializer and the OpenAPI generator find them.
+  fastify.addSchema(schemas.Role)
+  fastify.addSchema(schemas.User)
+  fastify.addSchema(schemas.Problem)
+
+  const securityName = resolved.authBackend === 'jwt' ? 'bearerAuth' : 'cookieAuth'
+  const openapi = options.openapi ?? true
+  if (openapi !== false) {
+    const settings = typeof openapi === 'object' ? openapi : {}
+    await fastify.register(fastifySwagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: settings.title ?? options.appName ?? 'fastify-users',
+          version: settings.version ?? '1.0.0',
+          description:
+            'User management: registration, verification, login, password reset, profile, admin users and roles.',
+        },
+        components: {
+          securitySchemes:
+            resolved.authBackend === 'jwt'
+              ? { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } }
+              : { cookieAuth: { type: 'apiKey', in: 'cookie', name: backend.cookieName ?? '' } },
+        },
+      },
+      refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    })
+    await fastify.register(fastifySwaggerUi, { routePrefix: settings.docsPath ?? '/docs' })
+    fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger())
+  }
+
+  const context: RouteContext = {
+    service,
+    auth,
+    schemas,
+    options,
+    resolved,
+    security: [{ [securityName]: [] }],
+  }
+  const adminGuards = (guards: GuardsOption | undefined): preHandlerAsyncHookHandler[] =>
+    guards === 'public' ? [] : guards ? [...guards] : [rolesAccepted('admin')]
+
+  await fastify.register(async (routes) => {
+    const ajv = validators()
+    routes.setValidatorCompiler(({ schema, httpPart }) =>
+      (httpPart === 'body' ? ajv.body : ajv.text).compile(schema),
+    )
+    routes.setErrorHandler(errorHandler)
+    routes.addHook('onRoute', (route) => {
+      route.bodyLimit ??= AUTH_BODY_LIMIT
+    })
+    routes.addHook('onRequest', async (request, reply) => {
+      reply.header('cache-control', 'no-store')
+      reply.header('x-content-type-options', 'nosniff')
+      reply.header('referrer-policy', 'no-referrer')
+      auth.checkOrigin(request)
+    })
+    const groups = options.routes ?? {}
+    if (groups.auth !== false) authRoutes(routes, context, groups.auth ?? {})
+    if (groups.register !== false) registerRoutes(routes, context, groups.register ?? {})
+    if (groups.verification !== false) verificationRoutes(routes, context, groups.verification ?? {})
+    if (groups.passwordReset !== false) passwordResetRoutes(routes, context, groups.passwordReset ?? {})
+    if (groups.currentUser !== false) currentUserRoutes(routes, context, groups.currentUser ?? {})
+    if (groups.userManagement !== false) {
+      const config = groups.userManagement ?? {}
+      userManagementRoutes(routes, context, config, adminGuards(config.guards))
+    }
+    if (groups.roleManagement !== false) {
+      const config = groups.roleManagement ?? {}
+      roleManagementRoutes(routes, context, config, adminGuards(config.guards))
+    }
+  })
+
+  fastify.addHook('onClose', async () => {
+    await service.settled()
+    if (ownsDb) await db.destroy()
+  })
+}
+
+/**
+ * The `fastify-users` Fastify plugin.
+ *
+ * @example
+ * ```ts
+ * import Fastify from 'fastify'
+ * import { fastifyUsers } from 'fastify-users/fastify'
+ *
+ * const app = Fastify({ logger: true })
+ * await app.register(fastifyUsers, {
+ *   secret: process.env.USERS_SECRET!,
+ *   database: 'sqlite:data/users.db',
+ *   migrate: true,
+ *   authBackend: 'session',
+ * })
+ * ```
+ */
+export const fastifyUsers = fp(plugin as FastifyPluginAsync<FastifyUsersOptions>, {
+  name: 'fastify-users',
+  fastify: '5.x',
+}) as FastifyPluginAsync<FastifyUsersOptions>

@@ -1,0 +1,39 @@
+/**
+ * What every route module receives from the plugin: the service, the authenticator, the schemas and the
+ * resolved options. Route modules hold no state of their own.
+ *
+ * @module
+ */
+import type { FastifyRequest } from 'fastify'
+import { UnauthenticatedError } from '../core/errors.js'
+import type { BaseUser, Role } from '../core/user.js'
+import type { BaseUserService } from '../core/user-service.js'
+import type { FastifyUsersOptions, ResolvedOptions } from './options.js'
+import type { RequestAuthenticator } from './request-auth.js'
+import type { Schemas } from './schemas.js'
+
+/** The plugin's state handed to each route module. */
+export interface RouteContext {
+  service: BaseUserService<BaseUser, Role, FastifyRequest>
+  auth: RequestAuthenticator
+  schemas: Schemas
+  options: FastifyUsersOptions
+  resolved: ResolvedOptions
+  /** OpenAPI `security` of routes that need a credential. */
+  security: Array<Record<string, string[]>>
+}
+
+/** The authenticated user of a request, or 401. For handlers behind `requireUser()`. */
+export async function currentUser(context: RouteContext, request: FastifyRequest): Promise<BaseUser> {
+  const user = await context.auth.authenticate(request)
+  if (!user) throw new UnauthenticatedError()
+  return user
+}
+
+/** The answer of the routes that must not reveal whether an address is known. */
+export const ACCEPTED = {
+  register: 'If this address can be registered, a message with the next step has been sent to it.',
+  verification:
+    'If this address belongs to an account waiting for verification, a new link has been sent to it.',
+  passwordReset: 'If this address belongs to an account, a link to reset its password has been sent to it.',
+}

@@ -1,0 +1,52 @@
+/**
+ * `POST /forgot-password` and `POST /reset-password`.
+ *
+ * @module
+ */
+import type { FastifyInstance } from 'fastify'
+import type { PasswordResetHandlerConfig } from '../options.js'
+import { ACCEPTED, type RouteContext } from '../route-context.js'
+
+/** Registers the password reset routes. */
+export function passwordResetRoutes(
+  app: FastifyInstance,
+  context: RouteContext,
+  config: PasswordResetHandlerConfig,
+): void {
+  const { service, schemas } = context
+  const tags = config.tags ?? ['password reset']
+  app.post(
+    config.forgotPath ?? '/forgot-password',
+    {
+      schema: {
+        tags,
+        summary: 'Ask for a password reset link',
+        description: 'Always answers 202 with the same body, so it reveals nothing about the address.',
+        body: schemas.EmailBody,
+        response: { 202: schemas.Accepted },
+      },
+    },
+    async (request, reply) => {
+      await service.initiatePasswordReset((request.body as { email: string }).email)
+      return reply.code(202).send({ message: ACCEPTED.passwordReset })
+    },
+  )
+  app.post(
+    config.resetPath ?? '/reset-password',
+    {
+      schema: {
+        tags,
+        summary: 'Set a new password with a reset token',
+        description:
+          'The token works once, and not after any other password change. Every session and token of the user ends; the user is not logged in.',
+        body: schemas.ResetBody,
+        response: { 204: { type: 'null', description: 'Password changed.' } },
+      },
+    },
+    async (request, reply) => {
+      const { token, password } = request.body as { token: string; password: string }
+      await service.resetPassword(token, password)
+      return reply.code(204).send()
+    },
+  )
+}

@@ -1,0 +1,46 @@
+/**
+ * `POST /register`.
+ *
+ * @module
+ */
+import type { FastifyInstance } from 'fastify'
+import { UserExistsError } from '../../core/errors.js'
+import type { RegisterHandlerConfig } from '../options.js'
+import { ACCEPTED, type RouteContext } from '../route-context.js'
+
+/** Registers the registration route. */
+export function registerRoutes(
+  app: FastifyInstance,
+  context: RouteContext,
+  config: RegisterHandlerConfig,
+): void {
+  const { service, schemas } = context
+  const verificationRequired = service.requireVerificationOnRegistration
+  app.post(
+    config.path ?? '/register',
+    {
+      schema: {
+        tags: config.tags ?? ['auth'],
+        summary: 'Register',
+        description: verificationRequired
+          ? 'Creates an account and mails a verification link. Answers 202 with the same body whether the address is new or taken (the owner of a taken address is mailed a notice instead), so it reveals nothing.'
+          : 'Creates an account, verified at once (verification is off). A taken address answers 409.',
+        body: schemas.RegisterBody,
+        response: verificationRequired ? { 202: schemas.Accepted } : { 201: schemas.UserRef },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as Record<string, unknown>
+      if (!verificationRequired) {
+        const user = await service.register(body, request)
+        return reply.code(201).send(user)
+      }
+      try {
+        await service.register(body, request)
+      } catch (err) {
+        if (!(err instanceof UserExistsError)) throw err
+      }
+      return reply.code(202).send({ message: ACCEPTED.register })
+    },
+  )
+}

@@ -1,0 +1,131 @@
+/**
+ * The admin routes on roles: list, get, create, update, delete, assign and revoke.
+ *
+ * @module
+ */
+import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify'
+import type { Id } from '../../core/user.js'
+import type { RoleManagementHandlerConfig } from '../options.js'
+import type { RouteContext } from '../route-context.js'
+
+/** Registers the role management routes behind the given guards. */
+export function roleManagementRoutes(
+  app: FastifyInstance,
+  context: RouteContext,
+  config: RoleManagementHandlerConfig,
+  guards: preHandlerAsyncHookHandler[],
+): void {
+  const { service, schemas } = context
+  const prefix = config.pathPrefix ?? '/users/roles'
+  const tags = config.tags ?? ['roles']
+  const security = guards.length > 0 ? context.security : []
+  const preHandler = guards
+  const params = schemas.IdParams
+  const audit = (
+    request: { log: { info: (o: object, m: string) => void }; user: { id: Id } | null },
+    action: string,
+    detail: object,
+  ) => request.log.info({ event: 'authz_change', actor: request.user?.id, action, ...detail }, 'role change')
+
+  app.get(
+    prefix,
+    { preHandler, schema: { tags, summary: 'List roles', security, response: { 200: schemas.RoleList } } },
+    async () => service.listRoles(),
+  )
+
+  app.post(
+    prefix,
+    {
+      preHandler,
+      schema: {
+        tags,
+        summary: 'Create a role',
+        security,
+        body: schemas.RoleCreate,
+        response: { 201: schemas.RoleRef },
+      },
+    },
+    async (request, reply) => {
+      const role = await service.addRole(request.body as { name: string; description?: string | null })
+      audit(request, 'create_role', { roleId: role.id })
+      return reply.code(201).send(role)
+    },
+  )
+
+  for (const [action, method] of [
+    ['assign', 'assignRole'],
+    ['revoke', 'revokeRole'],
+  ] as const) {
+    app.put(
+      `${prefix}/${action}`,
+      {
+        preHandler,
+        schema: {
+          tags,
+          summary: action === 'assign' ? 'Give a user a role' : 'Take a role from a user',
+          description: "Takes effect on the user's next request. Answers the user with their roles.",
+          security,
+          body: schemas.RoleAssignment,
+          response: { 200: schemas.UserRef },
+        },
+      },
+      async (request) => {
+        const { userId, roleId } = request.body as { userId: Id; roleId: Id }
+        const user = await service[method](userId, roleId)
+        audit(request, `${action}_role`, { userId, roleId })
+        return user
+      },
+    )
+  }
+
+  const byId = `${prefix}/:id`
+  app.get(
+    byId,
+    {
+      preHandler,
+      schema: { tags, summary: 'Get a role', security, params, response: { 200: schemas.RoleRef } },
+    },
+    async (request) => service.getRole((request.params as { id: Id }).id),
+  )
+  app.patch(
+    byId,
+    {
+      preHandler,
+      schema: {
+        tags,
+        summary: 'Update a role',
+        security,
+        params,
+        body: schemas.RolePatch,
+        response: { 200: schemas.RoleRef },
+      },
+    },
+    async (request) => {
+      const role = await service.updateRole(
+        (request.params as { id: Id }).id,
+        request.body as { name?: string; description?: string | null },
+      )
+      audit(request, 'update_role', { roleId: role.id })
+      return role
+    },
+  )
+  app.delete(
+    byId,
+    {
+      preHandler,
+      schema: {
+        tags,
+        summary: 'Delete a role',
+        description: 'Unassigns it from every user.',
+        security,
+        params,
+        response: { 200: schemas.RoleRef },
+      },
+    },
+    async (request) => {
+      const role = await service.deleteRole((request.params as { id: Id }).id)
+      audit(request, 'delete_role', { roleId: role.id })
+      return role
+    },
+  )
+}

@@ -1,0 +1,128 @@
+/**
+ * The admin routes on users: `GET /users`, `GET`/`PATCH`/`DELETE /users/:id`.
+ *
+ * @module
+ */
+import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify'
+import type { UserListQuery } from '../../core/repositories.js'
+import type { BaseUser, Id } from '../../core/user.js'
+import type { UserManagementHandlerConfig } from '../options.js'
+import type { RouteContext } from '../route-context.js'
+
+interface ListQuery {
+  limit?: number
+  offset?: number
+  cursor?: string
+  email?: string
+  isActive?: boolean
+  isVerified?: boolean
+  role?: string
+  orderBy?: 'createdAt' | 'updatedAt' | 'email'
+  order?: 'asc' | 'desc'
+}
+
+/** Registers the user management routes behind the given guards. */
+export function userManagementRoutes(
+  app: FastifyInstance,
+  context: RouteContext,
+  config: UserManagementHandlerConfig,
+  guards: preHandlerAsyncHookHandler[],
+): void {
+  const { service, schemas } = context
+  const prefix = config.pathPrefix ?? '/users'
+  const tags = config.tags ?? ['users']
+  const security = guards.length > 0 ? context.security : []
+  const preHandler = guards
+
+  app.get(
+    prefix,
+    {
+      preHandler,
+      schema: {
+        tags,
+        summary: 'List users',
+        description: `Pages by \`limit\` (at most ${context.resolved.maxPageSize}) with \`offset\`, or with the \`cursor\` of the previous page; filters by email substring, status and role.`,
+        security,
+        querystring: schemas.ListQuery,
+        response: { 200: schemas.UserPage },
+      },
+    },
+    async (request) => {
+      const q = request.query as ListQuery
+      const query: Partial<UserListQuery> = {
+        limit: q.limit ?? 20,
+        offset: q.offset ?? 0,
+        cursor: q.cursor,
+        filters: { email: q.email, isActive: q.isActive, isVerified: q.isVerified, role: q.role },
+        orderBy: { field: q.orderBy ?? 'createdAt', direction: q.order ?? 'asc' },
+      }
+      return service.listUsers(query)
+    },
+  )
+
+  const byId = `${prefix}/:id`
+  app.get(
+    byId,
+    {
+      preHandler,
+      schema: {
+        tags,
+        summary: 'Get a user',
+        security,
+        params: schemas.IdParams,
+        response: { 200: schemas.UserRef },
+      },
+    },
+    async (request) => service.getUser((request.params as { id: Id }).id),
+  )
+
+  app.patch(
+    byId,
+    {
+      preHandler,
+      schema: {
+        tags,
+        summary: 'Update a user',
+        description:
+          'Deactivating a user or setting their password ends every credential of the user at once. A new email resets `isVerified` unless the body sets it, and a verification link goes to the new address.',
+        security,
+        params: schemas.IdParams,
+        body: schemas.AdminUserPatch,
+        response: { 200: schemas.UserRef },
+      },
+    },
+    async (request) => {
+      const id = (request.params as { id: Id }).id
+      const before = await service.getUser(id)
+      const updated = await service.updateUser(id, request.body as Partial<BaseUser>)
+      request.log.info(
+        { event: 'authz_admin', actor: request.user?.id, userId: id, action: 'update_user' },
+        'admin updated a user',
+      )
+      if (updated.email !== before.email && !updated.isVerified) await service.initiateVerification(updated)
+      return updated
+    },
+  )
+
+  app.delete(
+    byId,
+    {
+      preHandler,
+      schema: {
+        tags,
+        summary: 'Delete a user',
+        security,
+        params: schemas.IdParams,
+        response: { 200: schemas.UserRef },
+      },
+    },
+    async (request) => {
+      const deleted = await service.deleteUser((request.params as { id: Id }).id)
+      request.log.info(
+        { event: 'authz_admin', actor: request.user?.id, userId: deleted.id, action: 'delete_user' },
+        'admin deleted a user',
+      )
+      return deleted
+    },
+  )
+}

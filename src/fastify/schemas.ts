@@ -1,0 +1,207 @@
+/**
+ * Request and response schemas, defined once and used three times: to validate requests (unknown fields
+ * refused), to serialise responses (a column missing from the read schema can never reach a client, the
+ * password hash least of all), and to write the OpenAPI document.
+ *
+ * @module
+ */
+import { type TSchema, Type } from 'typebox'
+import type { IdType, UserFieldSchema } from '../core/user.js'
+
+/** What the schemas depend on. */
+export interface SchemaOptions {
+  idType: IdType
+  userAuthIdentifier: string
+  userFields: Readonly<Record<string, UserFieldSchema>>
+  adminOnlyFields: ReadonlySet<string>
+  maxPageSize: number
+}
+
+/** Every schema of the plugin's routes. */
+export type Schemas = ReturnType<typeof buildSchemas>
+
+const asSchema = (schema: UserFieldSchema): TSchema => schema as unknown as TSchema
+
+function nullable(schema: UserFieldSchema): TSchema {
+  if (typeof schema.type === 'string') return asSchema({ ...schema, type: [schema.type, 'null'] })
+  return Type.Union([asSchema(schema), Type.Null()])
+}
+
+// Strings are bounded everywhere: an oversized value is refused before it reaches a hash or a query.
+const Email = Type.String({
+  minLength: 3,
+  maxLength: 320,
+  description: 'An email address; compared case-insensitively.',
+})
+const Password = Type.String({
+  minLength: 1,
+  maxLength: 4096,
+  description: '8 to 128 characters by default; no composition rules.',
+})
+const Token = Type.String({ minLength: 1, maxLength: 4096 })
+const Username = Type.String({ minLength: 3, maxLength: 64 })
+
+/** Builds the schemas for a configuration. */
+export function buildSchemas(options: SchemaOptions) {
+  const Id =
+    options.idType === 'uuid'
+      ? Type.String({ format: 'uuid', description: 'A UUIDv7.' })
+      : Type.Integer({ minimum: 1, description: 'An auto-increment id.' })
+  const usesUsername = options.userAuthIdentifier === 'username'
+  const custom = Object.entries(options.userFields)
+  const selfFields = custom.filter(([name]) => !options.adminOnlyFields.has(name))
+
+  const Role = Type.Object(
+    {
+      id: Id,
+      name: Type.String(),
+      description: Type.Union([Type.String(), Type.Null()]),
+    },
+    { $id: 'FastifyUsersRole', additionalProperties: false },
+  )
+
+  const userProperties: Record<string, TSchema> = {
+    id: Id,
+    email: Type.String({ format: 'email' }),
+    ...(usesUsername ? { username: Type.Union([Type.String(), Type.Null()]) } : {}),
+    isActive: Type.Boolean(),
+    isVerified: Type.Boolean(),
+    createdAt: Type.String({ format: 'date-time' }),
+    updatedAt: Type.String({ format: 'date-time' }),
+    roles: Type.Array(Type.Ref('FastifyUsersRole')),
+    ...Object.fromEntries(custom.map(([name, schema]) => [name, nullable(schema)])),
+  }
+  const User = Type.Object(userProperties, { $id: 'FastifyUsersUser', additionalProperties: false })
+  const UserRef = Type.Ref('FastifyUsersUser')
+
+  const optionalFields = (fields: [string, UserFieldSchema][]) =>
+    Object.fromEntries(fields.map(([name, schema]) => [name, Type.Optional(nullable(schema))]))
+
+  const identifierField: Record<string, TSchema> =
+    options.userAuthIdentifier === 'email'
+      ? {}
+      : {
+          [options.userAuthIdentifier]: usesUsername
+            ? Username
+            : Type.String({ minLength: 1, maxLength: 320 }),
+        }
+
+  return {
+    Role,
+    User,
+    UserRef,
+    RoleRef: Type.Ref('FastifyUsersRole'),
+    Id,
+    IdParams: Type.Object({ id: Id }, { additionalProperties: false }),
+    Accepted: Type.Object(
+      { message: Type.String() },
+      {
+        additionalProperties: false,
+        description: 'The same answer whatever the outcome, so it reveals nothing.',
+      },
+    ),
+    RegisterBody: Type.Object(
+      { email: Email, password: Password, ...identifierField, ...optionalFields(selfFields) },
+      { additionalProperties: false },
+    ),
+    LoginBody: Type.Object(
+      {
+        [options.userAuthIdentifier]:
+          options.userAuthIdentifier === 'email' ? Email : Type.String({ minLength: 1, maxLength: 320 }),
+        password: Password,
+      },
+      { additionalProperties: false },
+    ),
+    LoginJwtResponse: Type.Object(
+      {
+        ...userProperties,
+        accessToken: Type.String(),
+        tokenType: Type.Literal('Bearer'),
+        expiresIn: Type.Integer({ description: 'Seconds until the access token expires.' }),
+      },
+      { additionalProperties: false },
+    ),
+    TokenBody: Type.Object({ token: Type.Optional(Token) }, { additionalProperties: false }),
+    TokenQuery: Type.Object({ token: Type.Optional(Token) }, { additionalProperties: false }),
+    EmailBody: Type.Object({ email: Email }, { additionalProperties: false }),
+    ResetBody: Type.Object({ token: Token, password: Password }, { additionalProperties: false }),
+    ChangePasswordBody: Type.Object(
+      { currentPassword: Password, newPassword: Password },
+      { additionalProperties: false },
+    ),
+    MePatch: Type.Object(
+      {
+        email: Type.Optional(Email),
+        ...(usesUsername ? { username: Type.Optional(Username) } : {}),
+        ...optionalFields(selfFields),
+      },
+      { additionalProperties: false, minProperties: 1 },
+    ),
+    AdminUserPatch: Type.Object(
+      {
+        email: Type.Optional(Email),
+        ...(usesUsername ? { username: Type.Optional(Username) } : {}),
+        isActive: Type.Optional(Type.Boolean()),
+        isVerified: Type.Optional(Type.Boolean()),
+        password: Type.Optional(Password),
+        ...optionalFields(custom),
+      },
+      { additionalProperties: false, minProperties: 1 },
+    ),
+    ListQuery: Type.Object(
+      {
+        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: options.maxPageSize, default: 20 })),
+        offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+        cursor: Type.Optional(Type.String({ maxLength: 512 })),
+        email: Type.Optional(
+          Type.String({ maxLength: 320, description: 'Substring of the email, case-insensitive.' }),
+        ),
+        isActive: Type.Optional(Type.Boolean()),
+        isVerified: Type.Optional(Type.Boolean()),
+        role: Type.Optional(Type.String({ maxLength: 64 })),
+        orderBy: Type.Optional(
+          Type.Union([Type.Literal('createdAt'), Type.Literal('updatedAt'), Type.Literal('email')]),
+        ),
+        order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
+      },
+      { additionalProperties: false },
+    ),
+    UserPage: Type.Object(
+      {
+        items: Type.Array(UserRef),
+        total: Type.Integer(),
+        nextCursor: Type.Union([Type.String(), Type.Null()], {
+          description: 'Pass as `cursor` for the next page.',
+        }),
+      },
+      { additionalProperties: false },
+    ),
+    RoleList: Type.Array(Type.Ref('FastifyUsersRole')),
+    RoleCreate: Type.Object(
+      {
+        name: Type.String({ minLength: 1, maxLength: 64 }),
+        description: Type.Optional(Type.Union([Type.String({ maxLength: 255 }), Type.Null()])),
+      },
+      { additionalProperties: false },
+    ),
+    RolePatch: Type.Object(
+      {
+        name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+        description: Type.Optional(Type.Union([Type.String({ maxLength: 255 }), Type.Null()])),
+      },
+      { additionalProperties: false, minProperties: 1 },
+    ),
+    RoleAssignment: Type.Object({ userId: Id, roleId: Id }, { additionalProperties: false }),
+    Problem: Type.Object(
+      {
+        type: Type.String(),
+        title: Type.String(),
+        status: Type.Integer(),
+        detail: Type.String(),
+        code: Type.String(),
+        errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+      },
+      { $id: 'FastifyUsersProblem' },
+    ),
+  }
+}
