@@ -8,6 +8,7 @@ import type { preHandlerAsyncHookHandler } from 'fastify'
 import type { Kysely, Migration } from 'kysely'
 import type { AuthBackendName } from '../auth/auth-backend.js'
 import { parseTrustedOrigins } from '../auth/origin-check.js'
+import type { Clock } from '../core/clock.js'
 import type { BaseUser, IdType, Role, UserFieldSchema } from '../core/user.js'
 import type { BaseUserService, TokenLifetimes, UserServiceOptions } from '../core/user-service.js'
 import type { Mailer } from '../mail/mailer.js'
@@ -147,6 +148,8 @@ export interface FastifyUsersOptions<U extends BaseUser = BaseUser, R extends Ro
   }
   /** Maximum page size of `GET /users`. Default: `100`. */
   maxPageSize?: number
+  /** Injected time for every expiry (tokens, sessions). Default: the system clock. For tests. */
+  clock?: Clock
 }
 
 const BACKENDS: readonly AuthBackendName[] = ['session', 'jwt', 'jwt-cookie']

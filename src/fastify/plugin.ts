@@ -106,6 +106,7 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
         }
       : undefined,
     logger: fastify.log,
+    clock: options.clock,
   }) as BaseUserService<BaseUser, Role, FastifyRequest>
 
   const requireVerified = service.requireVerificationOnRegistration
@@ -207,7 +208,8 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
   const adminGuards = (guards: GuardsOption | undefined): preHandlerAsyncHookHandler[] =>
     guards === 'public' ? [] : guards ? [...guards] : [rolesAccepted('admin')]
 
-  await fastify.register(async (routes) => {
+  // Route registration is synchronous, hence the callback form of an encapsulated plugin.
+  await fastify.register((routes, _opts, done) => {
     const ajv = validators()
     routes.setValidatorCompiler(({ schema, httpPart }) =>
       (httpPart === 'body' ? ajv.body : ajv.text).compile(schema),
@@ -236,6 +238,7 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
       const config = groups.roleManagement ?? {}
       roleManagementRoutes(routes, context, config, adminGuards(config.guards))
     }
+    done()
   })
 
   fastify.addHook('onClose', async () => {
