@@ -314,7 +314,7 @@ export function userServiceContract(dialect: TestDialect, idType: IdType): void 
           clock.advance(1)
           made.push(
             await service.addUser(
-              { email: `${tag}.${i}@example.com`, password: PASSWORD },
+              { email: `${tag}.${i}@example.com`, password: PASSWORD, displayName: `Name ${i}` },
               { verify: i % 2 === 0, activate: i !== 4 },
             ),
           )
@@ -327,6 +327,15 @@ export function userServiceContract(dialect: TestDialect, idType: IdType): void 
         assert.deepEqual(
           all.map((u) => u.id),
           made.map((u) => u.id),
+        )
+        assert.deepEqual(
+          all.map((u) => u.displayName),
+          [0, 1, 2, 3, 4].map((i) => `Name ${i}`),
+        )
+        const [named] = await service.listAndCountUsers({ filters: { email: tag, displayName: 'Name 3' } })
+        assert.deepEqual(
+          named.map((u) => u.id),
+          [made[3]!.id],
         )
         const [verified] = await service.listAndCountUsers({ filters: { email: tag, isVerified: true } })
         assert.deepEqual(
