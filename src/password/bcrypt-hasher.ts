@@ -23,8 +23,8 @@ export interface BcryptHasherOptions {
 export const BCRYPT_MAX_PASSWORD_BYTES = 72
 
 /**
- * bcrypt password hasher over `@node-rs/bcrypt` (async, on libuv's thread pool). Produces `$2b$` hashes
- * and verifies `$2a$`, `$2b$` and `$2y$`.
+ * bcrypt password hasher over `@node-rs/bcrypt` (async, on libuv's thread pool). Produces `$2y$` hashes
+ * (the same algorithm as `$2b$`) and verifies `$2a$`, `$2b$` and `$2y$`.
  *
  * @throws TypeError at construction when `cost` is not an integer from 10 to 31.
  *
