@@ -59,6 +59,7 @@ export {
   type AddUserOptions,
   type AuthenticationData,
   BaseUserService,
+  emailFingerprint,
   passwordFingerprint,
   type TokenLifetimes,
   type UserServiceOptions,

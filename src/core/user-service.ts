@@ -256,6 +256,7 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     const { password } = data
     if (typeof password !== 'string') throw new ValidationError('password', 'password is required')
     const record = this.#checkFields(data, 'register')
+    const defaultRoles = await this.#defaultRoleRecords()
     // Hash before touching the database: a taken address costs the same work as a new one, and no
     // connection or transaction is held while the thread pool hashes.
     record.passwordHash = await this.#hashNewPassword(password, record)
@@ -271,7 +272,7 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
       }
       throw translated
     }
-    if (this.#defaultRoles.length > 0) user = await this.#assignDefaultRoles(user)
+    if (defaultRoles.length > 0) user = await this.#assignDefaultRoles(user, defaultRoles)
     this.logger.info({ event: 'user_created', userId: user.id }, 'user registered')
     if (this.requireVerificationOnRegistration) await this.initiateVerification(user)
     await this.postRegistrationHook(user, request)
@@ -351,6 +352,9 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     }
     const emailChanged = record.email !== undefined && record.email !== current.email
     if (emailChanged && !('isVerified' in record)) record.isVerified = false
+    // A new address ends every credential: sessions made for the old address must not come back to life
+    // once the new one is verified.
+    if (emailChanged) endCredentials = true
     if (record.isActive === false && current.isActive) endCredentials = true
     if (endCredentials) record.incrementAuthVersion = true
     let updated: U | null
@@ -476,7 +480,9 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
 
   /** Starts verification: a token bound to the user's current email, handed to `sendVerificationToken`. */
   async initiateVerification(user: U): Promise<void> {
-    const token = this.generateToken(user.id, tokenPurposes.verify.audience, { email: user.email })
+    const token = this.generateToken(user.id, tokenPurposes.verify.audience, {
+      ef: emailFingerprint(user.email),
+    })
     this.#deliverNotice('verification', user, () => this.sendVerificationToken(user, token))
   }
 
@@ -494,7 +500,7 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     if (user?.isActive && !user.isVerified) {
       await this.initiateVerification(user)
     } else {
-      this.generateToken(0, tokenPurposes.verify.audience, { email: '' })
+      this.generateToken(0, tokenPurposes.verify.audience, { ef: emailFingerprint('') })
     }
   }
 
@@ -506,7 +512,7 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
   async verify(encodedToken: string, request?: Req): Promise<U> {
     const claims = this.tokens.verify(encodedToken, tokenPurposes.verify)
     const user = await this.#userFromToken(claims.sub)
-    if (typeof claims.email !== 'string' || claims.email !== user.email)
+    if (typeof claims.ef !== 'string' || claims.ef !== emailFingerprint(user.email))
       throw new InvalidTokenError('email changed')
     if (user.isVerified) throw new InvalidTokenError('already used')
     const verified = await this.userRepository.update(user.id, { isVerified: true })
@@ -807,13 +813,29 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     return this.passwords.hash(password)
   }
 
-  async #assignDefaultRoles(user: U): Promise<U> {
+  /**
+   * The default roles, looked up before the user is inserted: a missing role is a configuration fault
+   * and must fail every registration alike, before anything is stored (a half-made account, or an answer
+   * that differs from a taken address's, would be worse).
+   */
+  async #defaultRoleRecords(): Promise<R[]> {
+    if (this.#defaultRoles.length === 0) return []
     const roles = this.#roles()
+    const found: R[] = []
     for (const name of this.#defaultRoles) {
       const role = await roles.findByName(name)
-      if (!role) throw new NotFoundError('role', `default role '${name}' does not exist; create it first`)
-      await roles.assign(user.id, role.id)
+      if (!role)
+        throw new Error(
+          `fastify-users: default role '${name}' does not exist; create it (fastify-users create-role ${name})`,
+        )
+      found.push(role)
     }
+    return found
+  }
+
+  async #assignDefaultRoles(user: U, defaultRoles: R[]): Promise<U> {
+    const roles = this.#roles()
+    for (const role of defaultRoles) await roles.assign(user.id, role.id)
     return this.getUser(user.id)
   }
 
@@ -930,6 +952,14 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     }
     await this.#mailer.send(composeUserMail(kind, { to, ...input }, this.#mail))
   }
+}
+
+/**
+ * The fingerprint of an email address that binds verification tokens to it. A hash, not the address: the
+ * token travels in a link, and links end up in logs and browser histories.
+ */
+export function emailFingerprint(email: string): string {
+  return createHash('sha256').update(`email:${email}`).digest('base64url').slice(0, 22)
 }
 
 /** The fingerprint of a password hash that binds reset tokens to it. The hash is salted, so every set changes it. */

@@ -26,7 +26,8 @@ export interface Role {
  * @example
  * ```ts
  * interface AppUser extends BaseUser { displayName: string | null }
- * const service = new BaseUserService<AppUser>({ ..., userFields: { displayName: { type: 'string' } } })
+ * const repos = createKyselyRepositories<AppUser>(db, { userFields: { displayName: { type: 'string' } } })
+ * const service = new BaseUserService<AppUser>({ secret, ...repos })
  * ```
  */
 export interface BaseUser {
@@ -41,7 +42,7 @@ export interface BaseUser {
   isVerified: boolean
   /**
    * Incremented whenever every credential of the user must end (password change or reset,
-   * deactivation, email change). Sessions and access tokens carry the version they were issued at and
+   * deactivation, email change, `revokeCredentials`). Sessions and access tokens carry the version they were issued at and
    * are refused once it moves: one mechanism revokes every credential type at once.
    */
   authVersion: number
@@ -75,6 +76,8 @@ export type UserPatch<U extends BaseUser = BaseUser> = Partial<
  * ```
  */
 export interface UserFieldSchema {
-  type?: string | readonly string[]
-  [keyword: string]: unknown
+  /** The JSON type: `'string'`, `'number'`, `'integer'` or `'boolean'` (a list with `'null'` too). */
+  readonly type?: string | readonly string[] | undefined
+  /** For strings: the most code points a value may have. */
+  readonly maxLength?: number | undefined
 }

@@ -5,7 +5,11 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { BaseUserService, PasswordPolicy } from '../../src/index.js'
-import { createKyselyRepositories, type KyselyRepositories, migrateToLatest } from '../../src/persistence/kysely/index.js'
+import {
+  createKyselyRepositories,
+  type KyselyRepositories,
+  migrateToLatest,
+} from '../../src/persistence/kysely/index.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js'
 import { SECRET } from './user-service.contract.js'
 
@@ -46,7 +50,10 @@ describe('BaseUserService construction', () => {
   })
   it('refuses role methods without a role repository', async () => {
     const service = new BaseUserService({ secret: SECRET, userRepository: repos.userRepository })
-    await assert.rejects(service.addRole({ name: 'admin' }), (err: unknown) => err instanceof TypeError && /roleRepository/.test(err.message))
+    await assert.rejects(
+      service.addRole({ name: 'admin' }),
+      (err: unknown) => err instanceof TypeError && /roleRepository/.test(err.message),
+    )
   })
   it('refuses a missing user repository, a password minimum below 8, and bad token lifetimes', () => {
     assert.throws(() => new BaseUserService({ secret: SECRET } as never), /userRepository/)
@@ -59,7 +66,11 @@ describe('BaseUserService construction', () => {
     refuses({ mailer: { send: async () => {} }, mail: { baseUrl: 'javascript:alert(1)' } }, /http/)
   })
   it('accepts a stronger password policy', () => {
-    const service = new BaseUserService({ secret: SECRET, userRepository: repos.userRepository, passwordPolicy: { minLength: 15 } })
+    const service = new BaseUserService({
+      secret: SECRET,
+      userRepository: repos.userRepository,
+      passwordPolicy: { minLength: 15 },
+    })
     assert.ok(service.passwordPolicy instanceof PasswordPolicy)
     assert.throws(() => service.passwordPolicy.check('fourteen chars'), { reason: 'too_short' })
   })
