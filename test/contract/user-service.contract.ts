@@ -729,6 +729,17 @@ export function userServiceContract(dialect: TestDialect, idType: IdType): void 
       })
     })
 
+    describe('default roles', () => {
+      it('refuses every registration alike, storing nothing, while a default role is missing', async () => {
+        const svc = make({ defaultRoles: [`missing${Date.now()}`] })
+        const address = email()
+        await assert.rejects(svc.register({ email: address, password: PASSWORD }), /does not exist/)
+        assert.equal(await svc.getUserBy({ email: address }), null)
+        await svc.settled()
+        assert.deepEqual(svc.sent, [])
+      })
+    })
+
     describe('username as the login identifier', () => {
       it('registers, refuses duplicates case-insensitively, and logs in by username', async () => {
         const svc = make({ userAuthIdentifier: 'username', requireVerificationOnRegistration: false })
