@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Mailer } from '../mail/mailer.js'
 import { composeUserMail, type MailLinkOptions, type UserMailKind } from '../mail/messages.js'
 import { PasswordManager, type PasswordManagerOptions } from '../password/password-manager.js'
@@ -482,6 +482,7 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
   async initiateVerification(user: U): Promise<void> {
     const token = this.generateToken(user.id, tokenPurposes.verify.audience, {
       ef: emailFingerprint(user.email),
+      ver: user.authVersion,
     })
     this.#deliverNotice('verification', user, () => this.sendVerificationToken(user, token))
   }
@@ -500,7 +501,7 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     if (user?.isActive && !user.isVerified) {
       await this.initiateVerification(user)
     } else {
-      this.generateToken(0, tokenPurposes.verify.audience, { ef: emailFingerprint('') })
+      this.generateToken(0, tokenPurposes.verify.audience, { ef: emailFingerprint(''), ver: 0 })
     }
   }
 
@@ -512,6 +513,7 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
   async verify(encodedToken: string, request?: Req): Promise<U> {
     const claims = this.tokens.verify(encodedToken, tokenPurposes.verify)
     const user = await this.#userFromToken(claims.sub)
+    if (claims.ver !== user.authVersion) throw new InvalidTokenError('credentials changed since')
     if (typeof claims.ef !== 'string' || claims.ef !== emailFingerprint(user.email))
       throw new InvalidTokenError('email changed')
     if (user.isVerified) throw new InvalidTokenError('already used')
@@ -795,8 +797,19 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
 
   async #noticeExistingAccount(record: Record<string, unknown>): Promise<void> {
     const key = this.userAuthIdentifier in record ? this.userAuthIdentifier : 'email'
-    const owner = await this.userRepository.findOne({ [key]: record[key] })
+    let owner = await this.userRepository.findOne({ [key]: record[key] })
     if (!owner) return
+    if (!owner.isVerified) {
+      // Pre-account hijacking (security.md item 17): whoever registered this unverified account never
+      // proved the mailbox, and now a second person claims it. The unproven password is voided and every
+      // link already mailed dies with the credential version; the mailbox owner takes the account through
+      // the reset link of the notice, which also verifies it.
+      owner =
+        (await this.userRepository.update(owner.id, {
+          passwordHash: `!unusable:${randomBytes(16).toString('base64url')}`,
+          incrementAuthVersion: true,
+        })) ?? owner
+    }
     const token = this.#resetToken(owner)
     this.logger.info(
       { event: 'user_created', outcome: 'duplicate', userId: owner.id },

@@ -1,7 +1,9 @@
 /**
- * Role guards for the plugin's admin routes and the application's own. Each is a Fastify preHandler;
- * the same guards are attached by route `config` (`{ requireUser: true }`, `{ rolesAccepted: [...] }`,
- * `{ rolesRequired: [...] }`). No credential answers 401, a missing role 403. Roles are read from the
+ * Role guards for the plugin's admin routes and the application's own. Each is a Fastify hook, usable as
+ * a preHandler or a preValidation; the same guards are attached by route `config` (`{ requireUser: true }`,
+ * `{ rolesAccepted: [...] }`, `{ rolesRequired: [...] }`), and those, like the plugin's own, run at
+ * preValidation: a request without the right credential is refused before its input is validated.
+ * No credential answers 401, a missing role 403. Roles are read from the
  * database with the user on every request, so a revoked role stops working on the next request.
  *
  * @module

@@ -13,7 +13,10 @@ import type { BaseUser, IdType, Role, UserFieldSchema } from '../core/user.js'
 import type { BaseUserService, TokenLifetimes, UserServiceOptions } from '../core/user-service.js'
 import type { Mailer } from '../mail/mailer.js'
 
-/** Guards of a route group: preHandlers (any fails: refused), or `'public'` to say explicitly "no guard". */
+/**
+ * Guards of a route group: hooks run at preValidation, before the input is validated (any fails: refused),
+ * or `'public'` to say explicitly "no guard".
+ */
 export type GuardsOption = readonly preHandlerAsyncHookHandler[] | 'public'
 
 /** What every route group config has, as litestar-users' handler configs do. */
@@ -224,6 +227,12 @@ export function resolveOptions(options: FastifyUsersOptions<BaseUser, Role>): Re
         )
       }
     }
+  }
+  if (options.mailer && !options.baseUrl) {
+    fail(
+      'baseUrl',
+      "is required with a `mailer`, to build the links in mails (for example 'https://app.example.com')",
+    )
   }
   if (
     options.cookie?.sameSite !== undefined &&

@@ -253,6 +253,22 @@ export function userServiceContract(dialect: TestDialect, idType: IdType): void 
           [['existing', owner.id]],
         )
       })
+      it('voids the unproven password of an unverified account when someone else registers its address', async () => {
+        const address = email()
+        await service.register({ email: address, password: 'squatter password' })
+        const squatterLink = await service.lastToken('verify')
+        await assert.rejects(
+          service.register({ email: address, password: 'owner password 1' }),
+          UserExistsError,
+        )
+        await assert.rejects(service.verify(squatterLink), InvalidTokenError)
+        const owner = await service.getUserBy({ email: address })
+        assert.ok(owner && !owner.passwordHash.startsWith('$'))
+        assert.equal(await service.authenticate({ email: address, password: 'squatter password' }), null)
+        const updated = await service.resetPassword(await service.lastToken('existing'), 'owner password 1')
+        assert.equal(updated.isVerified, true)
+        assert.ok(await service.authenticate({ email: address, password: 'owner password 1' }))
+      })
       it('refuses fields that users may not set, and unknown fields', async () => {
         await assert.rejects(
           service.register({ email: email(), password: PASSWORD, isVerified: true }),

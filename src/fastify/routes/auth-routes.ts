@@ -44,7 +44,7 @@ export function authRoutes(app: FastifyInstance, context: RouteContext, config: 
   app.post(
     config.logoutPath ?? '/logout',
     {
-      preHandler: requireUser(),
+      preValidation: requireUser(),
       schema: {
         tags,
         summary: 'Log out',

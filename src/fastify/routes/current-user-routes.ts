@@ -23,7 +23,7 @@ export function currentUserRoutes(
   app.get(
     path,
     {
-      preHandler: requireUser(),
+      preValidation: requireUser(),
       schema: { tags, summary: 'The current user', security, response: { 200: schemas.UserRef } },
     },
     async (request) => currentUser(context, request),
@@ -32,7 +32,7 @@ export function currentUserRoutes(
   app.patch(
     path,
     {
-      preHandler: requireUser(),
+      preValidation: requireUser(),
       schema: {
         tags,
         summary: 'Update the current user',
@@ -54,7 +54,7 @@ export function currentUserRoutes(
   app.post(
     `${path}/password`,
     {
-      preHandler: requireUser(),
+      preValidation: requireUser(),
       schema: {
         tags,
         summary: 'Change the password',

@@ -19,7 +19,9 @@ export function roleManagementRoutes(
   const prefix = config.pathPrefix ?? '/users/roles'
   const tags = config.tags ?? ['roles']
   const security = guards.length > 0 ? context.security : []
-  const preHandler = guards
+  // Guards run before validation: without the right credential, no input is looked at (401/403, never a
+  // validation error that describes an admin route to a stranger).
+  const preValidation = guards
   const params = schemas.IdParams
   const audit = (
     request: { log: { info: (o: object, m: string) => void }; user: { id: Id } | null },
@@ -29,14 +31,14 @@ export function roleManagementRoutes(
 
   app.get(
     prefix,
-    { preHandler, schema: { tags, summary: 'List roles', security, response: { 200: schemas.RoleList } } },
+    { preValidation, schema: { tags, summary: 'List roles', security, response: { 200: schemas.RoleList } } },
     async () => service.listRoles(),
   )
 
   app.post(
     prefix,
     {
-      preHandler,
+      preValidation,
       schema: {
         tags,
         summary: 'Create a role',
@@ -59,7 +61,7 @@ export function roleManagementRoutes(
     app.put(
       `${prefix}/${action}`,
       {
-        preHandler,
+        preValidation,
         schema: {
           tags,
           summary: action === 'assign' ? 'Give a user a role' : 'Take a role from a user',
@@ -82,7 +84,7 @@ export function roleManagementRoutes(
   app.get(
     byId,
     {
-      preHandler,
+      preValidation,
       schema: { tags, summary: 'Get a role', security, params, response: { 200: schemas.RoleRef } },
     },
     async (request) => service.getRole((request.params as { id: Id }).id),
@@ -90,7 +92,7 @@ export function roleManagementRoutes(
   app.patch(
     byId,
     {
-      preHandler,
+      preValidation,
       schema: {
         tags,
         summary: 'Update a role',
@@ -112,7 +114,7 @@ export function roleManagementRoutes(
   app.delete(
     byId,
     {
-      preHandler,
+      preValidation,
       schema: {
         tags,
         summary: 'Delete a role',

@@ -32,12 +32,14 @@ export function userManagementRoutes(
   const prefix = config.pathPrefix ?? '/users'
   const tags = config.tags ?? ['users']
   const security = guards.length > 0 ? context.security : []
-  const preHandler = guards
+  // Guards run before validation: without the right credential, no input is looked at (401/403, never a
+  // validation error that describes an admin route to a stranger).
+  const preValidation = guards
 
   app.get(
     prefix,
     {
-      preHandler,
+      preValidation,
       schema: {
         tags,
         summary: 'List users',
@@ -64,7 +66,7 @@ export function userManagementRoutes(
   app.get(
     byId,
     {
-      preHandler,
+      preValidation,
       schema: {
         tags,
         summary: 'Get a user',
@@ -79,7 +81,7 @@ export function userManagementRoutes(
   app.patch(
     byId,
     {
-      preHandler,
+      preValidation,
       schema: {
         tags,
         summary: 'Update a user',
@@ -107,7 +109,7 @@ export function userManagementRoutes(
   app.delete(
     byId,
     {
-      preHandler,
+      preValidation,
       schema: {
         tags,
         summary: 'Delete a user',

@@ -20,6 +20,10 @@ export function verificationRoutes(
   app.post(
     path,
     {
+      // A bodiless POST (the token in `?token=`) has no body to validate: treat it as an empty object.
+      preValidation: async (request) => {
+        request.body ??= {}
+      },
       schema: {
         tags,
         summary: 'Verify an email address',
