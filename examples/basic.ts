@@ -49,10 +49,8 @@ const migrations: Record<string, Migration> = {
 class UserService extends BaseUserService<AppUser> {
   readonly #links: MailLinkOptions
 
-  // The plugin builds the service from repositories typed on BaseUser; they return AppUser rows because
-  // the fields are declared in `userFields`, hence the one cast.
-  constructor(options: UserServiceOptions) {
-    super(options as UserServiceOptions<AppUser>)
+  constructor(options: UserServiceOptions<AppUser>) {
+    super(options)
     // The plugin passes its `baseUrl` and `appName` here, mailer or not.
     this.#links = options.mail ?? { baseUrl: 'http://127.0.0.1:3000' }
   }

@@ -140,6 +140,8 @@ export function problemFromError(error: unknown): Problem {
 export function sendProblem(reply: FastifyReply, error: unknown): FastifyReply {
   const body = problemFromError(error)
   if (body.status === 401) reply.header('www-authenticate', 'Bearer, Cookie')
+  // A full hash queue clears within a moment; tell clients when to come back.
+  if (body.status === 503) reply.header('retry-after', '1')
   return reply.code(body.status).type('application/problem+json; charset=utf-8').send(body)
 }
 

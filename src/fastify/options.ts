@@ -9,7 +9,7 @@ import type { Kysely, Migration } from 'kysely'
 import type { AuthBackendName } from '../auth/auth-backend.js'
 import { parseTrustedOrigins } from '../auth/origin-check.js'
 import type { Clock } from '../core/clock.js'
-import type { BaseUser, IdType, Role, UserFieldSchema } from '../core/user.js'
+import type { IdType, UserFieldSchema } from '../core/user.js'
 import type { BaseUserService, TokenLifetimes, UserServiceOptions } from '../core/user-service.js'
 import type { Mailer } from '../mail/mailer.js'
 
@@ -86,8 +86,15 @@ export interface CookieOptions {
   sameSite?: 'lax' | 'strict'
 }
 
+/**
+ * A user service class. Its user type is the application's (custom fields included), which the plugin
+ * cannot name, so the constructor is typed loosely here and the instance strictly where the app uses it.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the application's user type is unknown to the plugin (see above).
+export type UserServiceClass = new (options: UserServiceOptions<any, any>) => BaseUserService<any, any, any>
+
 /** Options of the `fastify-users` plugin. */
-export interface FastifyUsersOptions<U extends BaseUser = BaseUser, R extends Role = Role> {
+export interface FastifyUsersOptions {
   /** Signs tokens; at least 32 bytes. A list rotates: the first signs, all verify. */
   secret: string | readonly string[]
   /**
@@ -105,10 +112,11 @@ export interface FastifyUsersOptions<U extends BaseUser = BaseUser, R extends Ro
   authBackend?: AuthBackendName
   /** Default: `'email'`. */
   userAuthIdentifier?: string
-  /** A subclass of `BaseUserService` with the application's hooks. Default: `BaseUserService`. */
-  userServiceClass?: new (
-    options: UserServiceOptions<U, R>,
-  ) => BaseUserService<U, R, unknown>
+  /**
+   * A subclass of `BaseUserService` with the application's hooks, typed on the application's own user
+   * (`class UserService extends BaseUserService<AppUser, Role, FastifyRequest>`). Default: `BaseUserService`.
+   */
+  userServiceClass?: UserServiceClass
   /**
    * The application's custom user fields, declared once (TypeBox schemas or JSON Schema). They flow through
    * registration, `/users/me`, the admin routes, the CLI and the OpenAPI document.
@@ -173,7 +181,7 @@ function fail(option: string, fix: string): never {
 }
 
 /** Checks the options that the service does not check itself. */
-export function resolveOptions(options: FastifyUsersOptions<BaseUser, Role>): ResolvedOptions {
+export function resolveOptions(options: FastifyUsersOptions): ResolvedOptions {
   if (!options || typeof options !== 'object') fail('options', 'are required: pass { secret, database }')
   if (options.database === undefined || options.database === null || options.database === '') {
     fail('database', "is required: a Kysely instance or a URL such as 'sqlite:data/users.db'")

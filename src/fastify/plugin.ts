@@ -61,6 +61,7 @@ function validators() {
 }
 
 const AUTH_BODY_LIMIT = 16 * 1024
+const SWEEP_INTERVAL_MS = 10 * 60 * 1000
 
 async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): Promise<void> {
   const resolved = resolveOptions(options)
@@ -152,17 +153,28 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
   fastify.decorateRequest('user', null)
   if (!fastify.hasRequestDecorator('cookies')) await fastify.register(fastifyCookie)
 
-  // Guards declared in route config, on the plugin's routes and the application's own. They run before
+  // Guards declared in route config, on the plugin's routes and the application's own. A root hook, not
+  // an onRoute rewrite: it also covers routes declared before this plugin finished loading (an app that
+  // did not await the registration), which would otherwise be served unguarded. It runs before
   // validation, so a request without the right credential gets 401/403 whatever its body.
+  const configGuards = new WeakMap<object, preHandlerAsyncHookHandler[]>()
   fastify.addHook('onRoute', (route) => {
-    const guards = guardsFromConfig(route.config as GuardRouteConfig | undefined, route.url)
-    if (guards.length === 0) return
-    const existing = route.preValidation
-      ? Array.isArray(route.preValidation)
-        ? route.preValidation
-        : [route.preValidation]
-      : []
-    route.preValidation = [...guards, ...existing]
+    // Malformed guard config fails at registration, not at the first request.
+    guardsFromConfig(route.config as GuardRouteConfig | undefined, route.url)
+  })
+  fastify.addHook('preValidation', async function (request, reply) {
+    const config = request.routeOptions.config as GuardRouteConfig | undefined
+    if (!config || (config.requireUser === undefined && !config.rolesAccepted && !config.rolesRequired))
+      return
+    let guards = configGuards.get(config)
+    if (!guards) {
+      guards = guardsFromConfig(config, request.routeOptions.url ?? request.url)
+      configGuards.set(config, guards)
+    }
+    for (const guard of guards) {
+      await guard.call(this, request, reply)
+      if (reply.sent) return reply
+    }
   })
 
   const schemas = buildSchemas({
@@ -250,7 +262,16 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     done()
   })
 
+  // Expired sessions and deny-list entries are refused anyway; this only keeps the tables small.
+  const sweep = setInterval(() => {
+    const now = service.clock.now()
+    Promise.all([repos.sessionRepository.deleteExpired(now), repos.tokenDenylist.deleteExpired(now)]).catch(
+      (err) => fastify.log.warn({ err }, 'fastify-users: sweeping expired sessions failed'),
+    )
+  }, SWEEP_INTERVAL_MS)
+  sweep.unref()
   fastify.addHook('onClose', async () => {
+    clearInterval(sweep)
     await service.settled()
   })
 }
