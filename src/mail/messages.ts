@@ -44,7 +44,9 @@ const escapeHtml = (value: string): string =>
 
 /** Builds the link carrying a token as the `token=` query parameter. */
 export function tokenLink(baseUrl: string, path: string, token: string): string {
-  const url = new URL(path, baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`)
+  // Resolved relative to the base, so an application served under a path prefix (`https://x.com/app`)
+  // gets `https://x.com/app/verify`, not a link to the site's root.
+  const url = new URL(path.replace(/^\/+/, ''), baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`)
   url.searchParams.set('token', token)
   return url.toString()
 }

@@ -176,7 +176,9 @@ function parseSmtpUrl(url: string): Partial<SmtpMailerOptions> {
     throw new TypeError('fastify-users: SMTP URL is not a URL; expected smtp://user:pass@host:587')
   }
   if (parsed.protocol !== 'smtp:' && parsed.protocol !== 'smtps:') {
-    throw new TypeError(`fastify-users: SMTP URL must start with smtp:// or smtps://, not ${parsed.protocol}//`)
+    throw new TypeError(
+      `fastify-users: SMTP URL must start with smtp:// or smtps://, not ${parsed.protocol}//`,
+    )
   }
   const options: Partial<SmtpMailerOptions> = { secure: parsed.protocol === 'smtps:' }
   // URL keeps IPv6 literals in brackets; the socket wants them bare.

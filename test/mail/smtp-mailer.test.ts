@@ -13,7 +13,7 @@ import { closedPort, type SmtpSink, startSmtpSink } from './smtp-sink.js'
 
 const SECRET = 'smtp-mailer-test-secret-0123456789-abcdefgh'
 const FROM = 'Example App <no-reply@example.com>'
-const LINKS: MailLinkOptions = { baseUrl: 'https://app.example.com/base', appName: 'Example' }
+const LINKS: MailLinkOptions = { baseUrl: 'https://app.example.com', appName: 'Example' }
 const PASSWORD = 'correct horse battery staple'
 
 describe('SmtpMailer over real SMTP', () => {
@@ -30,9 +30,9 @@ describe('SmtpMailer over real SMTP', () => {
   })
 
   const kinds: { kind: UserMailKind; token?: string; newEmail?: string; path?: string }[] = [
-    { kind: 'verification', token: 'verify.token-1', path: '/base/verify' },
-    { kind: 'password-reset', token: 'reset.token-2', path: '/base/reset-password' },
-    { kind: 'existing-account', token: 'reset.token-3', path: '/base/reset-password' },
+    { kind: 'verification', token: 'verify.token-1', path: '/verify' },
+    { kind: 'password-reset', token: 'reset.token-2', path: '/reset-password' },
+    { kind: 'existing-account', token: 'reset.token-3', path: '/reset-password' },
     { kind: 'password-changed' },
     { kind: 'email-changed', newEmail: 'new@example.com' },
   ]
@@ -69,7 +69,7 @@ describe('SmtpMailer over real SMTP', () => {
   it('escapes HTML in what the mail repeats back', async () => {
     const to = 'escape@example.com'
     await mailer.send(
-      composeUserMail('email-changed', { to, newEmail: 'x@example.com' }, { ...LINKS, appName: '<b>Evil</b>' }),
+      composeUserMail('existing-account', { to, token: 't' }, { ...LINKS, appName: '<b>Evil</b>' }),
     )
     const mail = await sink.nextMail({ to })
     assert.ok(!mail.html.includes('<b>Evil</b>'))
@@ -149,7 +149,10 @@ describe('SmtpMailer configuration', () => {
   })
 
   it('prefers an explicit from over the URL query', () => {
-    const mailer = SmtpMailer.fromUrl('smtps://u:p@smtp.example.com?from=url%40example.com', 'arg@example.com')
+    const mailer = SmtpMailer.fromUrl(
+      'smtps://u:p@smtp.example.com?from=url%40example.com',
+      'arg@example.com',
+    )
     assert.equal(mailer.from, 'arg@example.com')
     assert.equal(SmtpMailer.fromUrl('smtp://localhost?from=url%40example.com').from, 'url@example.com')
   })
@@ -176,7 +179,10 @@ describe('SmtpMailer when the server is down', () => {
       const failures: { kind: UserMailKind; email: string; error: unknown }[] = []
       const logged: Record<string, unknown>[] = []
       class Service extends BaseUserService {
-        override async onDeliveryError(error: unknown, context: { kind: UserMailKind; user: { email: string } }) {
+        override async onDeliveryError(
+          error: unknown,
+          context: { kind: UserMailKind; user: { email: string } },
+        ) {
           failures.push({ kind: context.kind, email: context.user.email, error })
         }
       }

@@ -90,6 +90,8 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
 
   const server = new SMTPServer({
     logger: false,
+    // No reverse DNS of 127.0.0.1: tests must not depend on a resolver being reachable.
+    disableReverseLookup: true,
     disabledCommands: required ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
     authOptional: !required,
     allowInsecureAuth: true,
@@ -170,7 +172,10 @@ export async function closedPort(): Promise<number> {
 
 function toReceived(
   parsed: ParsedMail,
-  session: { envelope: { mailFrom: { address: string } | false; rcptTo: { address: string }[] }; user?: unknown },
+  session: {
+    envelope: { mailFrom: { address: string } | false; rcptTo: { address: string }[] }
+    user?: unknown
+  },
 ): ReceivedMail {
   const text = parsed.text ?? ''
   const html = typeof parsed.html === 'string' ? parsed.html : ''

@@ -1,0 +1,149 @@
+/**
+ * What every command shares: the `--database-url` option, opening and closing the database, and a user
+ * service built for it.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { type Command, Option } from 'commander'
+import type { Kysely } from 'kysely'
+import { BaseUserService } from '../core/user-service.js'
+import type { PasswordSchemeName } from '../password/password-manager.js'
+import { connectDatabase, type DatabaseDialect } from '../persistence/kysely/connect.js'
+import { createKyselyRepositories } from '../persistence/kysely/index.js'
+import { CliError, ExitCode } from './output.js'
+import { readUserSchema, type UserSchema } from './user-schema.js'
+
+/** The options every command that opens the database has. */
+export interface DatabaseOptions {
+  /** From `--database-url`, or the `DATABASE_URL` environment variable. */
+  databaseUrl?: string
+}
+
+/**
+ * Adds `--database-url <url>` (falling back to `DATABASE_URL`) to a command.
+ *
+ * @example
+ * ```ts
+ * const command = withDatabaseOption(new Command('list-users'))
+ * ```
+ */
+export function withDatabaseOption(command: Command): Command {
+  return command.addOption(
+    new Option(
+      '--database-url <url>',
+      'the database: sqlite:path/to/file.db, postgres://user:pass@host/db or mysql://user:pass@host/db',
+    ).env('DATABASE_URL'),
+  )
+}
+
+/** An open database. */
+export interface OpenDatabase {
+  db: Kysely<unknown>
+  dialect: DatabaseDialect
+  /** The URL with its password masked, for messages. */
+  url: string
+}
+
+/**
+ * Opens the database, runs `use`, and closes the database whatever happens, so no pool or file handle
+ * outlives the command.
+ *
+ * @param options.create - whether a missing SQLite file may be created (only `migrate` does). Other
+ *   commands refuse, rather than leave an empty file behind for a mistyped path.
+ * @throws CliError exit code 2 when no URL is given; 1 when the SQLite file is missing or the database
+ *   cannot be reached.
+ *
+ * @example
+ * ```ts
+ * await withDatabase({ databaseUrl, create: true }, ({ db }) => migrateToLatest(db))
+ * ```
+ */
+export async function withDatabase<T>(
+  options: DatabaseOptions & { create?: boolean },
+  use: (database: OpenDatabase) => Promise<T>,
+): Promise<T> {
+  const url = options.databaseUrl?.trim()
+  if (!url) {
+    throw new CliError(
+      'no database: pass --database-url or set DATABASE_URL (for example sqlite:data/app.db)',
+      ExitCode.usage,
+    )
+  }
+  const file = sqliteFile(url)
+  if (file !== null && !options.create && !existsSync(file)) {
+    throw new CliError(
+      `no SQLite database at ${file}; check the path, or create it with \`fastify-users migrate\``,
+    )
+  }
+  let connected: Awaited<ReturnType<typeof connectDatabase<unknown>>>
+  try {
+    // One connection is all a command needs.
+    connected = await connectDatabase<unknown>(url, { poolSize: 1 })
+  } catch (error) {
+    throw new CliError(error instanceof Error ? error.message : String(error))
+  }
+  try {
+    return await use({ db: connected.db, dialect: connected.dialect, url: connected.url })
+  } finally {
+    await connected.db.destroy()
+  }
+}
+
+/** The open database, its schema, and a service over it. */
+export interface ServiceContext extends OpenDatabase {
+  schema: UserSchema
+  service: BaseUserService
+}
+
+/** Options of {@link withUserService}. */
+export interface ServiceOptions extends DatabaseOptions {
+  /** The scheme new passwords are hashed with. Default: `'argon2id'`, as the plugin's default. */
+  hashScheme?: PasswordSchemeName
+}
+
+/**
+ * Opens a migrated database and builds a {@link BaseUserService} over it, with the id type and the custom
+ * columns read from the schema, so its policy, canonical emails and conflict errors apply exactly as in
+ * the application.
+ *
+ * @throws CliError when the database has no fastify-users schema yet (run `migrate` first).
+ *
+ * @example
+ * ```ts
+ * await withUserService({ databaseUrl }, async ({ service }) => {
+ *   await service.addRole({ name: 'admin' })
+ * })
+ * ```
+ */
+export async function withUserService<T>(
+  options: ServiceOptions,
+  use: (context: ServiceContext) => Promise<T>,
+): Promise<T> {
+  return withDatabase(options, async (database) => {
+    const schema = await readUserSchema(database.db, database.dialect)
+    if (!schema) {
+      throw new CliError(`${database.url} has no fastify-users tables; run \`fastify-users migrate\` first`)
+    }
+    const service = new BaseUserService({
+      // The CLI never issues or checks a token (it sends no mail and logs nobody in), but the service
+      // needs a secret to exist. A fresh random one per run means no secret is configured, stored or
+      // leaked for the CLI, and nothing it could sign would be accepted by the application.
+      secret: randomBytes(32).toString('base64url'),
+      ...createKyselyRepositories(database.db, { idType: schema.idType, userFields: schema.userFields }),
+      hashSchemes: [options.hashScheme ?? 'argon2id'],
+    })
+    return use({ ...database, schema, service })
+  })
+}
+
+/** The file a `sqlite:` URL opens, or `null` for other URLs and `sqlite::memory:` (same forms as connectDatabase). */
+function sqliteFile(url: string): string | null {
+  if (!/^sqlite:/i.test(url)) return null
+  const rest = url.slice('sqlite:'.length)
+  if (rest === ':memory:' || rest === '//:memory:' || rest === '') return null
+  if (rest.startsWith('///')) return rest.slice(2)
+  if (rest.startsWith('//')) return null // refused by connectDatabase with its own message
+  return rest
+}
