@@ -6,9 +6,10 @@
  * @module
  */
 import { InvalidArgumentError } from 'commander'
+import { BUILT_IN_USER_COLUMNS } from '../persistence/kysely/database.js'
 import { toColumn, toField } from '../persistence/kysely/row-mapping.js'
 import { CliError } from './output.js'
-import { BUILT_IN_USER_COLUMNS, type UserSchema } from './user-schema.js'
+import type { UserSchema } from './user-schema.js'
 
 /** The flag an attribute came from. */
 export type AttributeKind = 'str' | 'int' | 'float' | 'bool'

@@ -8,6 +8,7 @@
 import { type Kysely, sql } from 'kysely'
 import type { IdType, UserFieldSchema } from '../core/user.js'
 import type { DatabaseDialect } from '../persistence/kysely/connect.js'
+import { BUILT_IN_USER_COLUMNS } from '../persistence/kysely/database.js'
 import { toColumn, toField } from '../persistence/kysely/row-mapping.js'
 
 /** The JSON type of a custom column, as far as its SQL type tells; `undefined` for dates, JSON and the like. */
@@ -35,19 +36,6 @@ export interface UserSchema {
   /** The same, as the `userFields` the repositories take. */
   userFields: Record<string, UserFieldSchema>
 }
-
-/** The columns fastify-users' migrations create; everything else in `users` belongs to the application. */
-export const BUILT_IN_USER_COLUMNS: ReadonlySet<string> = new Set([
-  'id',
-  'email',
-  'username',
-  'password_hash',
-  'is_active',
-  'is_verified',
-  'auth_version',
-  'created_at',
-  'updated_at',
-])
 
 /**
  * Reads the `users` table. Returns `null` when there is none, or when it lacks fastify-users' columns (a

@@ -6,6 +6,7 @@
  */
 import type { BaseUser, Role, UserFieldSchema } from '../../core/user.js'
 import type { DatabaseDialect } from './connect.js'
+import { BUILT_IN_USER_COLUMNS } from './database.js'
 
 /** `displayName` to `display_name`. */
 export function toColumn(field: string): string {
@@ -32,18 +33,6 @@ function isBooleanField(schema: UserFieldSchema | undefined): boolean {
   return schema.type === 'boolean' || (Array.isArray(schema.type) && schema.type.includes('boolean'))
 }
 
-const BUILT_IN_COLUMNS = new Set([
-  'id',
-  'email',
-  'username',
-  'password_hash',
-  'is_active',
-  'is_verified',
-  'auth_version',
-  'created_at',
-  'updated_at',
-])
-
 /** A user row (with its roles, loaded separately) to a domain user. */
 export function rowToUser<U extends BaseUser>(
   row: Record<string, unknown>,
@@ -65,7 +54,7 @@ export function rowToUser<U extends BaseUser>(
   }
   for (const [field, schema] of Object.entries(userFields)) {
     const column = toColumn(field)
-    if (BUILT_IN_COLUMNS.has(column)) continue
+    if (BUILT_IN_USER_COLUMNS.has(column)) continue
     const value = row[column]
     user[field] =
       value === undefined || value === null ? null : isBooleanField(schema) ? Boolean(value) : value
