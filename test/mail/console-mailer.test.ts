@@ -33,7 +33,12 @@ describe('ConsoleMailer', () => {
   })
 
   it('quotes the subject so it cannot break the line', () => {
-    const line = formatMailLine({ to: 'a@example.com', subject: 'Hi "there"\nX: y', text: 'no link', html: '' })
+    const line = formatMailLine({
+      to: 'a@example.com',
+      subject: 'Hi "there"\nX: y',
+      text: 'no link',
+      html: '',
+    })
     assert.equal(line, '[mail] to=a@example.com subject="Hi \\"there\\"\\nX: y"')
   })
 
