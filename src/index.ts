@@ -35,6 +35,7 @@ export {
   RoleAlreadyAssignedError,
   RoleExistsError,
   RoleNotAssignedError,
+  TooManyAttemptsError,
   UnauthenticatedError,
   UserExistsError,
   ValidationError,
@@ -43,6 +44,8 @@ export {
 export { canonicalEmail, canonicalRoleName, canonicalUsername, normalizeEmail } from './core/identifiers.js'
 export { type Logger, silentLogger } from './core/logger.js'
 export type {
+  LoginAttemptStore,
+  LoginFailures,
   NewUserRecord,
   RoleRepository,
   SessionRecord,
@@ -60,6 +63,8 @@ export {
   type AuthenticationData,
   BaseUserService,
   emailFingerprint,
+  type LoginThrottleOptions,
+  loginAttemptKey,
   passwordFingerprint,
   type TokenLifetimes,
   type UserServiceOptions,

@@ -28,6 +28,7 @@ export type FastifyUsersErrorCode =
   | 'ERR_CROSS_ORIGIN'
   | 'ERR_CONFLICT'
   | 'ERR_BUSY'
+  | 'ERR_TOO_MANY_ATTEMPTS'
 
 /**
  * Base class of every error fastify-users throws on purpose.
@@ -215,6 +216,32 @@ export class BusyError extends FastifyUsersError {
   }
 }
 
+/**
+ * Too many consecutive failed password checks for this login identifier: the attempt was refused before
+ * the password was looked at, and was not counted. The same answer comes for a known and an unknown
+ * identifier, so it reveals nothing about who has an account; it never lasts longer than the configured
+ * maximum delay (15 minutes by default), so it cannot lock an owner out for long.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await service.authenticate({ email, password })
+ * } catch (err) {
+ *   if (err instanceof TooManyAttemptsError) reply.header('retry-after', String(err.retryAfterSeconds))
+ * }
+ * ```
+ */
+export class TooManyAttemptsError extends FastifyUsersError {
+  readonly code = 'ERR_TOO_MANY_ATTEMPTS'
+  /** Whole seconds (at least 1) until the next attempt is accepted; the HTTP `Retry-After`. */
+  readonly retryAfterSeconds: number
+  constructor(retryAfterSeconds: number) {
+    // The message names no account and no count: it is the body of the 429, identical for everyone.
+    super('too many failed attempts, try again later')
+    this.retryAfterSeconds = retryAfterSeconds
+  }
+}
+
 /** Every concrete error, so that `switch (err.code)` narrows to the right class. */
 export type AnyFastifyUsersError =
   | UserExistsError
@@ -234,3 +261,4 @@ export type AnyFastifyUsersError =
   | CrossOriginError
   | ConflictError
   | BusyError
+  | TooManyAttemptsError

@@ -140,3 +140,42 @@ export interface TokenDenylist {
   /** Forgets entries whose tokens have expired; returns how many. */
   deleteExpired(now: number): Promise<number>
 }
+
+/** The state of one login identifier's consecutive failures, as {@link LoginAttemptStore.failures} reads it. */
+export interface LoginFailures {
+  /** Consecutive failures since the last success (or since the window last expired). */
+  count: number
+  /** When the last one happened, in epoch milliseconds. */
+  lastFailureAt: number
+}
+
+/**
+ * Where consecutive failed password checks are counted, for login throttling (security.md items 21-23).
+ *
+ * The key is never a user id: it is the hex SHA-256 of the canonical login identifier the client typed
+ * (`loginAttemptKey`), so an unknown identifier is counted exactly like a known one (no enumeration) and
+ * no address is stored in clear. Times are epoch milliseconds from the service's clock.
+ *
+ * @example
+ * ```ts
+ * const store = createKyselyRepositories(db).loginAttemptStore
+ * const key = loginAttemptKey('ada@example.com')
+ * await store.recordFailure(key, Date.now(), 15 * 60_000) // 1
+ * await store.failures(key, Date.now(), 15 * 60_000) // { count: 1, lastFailureAt: ... }
+ * await store.clear(key)
+ * ```
+ */
+export interface LoginAttemptStore {
+  /**
+   * Atomically counts one more failure for `key` and returns the new count: N concurrent calls count
+   * exactly N (security.md item 22). When the last failure is older than `windowMs` (or there is none),
+   * the count starts again from 0, so this failure makes it 1. `lastFailureAt` becomes `now`.
+   */
+  recordFailure(key: string, now: number, windowMs: number): Promise<number>
+  /** Forgets every failure of `key` (after a success, or a completed password reset). */
+  clear(key: string): Promise<void>
+  /** The live failures of `key`, or `null` when there are none or the last one is older than `windowMs`. */
+  failures(key: string, now: number, windowMs: number): Promise<LoginFailures | null>
+  /** Deletes the entries whose last failure is before `before` (epoch ms); returns how many. */
+  deleteExpired(before: number): Promise<number>
+}

@@ -24,6 +24,7 @@ import {
   RoleAlreadyAssignedError,
   RoleExistsError,
   RoleNotAssignedError,
+  TooManyAttemptsError,
   UserExistsError,
   ValidationError,
   WrongPasswordError,
@@ -31,6 +32,7 @@ import {
 import { canonicalEmail, canonicalIdentifier, canonicalRoleName, canonicalUsername } from './identifiers.js'
 import { type Logger, silentLogger } from './logger.js'
 import type {
+  LoginAttemptStore,
   NewUserRecord,
   RoleRepository,
   SessionRepository,
@@ -51,6 +53,31 @@ export interface TokenLifetimes {
   access?: number
 }
 
+/**
+ * Per-identifier login throttling (security.md items 21-23): after `freeAttempts` consecutive failed
+ * password checks for one login identifier, each further attempt must wait `2^(failures - freeAttempts)`
+ * seconds after the last failure (1 s, 2 s, 4 s...), capped at `maxDelaySeconds`. An attempt refused for
+ * coming too early costs no hash and is not counted; a success clears the count. There is never a
+ * permanent lock.
+ *
+ * @example
+ * ```ts
+ * // Stricter than the defaults: 3 free attempts, then up to an hour between guesses.
+ * new BaseUserService({ ...repos, secret, loginThrottle: { freeAttempts: 3, maxDelaySeconds: 3600 } })
+ * ```
+ */
+export interface LoginThrottleOptions {
+  /** Consecutive failures allowed before attempts are delayed; from 1 to 100. Default: `5`. */
+  freeAttempts?: number
+  /** The longest delay between two attempts, in seconds; from 1 to 86400. Default: `900` (15 min). */
+  maxDelaySeconds?: number
+  /**
+   * Failures are forgotten once the last one is this many seconds old; from `maxDelaySeconds` to 86400, so
+   * a delay never outlives its count. Default: `900`, or `maxDelaySeconds` when that is longer.
+   */
+  windowSeconds?: number
+}
+
 /** Options of {@link BaseUserService}. */
 export interface UserServiceOptions<U extends BaseUser = BaseUser, R extends Role = Role> {
   /**
@@ -66,6 +93,16 @@ export interface UserServiceOptions<U extends BaseUser = BaseUser, R extends Rol
   roleRepository?: RoleRepository<R>
   /** Where sessions live; when given, ending a user's credentials also deletes their session rows at once. */
   sessionRepository?: SessionRepository
+  /**
+   * Where failed password checks are counted (`createKyselyRepositories(db).loginAttemptStore`). Without
+   * it, login throttling is off: nothing slows down password guessing. Default: none.
+   */
+  loginAttemptStore?: LoginAttemptStore
+  /**
+   * Login throttling settings, or `false` to turn it off. Applies only with a `loginAttemptStore`.
+   * Default: `{ freeAttempts: 5, maxDelaySeconds: 900, windowSeconds: 900 }`.
+   */
+  loginThrottle?: LoginThrottleOptions | false
   /**
    * Password hash schemes. The first hashes; the others are verified and upgraded on the next login.
    * Default: `['argon2id']` (m=19456 KiB, t=2, p=1). Also: `'scrypt'`, `'bcrypt'` (for imported hashes).
@@ -142,6 +179,13 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
   readonly userRepository: UserRepository<U>
   readonly roleRepository: RoleRepository<R> | undefined
   readonly sessionRepository: SessionRepository | undefined
+  /** Where failed password checks are counted; `undefined` when throttling is off. */
+  readonly loginAttemptStore: LoginAttemptStore | undefined
+  /**
+   * The resolved throttling settings, in seconds, or `null` when throttling is off (`loginThrottle: false`,
+   * or no `loginAttemptStore`).
+   */
+  readonly loginThrottle: Readonly<Required<LoginThrottleOptions>> | null
   /** Whether new users must verify their email before they can log in. */
   readonly requireVerificationOnRegistration: boolean
   /** Resolved token lifetimes, in seconds. */
@@ -176,6 +220,10 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     this.userRepository = options.userRepository
     this.roleRepository = options.roleRepository
     this.sessionRepository = options.sessionRepository
+    const throttle = resolveLoginThrottle(options.loginThrottle)
+    // Without a store there is nowhere to count, so throttling is off (documented on the option).
+    this.loginThrottle = throttle && options.loginAttemptStore ? throttle : null
+    this.loginAttemptStore = this.loginThrottle ? options.loginAttemptStore : undefined
     this.requireVerificationOnRegistration = options.requireVerificationOnRegistration ?? true
     this.clock = options.clock ?? systemClock
     this.logger = options.logger ?? silentLogger
@@ -386,14 +434,24 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
   /**
    * Changes the password of a user who proves the current one. A wrong current password throws
    * {@link WrongPasswordError}; the new one passes the policy; every credential of the user ends.
+   *
+   * A wrong current password counts as a failed login of the user's identifier, and the same throttle
+   * applies ({@link TooManyAttemptsError}, before any hash work), so a stolen session cannot be used to
+   * guess the password faster than the login route allows (security.md item 26).
    */
   async changePassword(id: Id, currentPassword: string, newPassword: string): Promise<U> {
     const user = await this.getUser(id)
+    const key = this.#throttleKey((user as Record<string, unknown>)[this.userAuthIdentifier])
+    const failures = key === null ? undefined : await this.#beginAttempt(key, user.id)
     const { valid } = await this.passwords.verify(currentPassword, user.passwordHash)
     if (!valid) {
-      this.logger.warn({ event: 'authn_password_change_fail', userId: user.id }, 'wrong current password')
+      this.logger.warn(
+        { event: 'authn_password_change_fail', userId: user.id, failures },
+        'wrong current password',
+      )
       throw new WrongPasswordError()
     }
+    if (key !== null) await this.loginAttemptStore?.clear(key)
     return this.updateUser(user.id, { password: newPassword } as UserPatch<U>)
   }
 
@@ -414,13 +472,23 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
    * same work for an unknown identifier as for a wrong password (a dummy hash verification). A hash made
    * with an outdated scheme or parameters is replaced (verify-and-update).
    *
-   * Order: `preLoginHook` (returning `false` cancels: `null`), lookup, verification, hash upgrade, then
-   * the account checks, which throw only after a correct password so they reveal nothing to a guesser:
-   * {@link InactiveUserError}, {@link NotVerifiedError} (when verification is required). Last,
-   * `postLoginHook`.
+   * Order: `preLoginHook` (returning `false` cancels: `null`), the throttle (see
+   * {@link LoginThrottleOptions}), lookup, verification, hash upgrade, then the account checks, which throw
+   * only after a correct password so they reveal nothing to a guesser: {@link InactiveUserError},
+   * {@link NotVerifiedError} (when verification is required). Last, `postLoginHook`.
+   *
+   * The throttle is keyed by the identifier as typed (canonicalised), known or not: after too many
+   * consecutive failures it throws {@link TooManyAttemptsError} before any lookup or hash work, and that
+   * attempt is not counted. An attempt let through counts as a failure (up front, so parallel guesses
+   * cannot slip past the limit together); a correct password clears the count.
    */
   async authenticate(data: AuthenticationData, request?: Req): Promise<U | null> {
     if ((await this.preLoginHook(data, request)) === false) return null
+    // Keyed by what was typed, not by the account found: an unknown identifier is throttled exactly like a
+    // known one, and the refusal comes before the lookup, so neither its answer nor its timing tells them
+    // apart (security.md items 20 and 29).
+    const key = this.#throttleKey(data[this.userAuthIdentifier])
+    const failures = key === null ? undefined : await this.#beginAttempt(key, null)
     const password = typeof data.password === 'string' ? data.password : ''
     let user: U | null = null
     try {
@@ -431,9 +499,12 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     }
     const { valid, newHash } = await this.passwords.verify(password, user?.passwordHash ?? null)
     if (!user || !valid) {
-      this.logger.warn({ event: 'authn_login_fail', userId: user?.id ?? null }, 'login failed')
+      this.logger.warn({ event: 'authn_login_fail', userId: user?.id ?? null, failures }, 'login failed')
       return null
     }
+    // The password is proven, whatever the account checks below decide: earlier failures (and this
+    // attempt, counted up front) no longer count.
+    if (key !== null) await this.loginAttemptStore?.clear(key)
     if (newHash) {
       // Same password, stronger hash: no credential needs to end.
       user = (await this.userRepository.update(user.id, { passwordHash: newHash })) ?? user
@@ -551,8 +622,9 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
   /**
    * Sets a new password with a reset token. The token works once: it is bound to a fingerprint of the
    * password hash, which the reset itself changes. Every session and token of the user ends. Completing a
-   * reset proves ownership of the mailbox, so the user becomes verified. Throws {@link InvalidTokenError}
-   * or {@link PasswordPolicyError}.
+   * reset proves ownership of the mailbox, so the user becomes verified, and it clears the login throttle
+   * of the user's email and identifier: a completed reset unlocks the account (security.md item 23).
+   * Throws {@link InvalidTokenError} or {@link PasswordPolicyError}.
    */
   async resetPassword(encodedToken: string, password: string): Promise<U> {
     const claims = this.tokens.verify(encodedToken, tokenPurposes.reset)
@@ -571,6 +643,7 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     })
     if (!updated) throw new InvalidTokenError('user gone')
     await this.#endSessions(updated)
+    await this.#clearLoginFailures(updated)
     this.logger.info({ event: 'authn_password_change', userId: updated.id, via: 'reset' }, 'password reset')
     this.#deliverNotice('password-changed', updated, () => this.sendPasswordChangedNotice(updated))
     return updated
@@ -852,6 +925,71 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     return this.getUser(user.id)
   }
 
+  /** The throttle key of a login identifier value, or `null` when throttling is off. */
+  #throttleKey(identifier: unknown): string | null {
+    if (!this.loginThrottle || !this.loginAttemptStore) return null
+    // A value that is no string cannot name an account; it still gets a key (the empty one), so that
+    // sending one is no way around the throttle.
+    return loginAttemptKey(typeof identifier === 'string' ? identifier : '')
+  }
+
+  /**
+   * Starts a password check for `key`: throws {@link TooManyAttemptsError} while the key must wait (before
+   * any hash work, and without counting the attempt), otherwise counts the attempt as a failure and
+   * returns the count. The caller clears the key when the password proves right.
+   *
+   * Counting before the hash, not after it, is what makes the limit hold against a burst: N parallel
+   * guesses would all pass a check made before any of them failed, and each would get a hash. Counted up
+   * front, the atomic increment orders them; an attempt whose count shows that others were counted since
+   * it looked, past the free attempts, is refused like a sequential one would be. Only `freeAttempts` of a
+   * burst reach a hash; the rest are refused, counted (the store has no way to take one back) and harmless
+   * (the delay is capped).
+   */
+  async #beginAttempt(key: string, userId: Id | null): Promise<number | undefined> {
+    const throttle = this.loginThrottle
+    const store = this.loginAttemptStore
+    if (!throttle || !store) return undefined
+    const windowMs = throttle.windowSeconds * 1000
+    const now = this.clock.now()
+    const state = await store.failures(key, now, windowMs)
+    if (state && state.count >= throttle.freeAttempts) {
+      const retryAt = state.lastFailureAt + this.#delaySeconds(state.count) * 1000
+      if (now < retryAt) this.#refuse(userId, Math.ceil((retryAt - now) / 1000))
+    }
+    const count = await store.recordFailure(key, now, windowMs)
+    const before = count - 1
+    if (before > (state?.count ?? 0) && before >= throttle.freeAttempts) {
+      // The attempts counted since we looked failed (or are being checked) just now.
+      this.#refuse(userId, this.#delaySeconds(before))
+    }
+    return count
+  }
+
+  /** Seconds to wait after `failures` consecutive failures: 1 s after the last free one, doubling, capped. */
+  #delaySeconds(failures: number): number {
+    const throttle = this.loginThrottle!
+    // 2 ** n is Infinity for a huge n, which the cap absorbs.
+    return Math.min(2 ** (failures - throttle.freeAttempts), throttle.maxDelaySeconds)
+  }
+
+  #refuse(userId: Id | null, retryAfterSeconds: number): never {
+    const seconds = Math.max(1, retryAfterSeconds)
+    this.logger.warn(
+      { event: 'authn_login_lock', reason: 'throttled', userId, retryAfterSeconds: seconds },
+      'attempt refused: too many failures',
+    )
+    throw new TooManyAttemptsError(seconds)
+  }
+
+  /** Forgets the failures of every identifier the user logs in with (the email, and the identifier). */
+  async #clearLoginFailures(user: U): Promise<void> {
+    if (!this.loginThrottle || !this.loginAttemptStore) return
+    const keys = new Set([loginAttemptKey(user.email)])
+    const identifier = (user as Record<string, unknown>)[this.userAuthIdentifier]
+    if (typeof identifier === 'string') keys.add(loginAttemptKey(identifier))
+    for (const key of keys) await this.loginAttemptStore.clear(key)
+  }
+
   async #endSessions(user: U): Promise<void> {
     if (this.sessionRepository) await this.sessionRepository.deleteForUser(user.id)
   }
@@ -975,6 +1113,21 @@ export function emailFingerprint(email: string): string {
   return createHash('sha256').update(`email:${email}`).digest('base64url').slice(0, 22)
 }
 
+/**
+ * The key under which failed logins of an identifier are counted: the hex SHA-256 of its canonical form
+ * (NFKC, trimmed, lower-cased, as identifiers are stored). A hash, so the store holds no address in clear;
+ * of the typed value, so unknown identifiers are counted like known ones.
+ *
+ * @example
+ * ```ts
+ * // Lift the throttle of an account by hand (an admin tool):
+ * await repos.loginAttemptStore.clear(loginAttemptKey(user.email))
+ * ```
+ */
+export function loginAttemptKey(identifier: string): string {
+  return createHash('sha256').update(identifier.normalize('NFKC').trim().toLowerCase()).digest('hex')
+}
+
 /** The fingerprint of a password hash that binds reset tokens to it. The hash is salted, so every set changes it. */
 export function passwordFingerprint(passwordHash: string): string {
   return createHash('sha256').update(passwordHash).digest('base64url').slice(0, 22)
@@ -992,6 +1145,37 @@ function checkLifetime(name: string, seconds: number, max: number): number {
     )
   }
   return seconds
+}
+
+function resolveLoginThrottle(
+  option: LoginThrottleOptions | false | undefined,
+): Required<LoginThrottleOptions> | null {
+  if (option === false) return null
+  if (option !== undefined && (option === null || typeof option !== 'object')) {
+    throw new TypeError(
+      'fastify-users: `loginThrottle` must be an object such as { freeAttempts: 5 }, or false to turn it off',
+    )
+  }
+  const whole = (name: keyof LoginThrottleOptions, value: number, min: number, max: number) => {
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new TypeError(
+        `fastify-users: \`loginThrottle.${name}\` must be a whole number from ${min} to ${max}` +
+          (name === 'windowSeconds'
+            ? ' (at least maxDelaySeconds, so a delay never outlives its count)'
+            : ''),
+      )
+    }
+    return value
+  }
+  const freeAttempts = whole('freeAttempts', option?.freeAttempts ?? 5, 1, 100)
+  const maxDelaySeconds = whole('maxDelaySeconds', option?.maxDelaySeconds ?? 900, 1, 86_400)
+  const windowSeconds = whole(
+    'windowSeconds',
+    option?.windowSeconds ?? Math.max(900, maxDelaySeconds),
+    maxDelaySeconds,
+    86_400,
+  )
+  return { freeAttempts, maxDelaySeconds, windowSeconds }
 }
 
 function checkDescription(value: unknown): string | null | undefined {

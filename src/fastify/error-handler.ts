@@ -6,7 +6,7 @@
  * @module
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { FastifyUsersError, type FastifyUsersErrorCode } from '../core/errors.js'
+import { FastifyUsersError, type FastifyUsersErrorCode, TooManyAttemptsError } from '../core/errors.js'
 
 /** HTTP status of every error code. The single table of the library. */
 export const statusByCode: Record<FastifyUsersErrorCode, number> = {
@@ -27,6 +27,7 @@ export const statusByCode: Record<FastifyUsersErrorCode, number> = {
   ERR_CROSS_ORIGIN: 403,
   ERR_CONFLICT: 409,
   ERR_BUSY: 503,
+  ERR_TOO_MANY_ATTEMPTS: 429,
 }
 
 /** One field that failed validation. */
@@ -142,6 +143,9 @@ export function sendProblem(reply: FastifyReply, error: unknown): FastifyReply {
   if (body.status === 401) reply.header('www-authenticate', 'Bearer, Cookie')
   // A full hash queue clears within a moment; tell clients when to come back.
   if (body.status === 503) reply.header('retry-after', '1')
+  // The throttle knows when the identifier may try again. The body says nothing more, so it is the same
+  // for a known and an unknown identifier.
+  if (error instanceof TooManyAttemptsError) reply.header('retry-after', String(error.retryAfterSeconds))
   return reply.code(body.status).type('application/problem+json; charset=utf-8').send(body)
 }
 

@@ -132,6 +132,12 @@ export interface FastifyUsersOptions {
   passwordPolicy?: UserServiceOptions['passwordPolicy']
   tokenLifetimes?: TokenLifetimes
   defaultRoles?: readonly string[]
+  /**
+   * Per-identifier login throttling, or `false` to turn it off (then put another limit in front of the
+   * login). Applies to `POST /login` on every backend and to wrong current passwords on
+   * `POST /users/me/password`. Default: `{ freeAttempts: 5, maxDelaySeconds: 900, windowSeconds: 900 }`.
+   */
+  loginThrottle?: UserServiceOptions['loginThrottle']
   /** Sends the mails. Without one, nothing is mailed (a warning is logged once). */
   mailer?: Mailer
   /** The public origin of the application, for the links in mails. Required with a `mailer`. */

@@ -96,6 +96,8 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     userRepository: repos.userRepository,
     roleRepository: repos.roleRepository,
     sessionRepository: repos.sessionRepository,
+    loginAttemptStore: repos.loginAttemptStore,
+    loginThrottle: options.loginThrottle,
     hashSchemes: options.hashSchemes,
     passwordHashing: options.passwordHashing,
     passwordPolicy: options.passwordPolicy,
@@ -262,12 +264,20 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     done()
   })
 
-  // Expired sessions and deny-list entries are refused anyway; this only keeps the tables small.
+  // Expired sessions, deny-list entries and login-failure counts are ignored anyway; this only keeps the
+  // tables small. A count is dead once its window has passed and any delay it imposed has run out.
+  const throttle = service.loginThrottle
   const sweep = setInterval(() => {
     const now = service.clock.now()
-    Promise.all([repos.sessionRepository.deleteExpired(now), repos.tokenDenylist.deleteExpired(now)]).catch(
-      (err) => fastify.log.warn({ err }, 'fastify-users: sweeping expired sessions failed'),
-    )
+    Promise.all([
+      repos.sessionRepository.deleteExpired(now),
+      repos.tokenDenylist.deleteExpired(now),
+      throttle && service.loginAttemptStore
+        ? service.loginAttemptStore.deleteExpired(
+            now - (throttle.windowSeconds + throttle.maxDelaySeconds) * 1000,
+          )
+        : 0,
+    ]).catch((err) => fastify.log.warn({ err }, 'fastify-users: sweeping expired sessions failed'))
   }, SWEEP_INTERVAL_MS)
   sweep.unref()
   fastify.addHook('onClose', async () => {

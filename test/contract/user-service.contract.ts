@@ -16,12 +16,14 @@ import {
   type IdType,
   InactiveUserError,
   InvalidTokenError,
+  loginAttemptKey,
   NotFoundError,
   NotVerifiedError,
   PasswordPolicyError,
   RoleAlreadyAssignedError,
   RoleExistsError,
   RoleNotAssignedError,
+  TooManyAttemptsError,
   tokenPurposes,
   UserExistsError,
   ValidationError,
@@ -132,7 +134,7 @@ export function userServiceContract(dialect: TestDialect, idType: IdType): void 
           },
         },
       })
-      assert.deepEqual(first.executed, ['0001-initial', '0001-display-name'])
+      assert.deepEqual(first.executed, ['0001-initial', '0002-login-attempts', '0001-display-name'])
       repos = createKyselyRepositories<AppUser>(tdb.db, {
         idType,
         userFields: { displayName: { type: 'string', maxLength: 100 } },
@@ -753,6 +755,217 @@ export function userServiceContract(dialect: TestDialect, idType: IdType): void 
         assert.equal(await svc.getUserBy({ email: address }), null)
         await svc.settled()
         assert.deepEqual(svc.sent, [])
+      })
+    })
+
+    describe('login throttling', () => {
+      const WRONG = 'not the password at all'
+      const WINDOW_MS = 900_000
+      /** Counts the hash verifications the service runs from now on. */
+      const countVerifies = (svc: RecordingService) => {
+        const seen = { calls: 0 }
+        const verify = svc.passwords.verify.bind(svc.passwords)
+        svc.passwords.verify = async (password, hash) => {
+          seen.calls += 1
+          return verify(password, hash)
+        }
+        return seen
+      }
+      const failures = (identifier: string) =>
+        repos.loginAttemptStore.failures(loginAttemptKey(identifier), clock.now(), WINDOW_MS)
+      const failLogins = async (identifier: string, times: number, svc: RecordingService = service) => {
+        for (let i = 0; i < times; i++) {
+          assert.equal(await svc.authenticate({ email: identifier, password: WRONG }), null)
+        }
+      }
+      const refusal = async (attempt: Promise<unknown>): Promise<TooManyAttemptsError> => {
+        try {
+          await attempt
+        } catch (err) {
+          assert.ok(err instanceof TooManyAttemptsError, `refused with TooManyAttemptsError, got ${err}`)
+          return err
+        }
+        assert.fail('the attempt was not refused')
+      }
+
+      it('is on with the store of createKyselyRepositories, with the defaults', () => {
+        assert.deepEqual(service.loginThrottle, { freeAttempts: 5, maxDelaySeconds: 900, windowSeconds: 900 })
+        assert.equal(service.loginAttemptStore, repos.loginAttemptStore)
+      })
+      it('refuses the attempt after 5 failures, even with the right password, before any hash work', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD }, { verify: true })
+        const verifies = countVerifies(service)
+        await failLogins(user.email, 5)
+        assert.equal(verifies.calls, 5)
+        const err = await refusal(service.authenticate({ email: user.email, password: PASSWORD }))
+        assert.equal(err.code, 'ERR_TOO_MANY_ATTEMPTS')
+        assert.equal(err.retryAfterSeconds, 1)
+        await refusal(service.authenticate({ email: ` ${user.email.toUpperCase()}`, password: PASSWORD }))
+        assert.equal(verifies.calls, 5, 'no hash was verified for a refused attempt')
+        assert.equal((await failures(user.email))?.count, 5, 'a refused attempt is not counted')
+        assert.ok(!service.calls.includes('postLogin'))
+      })
+      it('lets the right password in once the delay has passed, and clears the count', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD }, { verify: true })
+        await failLogins(user.email, 5)
+        clock.advance(1)
+        assert.equal((await service.authenticate({ email: user.email, password: PASSWORD }))?.id, user.id)
+        assert.equal(await failures(user.email), null)
+        await failLogins(user.email, 5)
+      })
+      it('doubles the delay with each further failure, up to maxDelaySeconds (15 minutes)', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD }, { verify: true })
+        await failLogins(user.email, 5)
+        const delays: number[] = []
+        for (let i = 0; i < 12; i++) {
+          const { retryAfterSeconds } = await refusal(
+            service.authenticate({ email: user.email, password: PASSWORD }),
+          )
+          delays.push(retryAfterSeconds)
+          if (retryAfterSeconds > 2) {
+            clock.advance(1)
+            const later = await refusal(service.authenticate({ email: user.email, password: PASSWORD }))
+            assert.equal(later.retryAfterSeconds, retryAfterSeconds - 1, 'the wait counts down')
+            clock.advance(retryAfterSeconds - 1)
+          } else {
+            clock.advance(retryAfterSeconds)
+          }
+          await failLogins(user.email, 1)
+        }
+        assert.deepEqual(delays, [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900])
+        assert.equal((await failures(user.email))?.count, 17)
+      })
+      it('caps the delay at a configured maxDelaySeconds', async () => {
+        const svc = make({ loginThrottle: { freeAttempts: 2, maxDelaySeconds: 5 } })
+        assert.deepEqual(svc.loginThrottle, { freeAttempts: 2, maxDelaySeconds: 5, windowSeconds: 900 })
+        const address = email()
+        await failLogins(address, 2, svc)
+        const delays: number[] = []
+        for (let i = 0; i < 5; i++) {
+          const { retryAfterSeconds } = await refusal(svc.authenticate({ email: address, password: WRONG }))
+          delays.push(retryAfterSeconds)
+          clock.advance(retryAfterSeconds)
+          await failLogins(address, 1, svc)
+        }
+        assert.deepEqual(delays, [1, 2, 4, 5, 5])
+      })
+      it('throttles an unknown identifier exactly like a known one', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD }, { verify: true })
+        const unknown = `nobody.${email()}`
+        const verifies = countVerifies(service)
+        await failLogins(user.email, 5)
+        await failLogins(unknown, 5)
+        assert.equal(verifies.calls, 10)
+        const known = await refusal(service.authenticate({ email: user.email, password: PASSWORD }))
+        const stranger = await refusal(service.authenticate({ email: unknown, password: PASSWORD }))
+        const shape = (e: TooManyAttemptsError) => [e.name, e.code, e.message, e.retryAfterSeconds]
+        assert.deepEqual(shape(stranger), shape(known))
+        assert.equal(verifies.calls, 10)
+        // A malformed identifier cannot name an account, and is throttled all the same.
+        const malformed = `not an email ${email()}`
+        await failLogins(malformed, 5)
+        await refusal(service.authenticate({ email: malformed, password: PASSWORD }))
+      })
+      it('counts 50 concurrent failures exactly (one atomic increment each)', async () => {
+        const key = loginAttemptKey(email())
+        const now = clock.now()
+        const counts = await Promise.all(
+          Array.from({ length: 50 }, () => repos.loginAttemptStore.recordFailure(key, now, WINDOW_MS)),
+        )
+        assert.deepEqual(
+          counts.sort((a, b) => a - b),
+          Array.from({ length: 50 }, (_, i) => i + 1),
+        )
+        assert.deepEqual(await repos.loginAttemptStore.failures(key, now, WINDOW_MS), {
+          count: 50,
+          lastFailureAt: now,
+        })
+        assert.equal(await repos.loginAttemptStore.failures(key, now + WINDOW_MS + 1, WINDOW_MS), null)
+        assert.equal(await repos.loginAttemptStore.recordFailure(key, now + WINDOW_MS + 1, WINDOW_MS), 1)
+      })
+      it('lets only the free attempts of a burst of parallel guesses reach a hash', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD }, { verify: true })
+        const verifies = countVerifies(service)
+        const results = await Promise.allSettled(
+          Array.from({ length: 20 }, () => service.authenticate({ email: user.email, password: WRONG })),
+        )
+        assert.equal(verifies.calls, 5)
+        assert.equal(results.filter((r) => r.status === 'fulfilled' && r.value === null).length, 5)
+        const refused = results.filter((r) => r.status === 'rejected')
+        assert.equal(refused.length, 15)
+        for (const r of refused)
+          assert.ok((r as PromiseRejectedResult).reason instanceof TooManyAttemptsError)
+        // Each guess that got past the check is counted; those the check already refused are not. How
+        // many were which depends on how the queries interleaved.
+        const counted = (await failures(user.email))?.count ?? 0
+        assert.ok(counted >= 5 && counted <= 20, `${counted} failures counted`)
+        await refusal(service.authenticate({ email: user.email, password: PASSWORD }))
+      })
+      it('counts wrong current passwords of changePassword, and refuses it and the login alike', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD }, { verify: true })
+        const verifies = countVerifies(service)
+        for (let i = 0; i < 5; i++) {
+          await assert.rejects(
+            service.changePassword(user.id, WRONG, 'a whole new password'),
+            WrongPasswordError,
+          )
+        }
+        assert.equal((await failures(user.email))?.count, 5)
+        await refusal(service.changePassword(user.id, PASSWORD, 'a whole new password'))
+        await refusal(service.authenticate({ email: user.email, password: PASSWORD }))
+        assert.equal(verifies.calls, 5)
+        clock.advance(1)
+        await service.changePassword(user.id, PASSWORD, 'a whole new password')
+        assert.equal(await failures(user.email), null)
+      })
+      it('is lifted by a completed password reset, which a throttled account can still request', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD }, { verify: true })
+        await failLogins(user.email, 5)
+        await refusal(service.authenticate({ email: user.email, password: PASSWORD }))
+        await service.initiatePasswordReset(user.email)
+        await service.resetPassword(await service.lastToken('reset'), 'my new password 123')
+        assert.equal(await failures(user.email), null)
+        const found = await service.authenticate({ email: user.email, password: 'my new password 123' })
+        assert.equal(found?.id, user.id)
+      })
+      it('forgets failures once the last one is older than the window', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD }, { verify: true })
+        await failLogins(user.email, 5)
+        clock.advance(900)
+        await failLogins(user.email, 1)
+        assert.equal((await failures(user.email))?.count, 6, 'a failure exactly a window old still counts')
+        clock.advance(901)
+        await failLogins(user.email, 1)
+        assert.equal((await failures(user.email))?.count, 1)
+        await failLogins(user.email, 4)
+        await refusal(service.authenticate({ email: user.email, password: PASSWORD }))
+      })
+      it('forgets expired entries on deleteExpired', async () => {
+        const address = email()
+        await failLogins(address, 1)
+        assert.ok((await repos.loginAttemptStore.deleteExpired(clock.now() + 1)) >= 1)
+        assert.equal(await failures(address), null)
+      })
+      it('is off with loginThrottle: false, or without a store', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD }, { verify: true })
+        for (const svc of [make({ loginThrottle: false }), make({ loginAttemptStore: undefined })]) {
+          assert.equal(svc.loginThrottle, null)
+          await failLogins(user.email, 6, svc)
+          assert.equal((await svc.authenticate({ email: user.email, password: PASSWORD }))?.id, user.id)
+        }
+        assert.equal(await failures(user.email), null)
+      })
+      it('refuses settings out of range at construction', () => {
+        for (const loginThrottle of [
+          { freeAttempts: 0 },
+          { freeAttempts: 101 },
+          { maxDelaySeconds: 0.5 },
+          { maxDelaySeconds: 600, windowSeconds: 300 },
+          'yes',
+        ]) {
+          assert.throws(() => make({ loginThrottle: loginThrottle as never }), TypeError)
+        }
+        assert.equal(make({ loginThrottle: { maxDelaySeconds: 3600 } }).loginThrottle?.windowSeconds, 3600)
       })
     })
 

@@ -23,7 +23,7 @@ export function authRoutes(app: FastifyInstance, context: RouteContext, config: 
         tags,
         summary: 'Log in',
         description:
-          'Checks the password and issues a credential: a session cookie, a JWT in a cookie, or a Bearer token in the body, depending on the backend. Unknown user and wrong password answer the same 401; an unverified or inactive account answers 403, only after a correct password.',
+          'Checks the password and issues a credential: a session cookie, a JWT in a cookie, or a Bearer token in the body, depending on the backend. Unknown user and wrong password answer the same 401; an unverified or inactive account answers 403, only after a correct password. After 5 consecutive failures for an identifier, known or not (the `loginThrottle` defaults), further attempts answer 429 with `Retry-After` until a delay that doubles from 1 s up to 15 min has passed.',
         body: schemas.LoginBody,
         response: { 200: isJwt ? schemas.LoginJwtResponse : schemas.UserRef },
       },

@@ -59,7 +59,7 @@ export function currentUserRoutes(
         tags,
         summary: 'Change the password',
         description:
-          'Needs the current password (a wrong one answers 403 and counts as a failed login). Every other credential of the user ends; on the cookie backends this client gets a fresh cookie, on the Bearer backend it logs in again.',
+          'Needs the current password (a wrong one answers 403 and counts as a failed login of the user; past the limit, 429 with `Retry-After`). Every other credential of the user ends; on the cookie backends this client gets a fresh cookie, on the Bearer backend it logs in again.',
         security,
         body: schemas.ChangePasswordBody,
         response: { 204: { type: 'null', description: 'Password changed.' } },

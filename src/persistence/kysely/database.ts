@@ -50,6 +50,16 @@ export interface RevokedTokensTable {
   expires_at: number | string
 }
 
+/**
+ * `login_attempts`: consecutive failed password checks per login identifier, keyed by the hex SHA-256 of
+ * the canonical identifier (never a user id, never the address).
+ */
+export interface LoginAttemptsTable {
+  key: string
+  failures: number
+  last_failure_at: number | string
+}
+
 /** The schema of the built-in tables. */
 export interface FastifyUsersDatabase {
   users: UsersTable
@@ -57,6 +67,7 @@ export interface FastifyUsersDatabase {
   user_roles: UserRolesTable
   sessions: SessionsTable
   revoked_tokens: RevokedTokensTable
+  login_attempts: LoginAttemptsTable
 }
 
 /**

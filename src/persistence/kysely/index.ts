@@ -6,6 +6,7 @@
 import type { Kysely } from 'kysely'
 import type { BaseUser, Role } from '../../core/user.js'
 import type { DynamicDb } from './database.js'
+import { KyselyLoginAttemptStore } from './kysely-login-attempt-store.js'
 import { KyselyRoleRepository } from './kysely-role-repository.js'
 import { KyselySessionRepository, KyselyTokenDenylist } from './kysely-session-repository.js'
 import { type KyselyRepositoryOptions, KyselyUserRepository } from './kysely-user-repository.js'
@@ -18,6 +19,7 @@ export {
   detectDialect,
 } from './connect.js'
 export type { FastifyUsersDatabase } from './database.js'
+export { KyselyLoginAttemptStore } from './kysely-login-attempt-store.js'
 export { KyselyRoleRepository } from './kysely-role-repository.js'
 export { KyselySessionRepository, KyselyTokenDenylist } from './kysely-session-repository.js'
 export { type KyselyRepositoryOptions, KyselyUserRepository } from './kysely-user-repository.js'
@@ -29,6 +31,8 @@ export interface KyselyRepositories<U extends BaseUser = BaseUser, R extends Rol
   roleRepository: KyselyRoleRepository<R>
   sessionRepository: KyselySessionRepository
   tokenDenylist: KyselyTokenDenylist
+  /** Failed-login counters; passing it to the service (as the spread below does) turns throttling on. */
+  loginAttemptStore: KyselyLoginAttemptStore
 }
 
 /**
@@ -51,5 +55,6 @@ export function createKyselyRepositories<U extends BaseUser = BaseUser, R extend
     roleRepository: new KyselyRoleRepository<R>(dynamic, options),
     sessionRepository: new KyselySessionRepository(dynamic, options),
     tokenDenylist: new KyselyTokenDenylist(dynamic),
+    loginAttemptStore: new KyselyLoginAttemptStore(dynamic),
   }
 }

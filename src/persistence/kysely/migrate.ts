@@ -9,6 +9,7 @@ import { type Kysely, type Migration, type MigrationResultSet, Migrator } from '
 import type { IdType } from '../../core/user.js'
 import { detectDialect } from './connect.js'
 import { initialMigration } from './migrations/0001-initial.js'
+import { loginAttemptsMigration } from './migrations/0002-login-attempts.js'
 
 /** Options of {@link migrateToLatest}. */
 export interface MigrateOptions {
@@ -58,6 +59,7 @@ export async function migrateToLatest<DB>(
   const dialect = detectDialect(db)
   const ours: Record<string, Migration> = {
     '0001-initial': initialMigration(options.idType ?? 'uuid', dialect),
+    '0002-login-attempts': loginAttemptsMigration,
   }
   const executed = check(
     await new Migrator({

@@ -1,0 +1,95 @@
+/**
+ * The Kysely implementation of the core's `LoginAttemptStore`: one row per login identifier key, counted
+ * with a single upsert so that concurrent failures never lose an increment (security.md item 22).
+ *
+ * @module
+ */
+import { sql } from 'kysely'
+import type { LoginAttemptStore, LoginFailures } from '../../core/repositories.js'
+import { type DatabaseDialect, detectDialect } from './connect.js'
+import type { DynamicDb } from './database.js'
+import { toNumber } from './row-mapping.js'
+
+/**
+ * Failed-login counters in a SQL database (the `login_attempts` table of migration `0002-login-attempts`).
+ *
+ * Each failure is one `INSERT ... ON CONFLICT DO UPDATE` (SQLite, PostgreSQL) or `INSERT ... ON DUPLICATE
+ * KEY UPDATE` (MySQL/MariaDB) whose `CASE` restarts the count when the last failure is older than the
+ * window: the database does the read-modify-write under its row lock, so N parallel failures count N.
+ *
+ * @example
+ * ```ts
+ * const store = new KyselyLoginAttemptStore(db)
+ * const service = new BaseUserService({ secret, userRepository, loginAttemptStore: store })
+ * ```
+ */
+export class KyselyLoginAttemptStore implements LoginAttemptStore {
+  readonly #db: DynamicDb
+  readonly #dialect: DatabaseDialect
+
+  constructor(db: DynamicDb) {
+    this.#db = db
+    this.#dialect = detectDialect(db)
+  }
+
+  async recordFailure(key: string, now: number, windowMs: number): Promise<number> {
+    const cutoff = now - windowMs
+    const failures = sql.ref('login_attempts.failures')
+    const lastFailureAt = sql.ref('login_attempts.last_failure_at')
+    // `failures` is assigned before `last_failure_at`: MySQL evaluates the assignments of an update in
+    // order, each seeing the ones before it, so the CASE must read the old timestamp. (SQLite and PostgreSQL
+    // read old values throughout; the order is harmless there.)
+    const update = {
+      failures: sql<number>`CASE WHEN ${lastFailureAt} < ${cutoff} THEN 1 ELSE ${failures} + 1 END`,
+      last_failure_at: now,
+    }
+    const insert = this.#db.insertInto('login_attempts').values({ key, failures: 1, last_failure_at: now })
+    if (this.#dialect !== 'mysql') {
+      // RETURNING reads the row as this statement left it, not as a concurrent one may have since.
+      const row = await insert
+        .onConflict((oc) => oc.column('key').doUpdateSet(update))
+        .returning('failures')
+        .executeTakeFirstOrThrow()
+      return toNumber(row.failures)
+    }
+    // MySQL has no RETURNING. In one transaction, the upsert's row lock is held until commit, so the read
+    // that follows sees this statement's count and no other writer's.
+    return this.#db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('login_attempts')
+        .values({ key, failures: 1, last_failure_at: now })
+        .onDuplicateKeyUpdate(update)
+        .execute()
+      const row = await trx
+        .selectFrom('login_attempts')
+        .select('failures')
+        .where('key', '=', key)
+        .executeTakeFirstOrThrow()
+      return toNumber(row.failures)
+    })
+  }
+
+  async clear(key: string): Promise<void> {
+    await this.#db.deleteFrom('login_attempts').where('key', '=', key).execute()
+  }
+
+  async failures(key: string, now: number, windowMs: number): Promise<LoginFailures | null> {
+    const row = await this.#db
+      .selectFrom('login_attempts')
+      .select(['failures', 'last_failure_at'])
+      .where('key', '=', key)
+      // The same boundary as recordFailure's CASE: a failure exactly `windowMs` old still counts.
+      .where('last_failure_at', '>=', now - windowMs)
+      .executeTakeFirst()
+    if (!row) return null
+    return { count: toNumber(row.failures), lastFailureAt: toNumber(row.last_failure_at) }
+  }
+
+  async deleteExpired(before: number): Promise<number> {
+    const result = await this.#db
+      .deleteFrom('login_attempts')
+      .where('last_failure_at', '<', before)
+      .executeTakeFirst()
+    return toNumber(result.numDeletedRows)
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * The `login_attempts` table: consecutive failed password checks per login identifier, for throttling.
+ * Keyed by the hex SHA-256 of the canonical identifier (never a user id, never the address itself), so
+ * unknown identifiers are counted like known ones.
+ *
+ * @module
+ */
+import type { Kysely, Migration } from 'kysely'
+
+/**
+ * The second migration. Dialect-neutral: `bigint` epoch milliseconds, as everywhere in the schema.
+ *
+ * @example
+ * ```ts
+ * // migrateToLatest runs it after 0001-initial, on new and on existing databases alike:
+ * const { executed } = await migrateToLatest(db) // [..., '0002-login-attempts'] the first time
+ * ```
+ */
+export const loginAttemptsMigration: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('login_attempts')
+      .addColumn('key', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('failures', 'integer', (c) => c.notNull())
+      .addColumn('last_failure_at', 'bigint', (c) => c.notNull())
+      .execute()
+    // For the periodic sweep of entries whose window has passed.
+    await db.schema
+      .createIndex('fu_login_attempts_last_failure_idx')
+      .on('login_attempts')
+      .column('last_failure_at')
+      .execute()
+  },
+}
