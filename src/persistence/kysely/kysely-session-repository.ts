@@ -7,6 +7,7 @@ import type { SessionRecord, SessionRepository, TokenDenylist } from '../../core
 import type { Id, IdType } from '../../core/user.js'
 import { uniqueViolation } from './constraint-errors.js'
 import type { DynamicDb } from './database.js'
+import { PreparedQuery } from './prepared-query.js'
 import { toNumber } from './row-mapping.js'
 
 /**
@@ -22,9 +23,12 @@ export class KyselySessionRepository implements SessionRepository {
   readonly #db: DynamicDb
   readonly #idType: IdType
 
+  readonly #byId: PreparedQuery<Record<string, unknown>>
+
   constructor(db: DynamicDb, options: { idType?: IdType } = {}) {
     this.#db = db
     this.#idType = options.idType ?? 'uuid'
+    this.#byId = new PreparedQuery(db, (q, p) => q.selectFrom('sessions').selectAll().where('id', '=', p(0)))
   }
 
   async create(record: SessionRecord): Promise<void> {
@@ -44,17 +48,17 @@ export class KyselySessionRepository implements SessionRepository {
   }
 
   async find(id: string): Promise<SessionRecord | null> {
-    const row = await this.#db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst()
+    const [row] = await this.#byId.execute([id])
     if (!row) return null
     return {
-      id: row.id,
-      userId: this.#idType === 'integer' ? toNumber(row.user_id) : row.user_id,
+      id: String(row.id),
+      userId: this.#idType === 'integer' ? toNumber(row.user_id) : String(row.user_id),
       authVersion: toNumber(row.auth_version),
       createdAt: toNumber(row.created_at),
       lastSeenAt: toNumber(row.last_seen_at),
       expiresAt: toNumber(row.expires_at),
-      ip: row.ip ?? null,
-      userAgent: row.user_agent ?? null,
+      ip: (row.ip as string | null) ?? null,
+      userAgent: (row.user_agent as string | null) ?? null,
     }
   }
 
@@ -85,8 +89,13 @@ export class KyselySessionRepository implements SessionRepository {
 export class KyselyTokenDenylist implements TokenDenylist {
   readonly #db: DynamicDb
 
+  readonly #has: PreparedQuery
+
   constructor(db: DynamicDb) {
     this.#db = db
+    this.#has = new PreparedQuery(db, (q, p) =>
+      q.selectFrom('revoked_tokens').select('jti').where('jti', '=', p(0)),
+    )
   }
 
   async add(jti: string, expiresAt: number): Promise<void> {
@@ -98,12 +107,7 @@ export class KyselyTokenDenylist implements TokenDenylist {
   }
 
   async has(jti: string): Promise<boolean> {
-    const row = await this.#db
-      .selectFrom('revoked_tokens')
-      .select('jti')
-      .where('jti', '=', jti)
-      .executeTakeFirst()
-    return row !== undefined
+    return (await this.#has.execute([jti])).length > 0
   }
 
   async deleteExpired(now: number): Promise<number> {

@@ -19,6 +19,7 @@ import type { BaseUser, Id, IdType, Role, UserFieldSchema } from '../../core/use
 import { type DatabaseDialect, detectDialect } from './connect.js'
 import { uniqueViolation } from './constraint-errors.js'
 import type { DynamicDb, DynamicUsersEb } from './database.js'
+import { PreparedQuery } from './prepared-query.js'
 import { rowToRole, rowToUser, toColumn, toDbBoolean, toNumber, userValuesToRow } from './row-mapping.js'
 
 /** Options shared by the Kysely repositories. */
@@ -55,8 +56,24 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
   readonly #dialect: DatabaseDialect
   readonly #now: () => number
 
+  readonly #byId: PreparedQuery
+
   constructor(db: DynamicDb, options: KyselyRepositoryOptions = {}) {
     this.#db = db
+    this.#byId = new PreparedQuery(db, (q, p) =>
+      q
+        .selectFrom('users')
+        .leftJoin('user_roles', 'user_roles.user_id', 'users.id')
+        .leftJoin('roles', 'roles.id', 'user_roles.role_id')
+        .selectAll('users')
+        .select([
+          'roles.id as fu_role_id',
+          'roles.name as fu_role_name',
+          'roles.description as fu_role_description',
+        ])
+        .where('users.id', '=', p(0))
+        .orderBy('roles.name'),
+    )
     this.#dialect = detectDialect(db)
     this.idType = options.idType ?? 'uuid'
     this.userFields = Object.freeze({ ...options.userFields })
@@ -97,7 +114,21 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
   }
 
   async findById(id: Id): Promise<U | null> {
-    return this.findOne({ id })
+    // The hot path of every authenticated request: one prepared query for the user and their roles.
+    const rows = await this.#byId.execute([id])
+    const first = rows[0]
+    if (!first) return null
+    const roles: Role[] = []
+    for (const row of rows) {
+      if (row.fu_role_id === null || row.fu_role_id === undefined) continue
+      roles.push(
+        rowToRole(
+          { id: row.fu_role_id, name: row.fu_role_name, description: row.fu_role_description },
+          this.idType,
+        ),
+      )
+    }
+    return rowToUser<U>(first, roles, this.idType, this.userFields)
   }
 
   async findOne(filters: Record<string, unknown>): Promise<U | null> {
