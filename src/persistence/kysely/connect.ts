@@ -207,12 +207,55 @@ async function connectSqlite<DB>(url: string): Promise<Kysely<DB>> {
     // Per-connection settings: SQLite does not persist foreign_keys or busy_timeout in the file.
     database.pragma('foreign_keys = ON')
     database.pragma('busy_timeout = 5000')
-    if (!inMemory) database.pragma('journal_mode = WAL')
+    if (!inMemory) {
+      database.pragma('journal_mode = WAL')
+      // With WAL, NORMAL cannot corrupt the database; a power cut may lose the last commits, and in
+      // exchange a commit no longer waits for an fsync on the event loop (0.34 ms -> 0.02 ms here).
+      database.pragma('synchronous = NORMAL')
+    }
   } catch (error) {
     database.close()
     throw error
   }
-  return new Kysely<DB>({ dialect: new SqliteDialect({ database }) })
+  return new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) })
+}
+
+/** Statements kept per connection: more than the library's distinct queries, few enough to stay small. */
+const STATEMENT_CACHE_SIZE = 256
+
+interface SqliteStatementLike {
+  readonly reader: boolean
+}
+
+/**
+ * Kysely prepares every statement anew, which is a sixth of a session check's CPU on SQLite. The one
+ * connection is driven by one query at a time, so a prepared statement can be reused safely; SQLite
+ * recompiles it by itself if the schema changes under it.
+ */
+function withStatementCache<
+  S extends SqliteStatementLike,
+  D extends { prepare(sql: string): S; close(): unknown },
+>(database: D): D {
+  const statements = new Map<string, S>()
+  const prepare = (sql: string): S => {
+    let statement = statements.get(sql)
+    if (statement) {
+      // Refresh its place: the cache evicts the least recently used statement first.
+      statements.delete(sql)
+    } else {
+      statement = database.prepare(sql)
+      if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string)
+    }
+    statements.set(sql, statement)
+    return statement
+  }
+  return new Proxy(database, {
+    get(target, property, receiver) {
+      if (property === 'prepare') return prepare
+      const value = Reflect.get(target, property, receiver)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
 }
 
 async function connectPostgres<DB>(url: string, poolSize: number): Promise<Kysely<DB>> {
