@@ -1,0 +1,38 @@
+/**
+ * Benchmark server: the fastify-users plugin as an application would register it, on SQLite or
+ * PostgreSQL, with the auth backend the orchestrator asks for.
+ *
+ * Environment: `BENCH_DATABASE_URL` (`sqlite:/path.db` or `postgres://...`), `BENCH_AUTH_BACKEND`
+ * (`session`, `jwt` or `jwt-cookie`; default `session`), `PORT` (0 picks a free one), and for
+ * investigations `BENCH_HASH_CONCURRENCY` (the `passwordHashing.concurrency` option; default: the
+ * library's).
+ *
+ * Registration is set to need no verification, so `POST /register` answers 201 and the new user can log
+ * in; cookies are not `Secure`, since the load generator speaks plain HTTP on 127.0.0.1.
+ *
+ * @module
+ */
+import Fastify from 'fastify'
+import type { AuthBackendName } from '../../src/auth/auth-backend.js'
+import { fastifyUsers } from '../../src/fastify/index.js'
+import { announcePort, BENCH_SECRET, closeOnSignal, requireEnv } from '../common.js'
+
+const database = requireEnv('BENCH_DATABASE_URL')
+const authBackend = (process.env.BENCH_AUTH_BACKEND ?? 'session') as AuthBackendName
+const hashConcurrency = process.env.BENCH_HASH_CONCURRENCY
+
+const app = Fastify({ logger: false })
+await app.register(fastifyUsers, {
+  secret: BENCH_SECRET,
+  database,
+  migrate: true,
+  authBackend,
+  requireVerificationOnRegistration: false,
+  cookie: { secure: false },
+  ...(hashConcurrency ? { passwordHashing: { concurrency: Number(hashConcurrency) } } : {}),
+})
+await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 0) })
+const address = app.server.address()
+if (address === null || typeof address === 'string') throw new Error('bench server: no TCP address')
+closeOnSignal(() => app.close())
+announcePort(address.port)
