@@ -81,3 +81,18 @@ export interface UserFieldSchema {
   /** For strings: the most code points a value may have. */
   readonly maxLength?: number | undefined
 }
+
+/** The names of the built-in user fields (and of the write-only `password`): no custom field may take one. */
+export const BUILT_IN_USER_FIELDS: ReadonlySet<string> = new Set([
+  'id',
+  'email',
+  'username',
+  'password',
+  'passwordHash',
+  'isActive',
+  'isVerified',
+  'roles',
+  'authVersion',
+  'createdAt',
+  'updatedAt',
+])

@@ -9,7 +9,7 @@ import type { Kysely, Migration } from 'kysely'
 import type { AuthBackendName } from '../auth/auth-backend.js'
 import { parseTrustedOrigins } from '../auth/origin-check.js'
 import type { Clock } from '../core/clock.js'
-import type { IdType, UserFieldSchema } from '../core/user.js'
+import { BUILT_IN_USER_FIELDS, type IdType, type UserFieldSchema } from '../core/user.js'
 import type { BaseUserService, TokenLifetimes, UserServiceOptions } from '../core/user-service.js'
 import type { Mailer } from '../mail/mailer.js'
 
@@ -206,21 +206,7 @@ export function resolveOptions(options: FastifyUsersOptions): ResolvedOptions {
       fail(`userFields.${name}`, 'must be a camelCase name (it maps to a snake_case column)')
     if (!schema || typeof schema !== 'object')
       fail(`userFields.${name}`, 'must be a JSON Schema (for example a TypeBox schema)')
-    if (
-      [
-        'id',
-        'email',
-        'username',
-        'password',
-        'passwordHash',
-        'isActive',
-        'isVerified',
-        'roles',
-        'authVersion',
-        'createdAt',
-        'updatedAt',
-      ].includes(name)
-    ) {
+    if (BUILT_IN_USER_FIELDS.has(name)) {
       fail(`userFields.${name}`, 'is a built-in field; choose another name')
     }
   }
