@@ -88,7 +88,12 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     if (executed.length > 0) fastify.log.info({ migrations: executed }, 'fastify-users: migrations applied')
   }
 
-  const repos = createKyselyRepositories(db, { idType: resolved.idType, userFields: options.userFields })
+  const clock = options.clock
+  const repos = createKyselyRepositories(db, {
+    idType: resolved.idType,
+    userFields: options.userFields,
+    now: clock ? () => clock.now() : undefined,
+  })
   const ServiceClass = options.userServiceClass ?? BaseUserService
   const service = new ServiceClass({
     secret: options.secret,
