@@ -5,7 +5,7 @@
  * Environment: `BENCH_DATABASE_URL` (`sqlite:/path.db` or `postgres://...`), `BENCH_AUTH_BACKEND`
  * (`session`, `jwt` or `jwt-cookie`; default `session`), `PORT` (0 picks a free one), and for
  * investigations `BENCH_HASH_CONCURRENCY` (the `passwordHashing.concurrency` option; default: the
- * library's).
+ * library's), and `BENCH_LOGIN_FREE_ATTEMPTS` (the throttle's `freeAttempts`; default: the library's 5).
  *
  * Registration is set to need no verification, so `POST /register` answers 201 and the new user can log
  * in; cookies are not `Secure`, since the load generator speaks plain HTTP on 127.0.0.1.
@@ -20,6 +20,7 @@ import { announcePort, BENCH_SECRET, closeOnSignal, requireEnv } from '../common
 const database = requireEnv('BENCH_DATABASE_URL')
 const authBackend = (process.env.BENCH_AUTH_BACKEND ?? 'session') as AuthBackendName
 const hashConcurrency = process.env.BENCH_HASH_CONCURRENCY
+const freeAttempts = process.env.BENCH_LOGIN_FREE_ATTEMPTS
 
 const app = Fastify({ logger: false })
 await app.register(fastifyUsers, {
@@ -30,6 +31,7 @@ await app.register(fastifyUsers, {
   requireVerificationOnRegistration: false,
   cookie: { secure: false },
   ...(hashConcurrency ? { passwordHashing: { concurrency: Number(hashConcurrency) } } : {}),
+  ...(freeAttempts ? { loginThrottle: { freeAttempts: Number(freeAttempts) } } : {}),
 })
 await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 0) })
 const address = app.server.address()
