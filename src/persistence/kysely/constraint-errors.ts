@@ -60,12 +60,3 @@ export function uniqueViolation(err: unknown): ConflictError | null {
     cause: err,
   })
 }
-
-/** True when `err` is a foreign key violation (a row referenced something that is gone). */
-export function isForeignKeyViolation(err: unknown): boolean {
-  if (!err || typeof err !== 'object') return false
-  const e = err as DriverError
-  return (
-    e.code === '23503' || e.errno === 1452 || e.errno === 1451 || e.code === 'SQLITE_CONSTRAINT_FOREIGNKEY'
-  )
-}
