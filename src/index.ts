@@ -22,6 +22,7 @@ export {
   BusyError,
   ConflictError,
   CrossOriginError,
+  DatabaseUnavailableError,
   FastifyUsersError,
   type FastifyUsersErrorCode,
   ForbiddenError,

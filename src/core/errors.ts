@@ -29,6 +29,7 @@ export type FastifyUsersErrorCode =
   | 'ERR_CONFLICT'
   | 'ERR_BUSY'
   | 'ERR_TOO_MANY_ATTEMPTS'
+  | 'ERR_DATABASE_UNAVAILABLE'
 
 /**
  * Base class of every error fastify-users throws on purpose.
@@ -242,6 +243,34 @@ export class TooManyAttemptsError extends FastifyUsersError {
   }
 }
 
+/**
+ * The database cannot be reached right now: connection refused or lost, the server shutting down or
+ * restarting, the pool out of connections, or SQLite still locked by another process after the busy
+ * timeout. Nothing was changed by the failed call (or, for a write whose commit was cut off, the caller
+ * cannot know, exactly as with any lost connection); retrying after a moment is safe, and the service
+ * recovers by itself once the database answers again. The persistence layer recognises the drivers' error
+ * codes and throws this instead, so neither the core nor the HTTP layer ever looks at a driver code.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await service.getUser(id)
+ * } catch (err) {
+ *   if (err instanceof DatabaseUnavailableError) reply.header('retry-after', String(err.retryAfterSeconds))
+ * }
+ * ```
+ */
+export class DatabaseUnavailableError extends FastifyUsersError {
+  readonly code = 'ERR_DATABASE_UNAVAILABLE'
+  /** Whole seconds a client should wait before retrying; the HTTP `Retry-After`. Default: `2`. */
+  readonly retryAfterSeconds: number
+  constructor(options?: { cause?: unknown; retryAfterSeconds?: number }) {
+    // Says nothing about the database (no host, no driver message): it is the body of the 503.
+    super('the database is unavailable, try again shortly', options)
+    this.retryAfterSeconds = options?.retryAfterSeconds ?? 2
+  }
+}
+
 /** Every concrete error, so that `switch (err.code)` narrows to the right class. */
 export type AnyFastifyUsersError =
   | UserExistsError
@@ -262,3 +291,4 @@ export type AnyFastifyUsersError =
   | ConflictError
   | BusyError
   | TooManyAttemptsError
+  | DatabaseUnavailableError

@@ -6,6 +6,7 @@
  * @module
  */
 import { ValidationError } from './errors.js'
+import { checkStorableText } from './storable-text.js'
 
 /** Longest email address stored (RFC 5321 path limit rounded up, as the SPEC fixes it). */
 export const MAX_EMAIL_LENGTH = 320
@@ -16,9 +17,26 @@ export const MAX_EMAIL_LENGTH = 320
 const EMAIL =
   /^[^\s@"'`\\<>(),;:[\]\p{Cc}]+@(?:[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?\.)+[\p{L}\p{N}][\p{L}\p{N}-]*[\p{L}\p{N}]$/u
 
-/** Trims, NFKC-normalises and lower-cases an email address. */
-export function normalizeEmail(value: string): string {
+/**
+ * The one canonicalisation of every identifier (email, username, role name, the application's login
+ * column): NFKC-normalised, trimmed, lower-cased. Lookups, uniqueness, stored values and the login
+ * throttle's key all come from it, and the database compares the result byte for byte (binary collation),
+ * so two strings name the same account exactly when this function maps them to the same string: an
+ * accented variant (`álice@...`) is another identifier, never a second key to the same account.
+ *
+ * @example
+ * ```ts
+ * foldIdentifier('  Ａlice@Example.COM ') // 'alice@example.com' (the fullwidth Ａ is NFKC-folded)
+ * foldIdentifier('álice@example.com') // 'álice@example.com': accents are kept, so it names another account
+ * ```
+ */
+export function foldIdentifier(value: string): string {
   return value.normalize('NFKC').trim().toLowerCase()
+}
+
+/** Trims, NFKC-normalises and lower-cases an email address (see {@link foldIdentifier}). */
+export function normalizeEmail(value: string): string {
+  return foldIdentifier(value)
 }
 
 /**
@@ -43,7 +61,7 @@ const USERNAME = /^[\p{L}\p{N}._-]{3,64}$/u
 /** Canonicalises and validates a username: 3 to 64 letters, digits, `.`, `_` or `-`, lower-cased. */
 export function canonicalUsername(value: unknown, field = 'username'): string {
   if (typeof value !== 'string') throw new ValidationError(field, `${field} must be a string`)
-  const username = value.normalize('NFKC').trim().toLowerCase()
+  const username = foldIdentifier(value)
   if (!USERNAME.test(username)) {
     throw new ValidationError(field, `${field} must be 3 to 64 letters, digits, '.', '_' or '-'`)
   }
@@ -55,7 +73,7 @@ const ROLE_NAME = /^[\p{L}\p{N}._:-]{1,64}$/u
 /** Canonicalises and validates a role name: 1 to 64 letters, digits, `.`, `_`, `:` or `-`, lower-cased. */
 export function canonicalRoleName(value: unknown, field = 'name'): string {
   if (typeof value !== 'string') throw new ValidationError(field, `${field} must be a string`)
-  const name = value.normalize('NFKC').trim().toLowerCase()
+  const name = foldIdentifier(value)
   if (!ROLE_NAME.test(name)) {
     throw new ValidationError(field, `${field} must be 1 to 64 letters, digits, '.', '_', ':' or '-'`)
   }
@@ -72,5 +90,7 @@ export function canonicalIdentifier(identifier: string, value: unknown): string 
   if (typeof value !== 'string' || value.length === 0 || value.length > 320) {
     throw new ValidationError(identifier, `${identifier} must be a non-empty string`)
   }
-  return value.normalize('NFKC').trim().toLowerCase()
+  const folded = foldIdentifier(checkStorableText(identifier, value))
+  if (folded.length === 0) throw new ValidationError(identifier, `${identifier} must be a non-empty string`)
+  return folded
 }

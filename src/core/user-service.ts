@@ -29,7 +29,13 @@ import {
   ValidationError,
   WrongPasswordError,
 } from './errors.js'
-import { canonicalEmail, canonicalIdentifier, canonicalRoleName, canonicalUsername } from './identifiers.js'
+import {
+  canonicalEmail,
+  canonicalIdentifier,
+  canonicalRoleName,
+  canonicalUsername,
+  foldIdentifier,
+} from './identifiers.js'
 import { type Logger, silentLogger } from './logger.js'
 import type {
   LoginAttemptStore,
@@ -41,6 +47,7 @@ import type {
   UserRecordPatch,
   UserRepository,
 } from './repositories.js'
+import { checkStorableText } from './storable-text.js'
 import type { BaseUser, Id, NewUser, Role, UserFieldSchema, UserPatch } from './user.js'
 
 /** Token lifetimes, in seconds. */
@@ -351,13 +358,13 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
         typeof value === 'string' &&
         (key === 'email' || key === 'username' || key === this.userAuthIdentifier)
       ) {
-        canonical[key] = value.normalize('NFKC').trim().toLowerCase()
+        canonical[key] = foldIdentifier(checkStorableText(key, value))
       } else if (key === 'id') {
         const id = this.parseId(value as Id)
         if (id === null) return null
         canonical[key] = id
       } else {
-        canonical[key] = value
+        canonical[key] = checkStorableText(key, value)
       }
     }
     return this.userRepository.findOne(canonical)
@@ -373,6 +380,7 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     if (!Number.isInteger(offset) || offset < 0)
       throw new ValidationError('offset', 'offset must be a non-negative integer')
     const filters = { ...query.filters }
+    for (const [key, value] of Object.entries(filters)) checkStorableText(key, value)
     if (typeof filters.role === 'string') filters.role = canonicalRoleName(filters.role, 'role')
     return this.userRepository.list({ ...query, filters, limit, offset })
   }
@@ -1004,6 +1012,7 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     for (const [key, value] of Object.entries(data)) {
       if (value === undefined) continue
       if (key === 'password' || key === 'passwordHash') continue
+      checkStorableText(key, value)
       if (!BUILT_IN_WRITABLE.has(key) && !Object.hasOwn(custom, key)) {
         throw new ValidationError(key, `unknown field '${key}'`)
       }
@@ -1125,7 +1134,7 @@ export function emailFingerprint(email: string): string {
  * ```
  */
 export function loginAttemptKey(identifier: string): string {
-  return createHash('sha256').update(identifier.normalize('NFKC').trim().toLowerCase()).digest('hex')
+  return createHash('sha256').update(foldIdentifier(identifier)).digest('hex')
 }
 
 /** The fingerprint of a password hash that binds reset tokens to it. The hash is salted, so every set changes it. */
@@ -1183,7 +1192,7 @@ function checkDescription(value: unknown): string | null | undefined {
   if (typeof value !== 'string' || value.length > 255) {
     throw new ValidationError('description', 'description must be a string of at most 255 characters')
   }
-  return value
+  return checkStorableText('description', value)
 }
 
 function checkCustomValue(key: string, value: unknown, schema: UserFieldSchema): unknown {

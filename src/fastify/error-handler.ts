@@ -6,7 +6,12 @@
  * @module
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { FastifyUsersError, type FastifyUsersErrorCode, TooManyAttemptsError } from '../core/errors.js'
+import {
+  DatabaseUnavailableError,
+  FastifyUsersError,
+  type FastifyUsersErrorCode,
+  TooManyAttemptsError,
+} from '../core/errors.js'
 
 /** HTTP status of every error code. The single table of the library. */
 export const statusByCode: Record<FastifyUsersErrorCode, number> = {
@@ -28,6 +33,7 @@ export const statusByCode: Record<FastifyUsersErrorCode, number> = {
   ERR_CONFLICT: 409,
   ERR_BUSY: 503,
   ERR_TOO_MANY_ATTEMPTS: 429,
+  ERR_DATABASE_UNAVAILABLE: 503,
 }
 
 /** One field that failed validation. */
@@ -145,7 +151,9 @@ export function sendProblem(reply: FastifyReply, error: unknown): FastifyReply {
   if (body.status === 503) reply.header('retry-after', '1')
   // The throttle knows when the identifier may try again. The body says nothing more, so it is the same
   // for a known and an unknown identifier.
-  if (error instanceof TooManyAttemptsError) reply.header('retry-after', String(error.retryAfterSeconds))
+  if (error instanceof TooManyAttemptsError || error instanceof DatabaseUnavailableError) {
+    reply.header('retry-after', String(error.retryAfterSeconds))
+  }
   return reply.code(body.status).type('application/problem+json; charset=utf-8').send(body)
 }
 

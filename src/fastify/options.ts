@@ -102,6 +102,14 @@ export interface FastifyUsersOptions {
    * `sqlite:path/to/file.db`, `sqlite::memory:`, `postgres://...`, `mysql://...`.
    */
   database: string | Kysely<unknown>
+  /**
+   * When `database` is a URL: how long to keep trying, in milliseconds, while the database cannot be
+   * reached at start (refused, restarting) before registration fails with a clear error. Ignored for a
+   * Kysely instance.
+   *
+   * @defaultValue `30000`
+   */
+  connectTimeoutMs?: number
   /** Run the migrations (ours, then `migrations`) at registration. Default: `false`. */
   migrate?: boolean
   /** The application's own migrations, for example the columns of its custom fields. */

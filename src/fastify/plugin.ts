@@ -70,7 +70,7 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
   let db: Kysely<unknown>
   let ownsDb = false
   if (typeof options.database === 'string') {
-    db = (await connectDatabase<unknown>(options.database)).db
+    db = (await connectDatabase<unknown>(options.database, { connectTimeoutMs: options.connectTimeoutMs })).db
     ownsDb = true
   } else {
     db = options.database

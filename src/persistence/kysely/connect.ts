@@ -24,6 +24,8 @@ import {
   SqliteDialect,
   sql,
 } from 'kysely'
+import { isUnavailable } from './driver-errors.js'
+import { resilientDialect } from './resilient-dialect.js'
 
 /** The SQL dialects fastify-users supports. */
 export type DatabaseDialect = 'sqlite' | 'postgres' | 'mysql'
@@ -37,6 +39,15 @@ export interface ConnectOptions {
    * @defaultValue `10` (the default of both `pg` and `mysql2`)
    */
   poolSize?: number
+  /**
+   * How long to keep trying when the database cannot be reached at start (connection refused, server
+   * starting up...), in milliseconds; then {@link connectDatabase} gives up with an error naming the URL
+   * and the last reason. Errors that waiting cannot fix (a wrong password, an unknown database) fail at
+   * once. `0` tries exactly once.
+   *
+   * @defaultValue `30000`
+   */
+  connectTimeoutMs?: number
 }
 
 /** A Kysely instance together with what {@link connectDatabase} learned from the URL. */
@@ -55,16 +66,27 @@ const ACCEPTED_FORMS =
   'mysql://... or mariadb://...'
 
 const DEFAULT_POOL_SIZE = 10
+const DEFAULT_CONNECT_TIMEOUT_MS = 30_000
+/** Bounds a new connection's handshake, so an unreachable host answers 503 in seconds, not minutes. */
+const CONNECTION_TIMEOUT_MS = 5_000
+/** SQLite waits this long for another process's write lock before giving up with SQLITE_BUSY. */
+const SQLITE_BUSY_TIMEOUT_MS = 5_000
 
 /**
  * Connects to the database a URL names and checks that it answers (`select 1`), so a wrong URL fails at
- * startup with a clear message instead of at the first request.
+ * startup with a clear message instead of at the first request. A database that cannot be reached yet
+ * (refused, restarting) is retried for `connectTimeoutMs` (30 s by default) before that error.
+ *
+ * Driver faults never crash the process and never leak driver codes: the pools' and connections' `error`
+ * events are handled, and every query error that means "unreachable" becomes a `DatabaseUnavailableError`
+ * (HTTP 503 with `Retry-After`); the pools open fresh connections once the server answers again.
  *
  * Accepted URL forms:
  * - `sqlite:relative/or/absolute/path.db` (relative to the working directory), `sqlite:///abs/path.db`,
  *   `sqlite::memory:`. The parent directory of a file is created. Every connection runs with
  *   `foreign_keys = ON` (the schema relies on `ON DELETE CASCADE`), `busy_timeout = 5000` and, for files,
- *   `journal_mode = WAL` (readers do not block the writer).
+ *   `journal_mode = WAL` (readers do not block the writer). Transactions start with `BEGIN IMMEDIATE`, so
+ *   several processes on one file wait for each other's writes instead of failing with `SQLITE_BUSY`.
  * - `postgres://` or `postgresql://`: a `pg` Pool. Global `pg` type parsers are left alone, so `int8`
  *   columns (and `count(*)`) come back as strings; callers convert.
  * - `mysql://` or `mariadb://`: a `mysql2` pool with `timezone: 'Z'` (dates are stored and read as UTC,
@@ -86,7 +108,7 @@ const DEFAULT_POOL_SIZE = 10
  *
  * const { db, dialect, url } = await connectDatabase<Database>(
  *   process.env.DATABASE_URL ?? 'sqlite:data/app.db',
- *   { poolSize: 20 },
+ *   { poolSize: 20, connectTimeoutMs: 60_000 },
  * )
  * console.log(`using ${dialect} at ${url}`)
  * // ...
@@ -100,6 +122,12 @@ export async function connectDatabase<DB>(
   const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE
   if (!Number.isInteger(poolSize) || poolSize < 1) {
     throw new TypeError(`poolSize must be a positive integer, got ${String(options.poolSize)}`)
+  }
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
+  if (!Number.isFinite(connectTimeoutMs) || connectTimeoutMs < 0) {
+    throw new TypeError(
+      `connectTimeoutMs must be a non-negative number of milliseconds, got ${String(options.connectTimeoutMs)}`,
+    )
   }
   const masked = maskUrl(url)
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase()
@@ -126,15 +154,38 @@ export async function connectDatabase<DB>(
   }
 
   try {
-    await sql`select 1`.execute(db)
+    await untilReachable(db, connectTimeoutMs)
   } catch (error) {
     // Close the pool we just opened: the caller gets no handle to do it, and open sockets would keep the
     // process alive after the error.
     await db.destroy().catch(() => {})
-    const reason = error instanceof Error ? error.message : String(error)
-    throw new Error(`Cannot connect to ${masked}: ${reason}`, { cause: error })
+    const cause = (error as { cause?: unknown }).cause ?? error
+    const reason =
+      cause instanceof Error ? cause.message || String((cause as { code?: unknown }).code) : String(cause)
+    const waited = isUnavailable(cause) && connectTimeoutMs > 0 ? ` within ${connectTimeoutMs / 1000} s` : ''
+    throw new Error(`Cannot connect to ${masked}${waited}: ${reason}`, { cause })
   }
   return { db, dialect, url: masked }
+}
+
+/**
+ * Runs `select 1` until it succeeds, retrying errors that mean "not reachable yet" with a growing pause
+ * (0.1 s doubling to 2 s) until `timeoutMs` has passed; any other error, or the last one, is thrown.
+ */
+async function untilReachable<DB>(db: Kysely<DB>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let pause = 100
+  for (;;) {
+    try {
+      await sql`select 1`.execute(db)
+      return
+    } catch (error) {
+      const left = deadline - Date.now()
+      if (!isUnavailable((error as { cause?: unknown }).cause ?? error) || left <= 0) throw error
+      await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)))
+      pause = Math.min(pause * 2, 2_000)
+    }
+  }
 }
 
 /**
@@ -202,11 +253,11 @@ async function connectSqlite<DB>(url: string): Promise<Kysely<DB>> {
   const { default: Database } = await importDriver(() => import('better-sqlite3'), 'better-sqlite3', '12')
   const inMemory = filename === ':memory:'
   if (!inMemory) mkdirSync(dirname(resolve(filename)), { recursive: true })
-  const database = new Database(filename)
+  const database = new Database(filename, { timeout: SQLITE_BUSY_TIMEOUT_MS })
   try {
     // Per-connection settings: SQLite does not persist foreign_keys or busy_timeout in the file.
     database.pragma('foreign_keys = ON')
-    database.pragma('busy_timeout = 5000')
+    database.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`)
     if (!inMemory) {
       database.pragma('journal_mode = WAL')
       // With WAL, NORMAL cannot corrupt the database; a power cut may lose the last commits, and in
@@ -217,7 +268,11 @@ async function connectSqlite<DB>(url: string): Promise<Kysely<DB>> {
     database.close()
     throw error
   }
-  return new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) })
+  return new Kysely<DB>({
+    dialect: resilientDialect(new SqliteDialect({ database: withStatementCache(database) }), {
+      immediateTransactions: true,
+    }),
+  })
 }
 
 /** Statements kept per connection: more than the library's distinct queries, few enough to stay small. */
@@ -260,12 +315,23 @@ function withStatementCache<
 
 async function connectPostgres<DB>(url: string, poolSize: number): Promise<Kysely<DB>> {
   const { Pool } = await importDriver(() => import('pg'), 'pg', '8')
-  const pool = new Pool({ connectionString: url, max: poolSize })
+  const pool = new Pool({
+    connectionString: url,
+    max: poolSize,
+    connectionTimeoutMillis: CONNECTION_TIMEOUT_MS,
+  })
   // An idle client whose connection dies (server restart, pg_terminate_backend) makes the pool emit
   // 'error'; without a listener that crashes the process. The pool already discards the client and the
   // next query opens a fresh connection, so there is nothing else to do here.
   pool.on('error', () => {})
-  return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
+  // A client checked out of the pool (between Kysely's acquire and release) has no pool listener: when its
+  // socket ends it emits 'error' on itself, and an unheard 'error' event kills the process. The query in
+  // flight is rejected with the same error (and becomes a 503); the broken client is not queryable any
+  // more, so the pool drops it on release instead of reusing it.
+  pool.on('connect', (client) => {
+    client.on('error', () => {})
+  })
+  return new Kysely<DB>({ dialect: resilientDialect(new PostgresDialect({ pool })) })
 }
 
 async function connectMysql<DB>(url: string, poolSize: number): Promise<Kysely<DB>> {
@@ -279,16 +345,25 @@ async function connectMysql<DB>(url: string, poolSize: number): Promise<Kysely<D
     supportBigNumbers: true,
     bigNumberStrings: false,
     timezone: 'Z',
+    connectTimeout: CONNECTION_TIMEOUT_MS,
   })
+  // mysql2's pool removes a broken connection on its first 'error' only (a `once` listener); a second
+  // event, or one on the pool, would be unheard and kill the process. The query in flight gets the error.
+  pool.on('connection', (connection) => {
+    connection.on('error', () => {})
+  })
+  pool.on('error', () => {})
   return new Kysely<DB>({
-    dialect: new MysqlDialect({
-      pool,
-      // timezone: 'Z' only affects how mysql2 converts JS dates; the session zone decides what NOW() and
-      // CURRENT_TIMESTAMP return, so pin it to UTC too.
-      onCreateConnection: async (connection: DatabaseConnection) => {
-        await connection.executeQuery(CompiledQuery.raw("set time_zone = '+00:00'"))
-      },
-    }),
+    dialect: resilientDialect(
+      new MysqlDialect({
+        pool,
+        // timezone: 'Z' only affects how mysql2 converts JS dates; the session zone decides what NOW() and
+        // CURRENT_TIMESTAMP return, so pin it to UTC too.
+        onCreateConnection: async (connection: DatabaseConnection) => {
+          await connection.executeQuery(CompiledQuery.raw("set time_zone = '+00:00'"))
+        },
+      }),
+    ),
   })
 }
 

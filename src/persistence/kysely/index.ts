@@ -19,11 +19,13 @@ export {
   detectDialect,
 } from './connect.js'
 export type { FastifyUsersDatabase } from './database.js'
+export { isUnavailable, translateDriverError } from './driver-errors.js'
 export { KyselyLoginAttemptStore } from './kysely-login-attempt-store.js'
 export { KyselyRoleRepository } from './kysely-role-repository.js'
 export { KyselySessionRepository, KyselyTokenDenylist } from './kysely-session-repository.js'
 export { type KyselyRepositoryOptions, KyselyUserRepository } from './kysely-user-repository.js'
 export { type MigrateOptions, type MigrateResult, migrateToLatest } from './migrate.js'
+export { type ResilientDialectOptions, resilientDialect } from './resilient-dialect.js'
 
 /** Every repository the service and the plugin need, over one Kysely instance. */
 export interface KyselyRepositories<U extends BaseUser = BaseUser, R extends Role = Role> {

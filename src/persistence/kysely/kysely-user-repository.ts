@@ -6,7 +6,6 @@
  */
 import { type Expression, type SqlBool, sql } from 'kysely'
 import { v7 as uuidv7 } from 'uuid'
-import { ValidationError } from '../../core/errors.js'
 import type {
   NewUserRecord,
   UserListQuery,
@@ -18,6 +17,7 @@ import type {
 import type { BaseUser, Id, IdType, Role, UserFieldSchema } from '../../core/user.js'
 import { type DatabaseDialect, detectDialect } from './connect.js'
 import { uniqueViolation } from './constraint-errors.js'
+import { decodeUserCursor, encodeUserCursor } from './cursor.js'
 import type { DynamicDb, DynamicUsersEb } from './database.js'
 import { PreparedQuery } from './prepared-query.js'
 import { rowToRole, rowToUser, toColumn, toDbBoolean, toNumber, userValuesToRow } from './row-mapping.js'
@@ -157,7 +157,7 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
       .executeTakeFirstOrThrow()
 
     let page = this.#db.selectFrom('users').selectAll().where(filtered)
-    const cursor = query.cursor ? decodeCursor(query.cursor) : null
+    const cursor = query.cursor ? decodeUserCursor(query.cursor, order.field, this.idType) : null
     const forward = order.direction === 'asc' ? '>' : '<'
     if (cursor) {
       const [value, id] = cursor
@@ -180,7 +180,8 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
     return {
       items: await this.#withRoles(pageRows),
       total: toNumber(totalRow.n),
-      nextCursor: hasMore && last ? encodeCursor([last[orderColumn], last.id]) : null,
+      nextCursor:
+        hasMore && last ? encodeUserCursor(order.field, this.idType, last[orderColumn], last.id) : null,
     }
   }
 
@@ -291,24 +292,4 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
       rowToUser<U>(row, byUser.get(String(row.id)) ?? [], this.idType, this.userFields),
     )
   }
-}
-
-function encodeCursor(value: [unknown, unknown]): string {
-  return Buffer.from(JSON.stringify(value)).toString('base64url')
-}
-
-function decodeCursor(cursor: string): [string | number, string | number] {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-    if (
-      Array.isArray(value) &&
-      value.length === 2 &&
-      value.every((v) => typeof v === 'string' || typeof v === 'number')
-    ) {
-      return value as [string | number, string | number]
-    }
-  } catch {
-    // fall through to the error below
-  }
-  throw new ValidationError('cursor', 'cursor is not one this server issued')
 }
