@@ -27,19 +27,39 @@ function nullable(schema: UserFieldSchema): TSchema {
   return Type.Union([asSchema(schema), Type.Null()])
 }
 
+/**
+ * Every request string carries this pattern: no NUL character. No database stores U+0000 in text
+ * (PostgreSQL fails the query), so it is refused here with a 400, as the core refuses it too.
+ */
+export const NO_NUL_PATTERN = '^[^\\u0000]*$'
+
+/** A request string: bounded, and without NUL (see {@link NO_NUL_PATTERN}). */
+const Text = (options: Parameters<typeof Type.String>[0] = {}) =>
+  Type.String({ ...options, pattern: NO_NUL_PATTERN })
+
+/** An application's custom field as a request accepts it: its own schema, and no NUL in any string. */
+function inputField(schema: UserFieldSchema): UserFieldSchema {
+  const types =
+    schema.type === undefined ? ['string'] : Array.isArray(schema.type) ? schema.type : [schema.type]
+  if (!types.includes('string')) return schema
+  // allOf, so that a pattern of the application's own schema still applies too.
+  const allOf = (schema as { allOf?: unknown[] }).allOf ?? []
+  return { ...schema, allOf: [...allOf, { pattern: NO_NUL_PATTERN }] } as UserFieldSchema
+}
+
 // Strings are bounded everywhere: an oversized value is refused before it reaches a hash or a query.
-const Email = Type.String({
+const Email = Text({
   minLength: 3,
   maxLength: 320,
   description: 'An email address; compared case-insensitively.',
 })
-const Password = Type.String({
+const Password = Text({
   minLength: 1,
   maxLength: 4096,
   description: '8 to 128 characters by default; no composition rules.',
 })
-const Token = Type.String({ minLength: 1, maxLength: 4096 })
-const Username = Type.String({ minLength: 3, maxLength: 64 })
+const Token = Text({ minLength: 1, maxLength: 4096 })
+const Username = Text({ minLength: 3, maxLength: 64 })
 
 /** Builds the schemas for a configuration. */
 export function buildSchemas(options: SchemaOptions) {
@@ -75,15 +95,13 @@ export function buildSchemas(options: SchemaOptions) {
   const UserRef = Type.Ref('FastifyUsersUser')
 
   const optionalFields = (fields: [string, UserFieldSchema][]) =>
-    Object.fromEntries(fields.map(([name, schema]) => [name, Type.Optional(nullable(schema))]))
+    Object.fromEntries(fields.map(([name, schema]) => [name, Type.Optional(nullable(inputField(schema)))]))
 
   const identifierField: Record<string, TSchema> =
     options.userAuthIdentifier === 'email'
       ? {}
       : {
-          [options.userAuthIdentifier]: usesUsername
-            ? Username
-            : Type.String({ minLength: 1, maxLength: 320 }),
+          [options.userAuthIdentifier]: usesUsername ? Username : Text({ minLength: 1, maxLength: 320 }),
         }
 
   return {
@@ -107,7 +125,7 @@ export function buildSchemas(options: SchemaOptions) {
     LoginBody: Type.Object(
       {
         [options.userAuthIdentifier]:
-          options.userAuthIdentifier === 'email' ? Email : Type.String({ minLength: 1, maxLength: 320 }),
+          options.userAuthIdentifier === 'email' ? Email : Text({ minLength: 1, maxLength: 320 }),
         password: Password,
       },
       { additionalProperties: false },
@@ -152,13 +170,13 @@ export function buildSchemas(options: SchemaOptions) {
       {
         limit: Type.Optional(Type.Integer({ minimum: 1, maximum: options.maxPageSize, default: 20 })),
         offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
-        cursor: Type.Optional(Type.String({ maxLength: 512 })),
+        cursor: Type.Optional(Text({ maxLength: 512 })),
         email: Type.Optional(
-          Type.String({ maxLength: 320, description: 'Substring of the email, case-insensitive.' }),
+          Text({ maxLength: 320, description: 'Substring of the email, case-insensitive.' }),
         ),
         isActive: Type.Optional(Type.Boolean()),
         isVerified: Type.Optional(Type.Boolean()),
-        role: Type.Optional(Type.String({ maxLength: 64 })),
+        role: Type.Optional(Text({ maxLength: 64 })),
         orderBy: Type.Optional(
           Type.Union([Type.Literal('createdAt'), Type.Literal('updatedAt'), Type.Literal('email')]),
         ),
@@ -179,15 +197,15 @@ export function buildSchemas(options: SchemaOptions) {
     RoleList: Type.Array(Type.Ref('FastifyUsersRole')),
     RoleCreate: Type.Object(
       {
-        name: Type.String({ minLength: 1, maxLength: 64 }),
-        description: Type.Optional(Type.Union([Type.String({ maxLength: 255 }), Type.Null()])),
+        name: Text({ minLength: 1, maxLength: 64 }),
+        description: Type.Optional(Type.Union([Text({ maxLength: 255 }), Type.Null()])),
       },
       { additionalProperties: false },
     ),
     RolePatch: Type.Object(
       {
-        name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-        description: Type.Optional(Type.Union([Type.String({ maxLength: 255 }), Type.Null()])),
+        name: Type.Optional(Text({ minLength: 1, maxLength: 64 })),
+        description: Type.Optional(Type.Union([Text({ maxLength: 255 }), Type.Null()])),
       },
       { additionalProperties: false, minProperties: 1 },
     ),

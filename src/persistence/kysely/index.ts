@@ -25,6 +25,7 @@ export { KyselyRoleRepository } from './kysely-role-repository.js'
 export { KyselySessionRepository, KyselyTokenDenylist } from './kysely-session-repository.js'
 export { type KyselyRepositoryOptions, KyselyUserRepository } from './kysely-user-repository.js'
 export { type MigrateOptions, type MigrateResult, migrateToLatest } from './migrate.js'
+export { identifierType, MYSQL_IDENTIFIER_COLLATION } from './migrations/identifier-column.js'
 export { type ResilientDialectOptions, resilientDialect } from './resilient-dialect.js'
 
 /** Every repository the service and the plugin need, over one Kysely instance. */
