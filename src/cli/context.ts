@@ -79,8 +79,9 @@ export async function withDatabase<T>(
   }
   let connected: Awaited<ReturnType<typeof connectDatabase<unknown>>>
   try {
-    // One connection is all a command needs.
-    connected = await connectDatabase<unknown>(url, { poolSize: 1 })
+    // One connection is all a command needs. An interactive command reports an unreachable database at
+    // once rather than retrying for the server's start-up grace period.
+    connected = await connectDatabase<unknown>(url, { poolSize: 1, connectTimeoutMs: 0 })
   } catch (error) {
     throw new CliError(error instanceof Error ? error.message : String(error))
   }
