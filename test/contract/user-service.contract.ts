@@ -134,7 +134,10 @@ export function userServiceContract(dialect: TestDialect, idType: IdType): void 
           },
         },
       })
-      assert.deepEqual(first.executed, ['0001-initial', '0002-login-attempts', '0001-display-name'])
+      // The library's migrations in order (more are added over time), then the application's.
+      assert.deepEqual(first.executed.slice(0, 2), ['0001-initial', '0002-login-attempts'])
+      assert.ok(first.executed.includes('0004-identifier-collation'), first.executed.join())
+      assert.equal(first.executed.at(-1), '0001-display-name')
       repos = createKyselyRepositories<AppUser>(tdb.db, {
         idType,
         userFields: { displayName: { type: 'string', maxLength: 100 } },
