@@ -53,9 +53,11 @@ export type {
   TokenDenylist,
   UserListQuery,
   UserOrderField,
+  UserExpectation,
   UserPage,
   UserRecordPatch,
   UserRepository,
+  UserUpdateOptions,
 } from './core/repositories.js'
 export type { BaseUser, Id, IdType, NewUser, Role, UserFieldSchema, UserPatch } from './core/user.js'
 export {

@@ -9,6 +9,7 @@
  * @module
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Mailer } from '../mail/mailer.js'
 import { composeUserMail, type MailLinkOptions, type UserMailKind } from '../mail/messages.js'
 import { PasswordManager, type PasswordManagerOptions } from '../password/password-manager.js'
@@ -315,7 +316,14 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
       user = await this.userRepository.insert(record as NewUserRecord)
     } catch (err) {
       const translated = this.#translateConflict(err)
-      if (translated instanceof UserExistsError && this.requireVerificationOnRegistration) {
+      // Only a taken address is answered with a notice to its owner (and voids an unproven password):
+      // the mailbox is what both claimants assert. A taken username or other unique column says nothing
+      // about the mailbox; it is refused plainly and the account that holds it is left alone.
+      if (
+        translated instanceof UserExistsError &&
+        translated.field === 'email' &&
+        this.requireVerificationOnRegistration
+      ) {
         await this.#noticeExistingAccount(record)
       }
       throw translated
@@ -438,6 +446,11 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
    * A wrong current password counts as a failed login of the user's identifier, and the same throttle
    * applies ({@link TooManyAttemptsError}, before any hash work), so a stolen session cannot be used to
    * guess the password faster than the login route allows (security.md item 26).
+   *
+   * Changes are serialised by a compare-and-set on the password hash that was checked: of parallel
+   * changes proving the same current password exactly one is applied, and the others throw
+   * {@link WrongPasswordError}, as they would a moment later, since the password they proved is no longer
+   * the current one (they are not counted as failures).
    */
   async changePassword(id: Id, currentPassword: string, newPassword: string): Promise<U> {
     const user = await this.getUser(id)
@@ -452,7 +465,24 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
       throw new WrongPasswordError()
     }
     if (key !== null) await this.loginAttemptStore?.clear(key)
-    return this.updateUser(user.id, { password: newPassword } as UserPatch<U>)
+    if (typeof newPassword !== 'string') throw new ValidationError('password', 'password must be a string')
+    const passwordHash = await this.#hashNewPassword(newPassword, user)
+    const updated = await this.userRepository.update(
+      user.id,
+      { passwordHash, incrementAuthVersion: true },
+      { expect: { passwordHash: user.passwordHash, authVersion: user.authVersion } },
+    )
+    if (!updated) {
+      this.logger.warn(
+        { event: 'authn_password_change_fail', userId: user.id, reason: 'changed_concurrently' },
+        'password changed by another request meanwhile',
+      )
+      throw new WrongPasswordError()
+    }
+    await this.#endSessions(updated)
+    this.logger.info({ event: 'authn_password_change', userId: updated.id }, 'password changed')
+    this.#deliverNotice('password-changed', updated, () => this.sendPasswordChangedNotice(updated))
+    return updated
   }
 
   /** Deletes a user with their role links and sessions; returns the deleted user. Throws {@link NotFoundError}. */
@@ -559,21 +589,16 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
   }
 
   /**
-   * Asks for a new verification mail by email address. Silent, with the same work, for unknown, already
-   * verified or inactive addresses, so it reveals nothing.
+   * Asks for a new verification mail by email address. Silent for unknown, already verified or inactive
+   * addresses, so it reveals nothing: it resolves at once, before the address is even looked up, and the
+   * lookup and the mail happen in the background ({@link settled} waits for them), so a known address
+   * cannot answer slower than an unknown one.
    */
   async requestVerification(email: string): Promise<void> {
-    let user: U | null = null
-    try {
-      user = await this.userRepository.findOne({ email: canonicalEmail(email) })
-    } catch (err) {
-      if (!(err instanceof ValidationError)) throw err
-    }
-    if (user?.isActive && !user.isVerified) {
-      await this.initiateVerification(user)
-    } else {
-      this.generateToken(0, tokenPurposes.verify.audience, { ef: emailFingerprint(''), ver: 0 })
-    }
+    this.#inBackground('verification', async () => {
+      const user = await this.#findByEmail(email)
+      if (user?.isActive && !user.isVerified) await this.initiateVerification(user)
+    })
   }
 
   /**
@@ -588,8 +613,14 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     if (typeof claims.ef !== 'string' || claims.ef !== emailFingerprint(user.email))
       throw new InvalidTokenError('email changed')
     if (user.isVerified) throw new InvalidTokenError('already used')
-    const verified = await this.userRepository.update(user.id, { isVerified: true })
-    if (!verified) throw new InvalidTokenError('user gone')
+    // Compare-and-set: of parallel uses of one link exactly one verifies (and runs the hook); the others
+    // fail like a late use.
+    const verified = await this.userRepository.update(
+      user.id,
+      { isVerified: true },
+      { expect: { isVerified: false, authVersion: user.authVersion, email: user.email } },
+    )
+    if (!verified) throw new InvalidTokenError('already used')
     this.logger.info({ event: 'user_updated', userId: verified.id, change: 'verified' }, 'email verified')
     await this.postVerificationHook(verified, request)
     return verified
@@ -599,24 +630,20 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
   // Password reset
 
   /**
-   * Starts a password reset for an email address: a single-use token bound to a fingerprint of the
-   * current password hash, handed to `sendPasswordResetToken`. Silent for unknown or inactive addresses,
-   * with the same work (a token is signed either way; mail goes out in the background).
+   * Starts a password reset for an email address: a single-use token bound to the current password hash,
+   * the address and the credential version, handed to `sendPasswordResetToken`. Silent for unknown or
+   * inactive addresses: it resolves at once, before the address is even looked up, and the lookup and
+   * the mail happen in the background ({@link settled} waits for them), so a known address cannot answer
+   * slower than an unknown one.
    */
   async initiatePasswordReset(email: string): Promise<void> {
-    let user: U | null = null
-    try {
-      user = await this.userRepository.findOne({ email: canonicalEmail(email) })
-    } catch (err) {
-      if (!(err instanceof ValidationError)) throw err
-    }
-    if (user?.isActive) {
+    this.#inBackground('password-reset', async () => {
+      const user = await this.#findByEmail(email)
+      if (!user?.isActive) return
       const token = this.#resetToken(user)
       this.logger.info({ event: 'authn_token_created', userId: user.id, purpose: 'reset' }, 'reset requested')
       this.#deliverNotice('password-reset', user, () => this.sendPasswordResetToken(user, token))
-    } else {
-      this.generateToken(0, tokenPurposes.reset.audience, { fp: passwordFingerprint('') })
-    }
+    })
   }
 
   /**
@@ -629,19 +656,31 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
   async resetPassword(encodedToken: string, password: string): Promise<U> {
     const claims = this.tokens.verify(encodedToken, tokenPurposes.reset)
     const user = await this.#userFromToken(claims.sub)
-    const expected = Buffer.from(passwordFingerprint(user.passwordHash))
-    const given = Buffer.from(typeof claims.fp === 'string' ? claims.fp : '')
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    if (!sameFingerprint(claims.fp, passwordFingerprint(user.passwordHash))) {
       throw new InvalidTokenError('already used or password changed')
     }
+    if (!sameFingerprint(claims.ef, emailFingerprint(user.email))) {
+      throw new InvalidTokenError('email changed since')
+    }
+    if (claims.ver !== user.authVersion) throw new InvalidTokenError('credentials changed since')
     if (!user.isActive) throw new InvalidTokenError('inactive user')
     const passwordHash = await this.#hashNewPassword(password, user)
-    const updated = await this.userRepository.update(user.id, {
-      passwordHash,
-      isVerified: true,
-      incrementAuthVersion: true,
-    })
-    if (!updated) throw new InvalidTokenError('user gone')
+    // Compare-and-set on the state the token was checked against: of parallel uses of one token exactly
+    // one finds it unchanged; the others fail like a late use. The address is still the one the token was
+    // mailed to (checked above, and again by the update), so marking it verified is proven.
+    const updated = await this.userRepository.update(
+      user.id,
+      { passwordHash, isVerified: true, incrementAuthVersion: true },
+      {
+        expect: {
+          passwordHash: user.passwordHash,
+          authVersion: user.authVersion,
+          email: user.email,
+          isActive: true,
+        },
+      },
+    )
+    if (!updated) throw new InvalidTokenError('already used or password changed')
     await this.#endSessions(updated)
     await this.#clearLoginFailures(updated)
     this.logger.info({ event: 'authn_password_change', userId: updated.id, via: 'reset' }, 'password reset')
@@ -830,7 +869,10 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
    */
   async onDeliveryError(_error: unknown, _context: { kind: UserMailKind; user: U }): Promise<void> {}
 
-  /** Resolves when every mail started so far has been handed over (or has failed). For tests and shutdown. */
+  /**
+   * Resolves when every mail started so far has been handed over (or has failed), and every background
+   * lookup of `initiatePasswordReset` and `requestVerification` has ended. For tests and shutdown.
+   */
   async settled(): Promise<void> {
     while (this.#deliveries.size > 0) await Promise.allSettled([...this.#deliveries])
   }
@@ -862,26 +904,40 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     return user
   }
 
+  /**
+   * A reset token bound to everything that must not have moved when it is used: the password hash (so it
+   * works once), the address it is mailed to (so it proves that mailbox, and dies with an email change),
+   * and the credential version (so it dies with deactivation, revocation or any credential change).
+   */
   #resetToken(user: U): string {
     return this.generateToken(user.id, tokenPurposes.reset.audience, {
       fp: passwordFingerprint(user.passwordHash),
+      ef: emailFingerprint(user.email),
+      ver: user.authVersion,
     })
   }
 
   async #noticeExistingAccount(record: Record<string, unknown>): Promise<void> {
-    const key = this.userAuthIdentifier in record ? this.userAuthIdentifier : 'email'
-    let owner = await this.userRepository.findOne({ [key]: record[key] })
+    let owner = await this.userRepository.findOne({ email: record.email })
     if (!owner) return
     if (!owner.isVerified) {
       // Pre-account hijacking (security.md item 17): whoever registered this unverified account never
       // proved the mailbox, and now a second person claims it. The unproven password is voided and every
       // link already mailed dies with the credential version; the mailbox owner takes the account through
       // the reset link of the notice, which also verifies it.
+      // Compare-and-set on the state read: if the owner verified (or anything else moved) meanwhile, the
+      // voiding does not apply to the new state, and the notice goes out with a token of the current one.
       owner =
-        (await this.userRepository.update(owner.id, {
-          passwordHash: `!unusable:${randomBytes(16).toString('base64url')}`,
-          incrementAuthVersion: true,
-        })) ?? owner
+        (await this.userRepository.update(
+          owner.id,
+          {
+            passwordHash: `!unusable:${randomBytes(16).toString('base64url')}`,
+            incrementAuthVersion: true,
+          },
+          { expect: { isVerified: false, authVersion: owner.authVersion } },
+        )) ??
+        (await this.userRepository.findById(owner.id))
+      if (!owner) return
     }
     const token = this.#resetToken(owner)
     this.logger.info(
@@ -940,29 +996,36 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
    *
    * Counting before the hash, not after it, is what makes the limit hold against a burst: N parallel
    * guesses would all pass a check made before any of them failed, and each would get a hash. Counted up
-   * front, the atomic increment orders them; an attempt whose count shows that others were counted since
-   * it looked, past the free attempts, is refused like a sequential one would be. Only `freeAttempts` of a
-   * burst reach a hash; the rest are refused, counted (the store has no way to take one back) and harmless
-   * (the delay is capped).
+   * front, the atomic increment orders them, and only the free attempts (those left of them) go on to a
+   * hash. An attempt whose count shows that others were counted since it looked, past the free attempts,
+   * has found attempts in flight, not failures: it gives its count back and waits for them to end. If they
+   * failed, the delay they earned refuses it; if one succeeded, the count is clear and it goes on. So a
+   * burst of guesses still gets no more than the free attempts to a hash, and a burst of right passwords
+   * (a double-clicked form, parallel clients) all get in: concurrency alone never raises the delay.
    */
   async #beginAttempt(key: string, userId: Id | null): Promise<number | undefined> {
     const throttle = this.loginThrottle
     const store = this.loginAttemptStore
     if (!throttle || !store) return undefined
     const windowMs = throttle.windowSeconds * 1000
-    const now = this.clock.now()
-    const state = await store.failures(key, now, windowMs)
-    if (state && state.count >= throttle.freeAttempts) {
-      const retryAt = state.lastFailureAt + this.#delaySeconds(state.count) * 1000
-      if (now < retryAt) this.#refuse(userId, Math.ceil((retryAt - now) / 1000))
+    const waitUntil = performance.now() + IN_FLIGHT_WAIT_MS
+    for (let round = 0; ; round++) {
+      const now = this.clock.now()
+      const state = await store.failures(key, now, windowMs)
+      if (state && state.count >= throttle.freeAttempts) {
+        const retryAt = state.lastFailureAt + this.#delaySeconds(state.count) * 1000
+        if (now < retryAt) this.#refuse(userId, Math.ceil((retryAt - now) / 1000))
+      }
+      const count = await store.recordFailure(key, now, windowMs)
+      const before = count - 1
+      if (before <= (state?.count ?? 0) || before < throttle.freeAttempts) return count
+      // The attempts counted since we looked are in flight (or just failed): not evidence yet.
+      await store.release(key)
+      const left = waitUntil - performance.now()
+      // Still in flight after the wait: a flood of parallel attempts, capped with the shortest wait.
+      if (left <= 0) this.#refuse(userId, 1)
+      await sleep(Math.min(left, IN_FLIGHT_POLL_MS * 2 ** Math.min(round, 3)))
     }
-    const count = await store.recordFailure(key, now, windowMs)
-    const before = count - 1
-    if (before > (state?.count ?? 0) && before >= throttle.freeAttempts) {
-      // The attempts counted since we looked failed (or are being checked) just now.
-      this.#refuse(userId, this.#delaySeconds(before))
-    }
-    return count
   }
 
   /** Seconds to wait after `failures` consecutive failures: 1 s after the last free one, doubling, capped. */
@@ -1064,6 +1127,35 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     return this.roleRepository
   }
 
+  /** The user with this address, or `null` when there is none or the value cannot be an address. */
+  async #findByEmail(email: unknown): Promise<U | null> {
+    try {
+      return await this.userRepository.findOne({ email: canonicalEmail(email) })
+    } catch (err) {
+      if (err instanceof ValidationError) return null
+      throw err
+    }
+  }
+
+  /**
+   * Runs `job` after the current answer, tracked like a mail delivery (so {@link settled} waits for it).
+   * The work of a request that must not tell a known address from an unknown one goes here whole: the
+   * caller's answer then costs the same whatever the job finds. A failure is logged, never thrown.
+   */
+  #inBackground(kind: UserMailKind, job: () => Promise<void>): void {
+    const task = (async () => {
+      // Yield first: the answer is sent before the lookup starts.
+      await new Promise<void>((resolve) => setImmediate(resolve))
+      try {
+        await job()
+      } catch (error) {
+        this.logger.error({ event: 'background_failed', kind, err: error }, 'background lookup failed')
+      }
+    })()
+    this.#deliveries.add(task)
+    void task.finally(() => this.#deliveries.delete(task))
+  }
+
   #deliverNotice(kind: UserMailKind, user: U, send: () => Promise<void>): void {
     // Mail goes out after the answer: an SMTP round trip would otherwise tell a known address from an
     // unknown one by timing, and a failing server would change the answer.
@@ -1127,6 +1219,20 @@ export function emailFingerprint(email: string): string {
 export function loginAttemptKey(identifier: string): string {
   return createHash('sha256').update(identifier.normalize('NFKC').trim().toLowerCase()).digest('hex')
 }
+
+/** Compares a fingerprint claim with the expected one in constant time; a missing claim never matches. */
+function sameFingerprint(claim: unknown, expected: string): boolean {
+  const given = Buffer.from(typeof claim === 'string' ? claim : '')
+  const wanted = Buffer.from(expected)
+  return given.length === wanted.length && timingSafeEqual(given, wanted)
+}
+
+/**
+ * How long an attempt that found others in flight for its identifier waits for them to end (they end after
+ * one hash), before it is refused with `Retry-After: 1`; and the first interval it polls the store at.
+ */
+const IN_FLIGHT_WAIT_MS = 10_000
+const IN_FLIGHT_POLL_MS = 10
 
 /** The fingerprint of a password hash that binds reset tokens to it. The hash is salted, so every set changes it. */
 export function passwordFingerprint(passwordHash: string): string {

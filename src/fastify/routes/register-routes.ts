@@ -38,7 +38,9 @@ export function registerRoutes(
       try {
         await service.register(body, request)
       } catch (err) {
-        if (!(err instanceof UserExistsError)) throw err
+        // Only a taken address is masked (its owner was mailed a notice); a taken username is public
+        // knowledge of the login form anyway, and is refused plainly.
+        if (!(err instanceof UserExistsError) || err.field !== 'email') throw err
       }
       return reply.code(202).send({ message: ACCEPTED.register })
     },
