@@ -34,6 +34,7 @@ import { canonicalEmail, canonicalIdentifier, canonicalRoleName, canonicalUserna
 import { type Logger, silentLogger } from './logger.js'
 import type {
   LoginAttemptStore,
+  LoginFailures,
   NewUserRecord,
   RoleRepository,
   SessionRepository,
@@ -455,16 +456,21 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
   async changePassword(id: Id, currentPassword: string, newPassword: string): Promise<U> {
     const user = await this.getUser(id)
     const key = this.#throttleKey((user as Record<string, unknown>)[this.userAuthIdentifier])
-    const failures = key === null ? undefined : await this.#beginAttempt(key, user.id)
-    const { valid } = await this.passwords.verify(currentPassword, user.passwordHash)
-    if (!valid) {
-      this.logger.warn(
-        { event: 'authn_password_change_fail', userId: user.id, failures },
-        'wrong current password',
-      )
-      throw new WrongPasswordError()
+    const attempt = key === null ? null : await this.#beginAttempt(key, user.id)
+    try {
+      const { valid } = await this.passwords.verify(currentPassword, user.passwordHash)
+      if (!valid) {
+        const failures = await attempt?.fail()
+        this.logger.warn(
+          { event: 'authn_password_change_fail', userId: user.id, failures },
+          'wrong current password',
+        )
+        throw new WrongPasswordError()
+      }
+      await attempt?.succeed()
+    } finally {
+      await attempt?.abandon()
     }
-    if (key !== null) await this.loginAttemptStore?.clear(key)
     if (typeof newPassword !== 'string') throw new ValidationError('password', 'password must be a string')
     const passwordHash = await this.#hashNewPassword(newPassword, user)
     const updated = await this.userRepository.update(
@@ -518,23 +524,29 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     // known one, and the refusal comes before the lookup, so neither its answer nor its timing tells them
     // apart (security.md items 20 and 29).
     const key = this.#throttleKey(data[this.userAuthIdentifier])
-    const failures = key === null ? undefined : await this.#beginAttempt(key, null)
+    const attempt = key === null ? null : await this.#beginAttempt(key, null)
     const password = typeof data.password === 'string' ? data.password : ''
     let user: U | null = null
+    let newHash: string | undefined
     try {
-      const identifier = canonicalIdentifier(this.userAuthIdentifier, data[this.userAuthIdentifier])
-      user = await this.userRepository.findOne({ [this.userAuthIdentifier]: identifier })
-    } catch (err) {
-      if (!(err instanceof ValidationError)) throw err
+      try {
+        const identifier = canonicalIdentifier(this.userAuthIdentifier, data[this.userAuthIdentifier])
+        user = await this.userRepository.findOne({ [this.userAuthIdentifier]: identifier })
+      } catch (err) {
+        if (!(err instanceof ValidationError)) throw err
+      }
+      const checked = await this.passwords.verify(password, user?.passwordHash ?? null)
+      if (!user || !checked.valid) {
+        const failures = await attempt?.fail()
+        this.logger.warn({ event: 'authn_login_fail', userId: user?.id ?? null, failures }, 'login failed')
+        return null
+      }
+      newHash = checked.newHash
+      // The password is proven, whatever the account checks below decide: earlier failures no longer count.
+      await attempt?.succeed()
+    } finally {
+      await attempt?.abandon()
     }
-    const { valid, newHash } = await this.passwords.verify(password, user?.passwordHash ?? null)
-    if (!user || !valid) {
-      this.logger.warn({ event: 'authn_login_fail', userId: user?.id ?? null, failures }, 'login failed')
-      return null
-    }
-    // The password is proven, whatever the account checks below decide: earlier failures (and this
-    // attempt, counted up front) no longer count.
-    if (key !== null) await this.loginAttemptStore?.clear(key)
     if (newHash) {
       // Same password, stronger hash: no credential needs to end.
       user = (await this.userRepository.update(user.id, { passwordHash: newHash })) ?? user
@@ -935,8 +947,7 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
             incrementAuthVersion: true,
           },
           { expect: { isVerified: false, authVersion: owner.authVersion } },
-        )) ??
-        (await this.userRepository.findById(owner.id))
+        )) ?? (await this.userRepository.findById(owner.id))
       if (!owner) return
     }
     const token = this.#resetToken(owner)
@@ -991,40 +1002,81 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
 
   /**
    * Starts a password check for `key`: throws {@link TooManyAttemptsError} while the key must wait (before
-   * any hash work, and without counting the attempt), otherwise counts the attempt as a failure and
-   * returns the count. The caller clears the key when the password proves right.
+   * any hash work, and without counting the attempt); otherwise returns the attempt, which the caller ends
+   * with `fail()` (a wrong password: one more failure), `succeed()` (the count is cleared) or, in a
+   * `finally`, `abandon()` (no password was checked: nothing is counted).
    *
-   * Counting before the hash, not after it, is what makes the limit hold against a burst: N parallel
-   * guesses would all pass a check made before any of them failed, and each would get a hash. Counted up
-   * front, the atomic increment orders them, and only the free attempts (those left of them) go on to a
-   * hash. An attempt whose count shows that others were counted since it looked, past the free attempts,
-   * has found attempts in flight, not failures: it gives its count back and waits for them to end. If they
-   * failed, the delay they earned refuses it; if one succeeded, the count is clear and it goes on. So a
-   * burst of guesses still gets no more than the free attempts to a hash, and a burst of right passwords
-   * (a double-clicked form, parallel clients) all get in: concurrency alone never raises the delay.
+   * Only failed checks count, and only they raise the delay: attempts in flight are not evidence of
+   * guessing. They are counted apart, under their own key (atomically, in the same store, so across
+   * instances too), and an attempt goes on to a hash only while the failures plus the attempts in flight
+   * stay within the free attempts (one at a time once the delay applies). An attempt beyond that waits
+   * for those in flight to end: if they failed, the delay they earned refuses it; if one succeeded, the
+   * count is clear and it goes on. So a burst of parallel guesses gets no more hashes than the free
+   * attempts, and a burst of right passwords (a double-clicked form, parallel clients) all get in.
    */
-  async #beginAttempt(key: string, userId: Id | null): Promise<number | undefined> {
+  async #beginAttempt(key: string, userId: Id | null): Promise<LoginAttempt | null> {
     const throttle = this.loginThrottle
     const store = this.loginAttemptStore
-    if (!throttle || !store) return undefined
+    if (!throttle || !store) return null
     const windowMs = throttle.windowSeconds * 1000
+    const pending = inFlightAttemptKey(key)
     const waitUntil = performance.now() + IN_FLIGHT_WAIT_MS
     for (let round = 0; ; round++) {
-      const now = this.clock.now()
-      const state = await store.failures(key, now, windowMs)
-      if (state && state.count >= throttle.freeAttempts) {
-        const retryAt = state.lastFailureAt + this.#delaySeconds(state.count) * 1000
-        if (now < retryAt) this.#refuse(userId, Math.ceil((retryAt - now) / 1000))
+      // Refused before anything is counted: hammering a throttled identifier costs no hash and no count.
+      this.#refuseWhileDelayed(await store.failures(key, this.clock.now(), windowMs), userId)
+      const inFlight = await store.recordFailure(pending, this.clock.now(), IN_FLIGHT_WINDOW_MS)
+      let proceed = false
+      try {
+        // Read after reserving: an attempt that ends meanwhile is then seen either still in flight (in
+        // `inFlight`) or as a failure (it records its failure before it gives its reservation back).
+        const state = await store.failures(key, this.clock.now(), windowMs)
+        this.#refuseWhileDelayed(state, userId)
+        const failed = state?.count ?? 0
+        proceed = inFlight <= (failed < throttle.freeAttempts ? throttle.freeAttempts - failed : 1)
+      } finally {
+        if (!proceed) await store.release(pending)
       }
-      const count = await store.recordFailure(key, now, windowMs)
-      const before = count - 1
-      if (before <= (state?.count ?? 0) || before < throttle.freeAttempts) return count
-      // The attempts counted since we looked are in flight (or just failed): not evidence yet.
-      await store.release(key)
+      if (proceed) return this.#attempt(key, pending, windowMs)
       const left = waitUntil - performance.now()
       // Still in flight after the wait: a flood of parallel attempts, capped with the shortest wait.
       if (left <= 0) this.#refuse(userId, 1)
-      await sleep(Math.min(left, IN_FLIGHT_POLL_MS * 2 ** Math.min(round, 3)))
+      await sleep(Math.min(left, IN_FLIGHT_POLL_MS * 2 ** Math.min(round, 4)))
+    }
+  }
+
+  /** Throws {@link TooManyAttemptsError} while the failures in `state` make the identifier wait. */
+  #refuseWhileDelayed(state: LoginFailures | null, userId: Id | null): void {
+    if (!state || state.count < this.loginThrottle!.freeAttempts) return
+    const now = this.clock.now()
+    const retryAt = state.lastFailureAt + this.#delaySeconds(state.count) * 1000
+    if (now < retryAt) this.#refuse(userId, Math.ceil((retryAt - now) / 1000))
+  }
+
+  /** The handle of an attempt let through by {@link #beginAttempt}; it ends once, whichever way first. */
+  #attempt(key: string, pending: string, windowMs: number): LoginAttempt {
+    const store = this.loginAttemptStore!
+    let ended = false
+    const end = async (outcome: () => Promise<number | undefined>): Promise<number | undefined> => {
+      if (ended) return undefined
+      ended = true
+      try {
+        // The outcome is written before the reservation is given back, never after (see #beginAttempt).
+        return await outcome()
+      } finally {
+        await store.release(pending)
+      }
+    }
+    return {
+      fail: () => end(() => store.recordFailure(key, this.clock.now(), windowMs)),
+      succeed: async () => {
+        await end(async () => {
+          await store.clear(key)
+          return undefined
+        })
+      },
+      abandon: async () => {
+        await end(async () => undefined)
+      },
     }
   }
 
@@ -1233,6 +1285,29 @@ function sameFingerprint(claim: unknown, expected: string): boolean {
  */
 const IN_FLIGHT_WAIT_MS = 10_000
 const IN_FLIGHT_POLL_MS = 10
+/**
+ * Reservations of attempts in flight are forgotten once the last one is this old: an attempt ends after
+ * one hash, so only a process that died mid-check leaves one behind, and it must not block for long.
+ */
+const IN_FLIGHT_WINDOW_MS = 60_000
+
+/** One login attempt let through by the throttle; see `BaseUserService#beginAttempt`. */
+interface LoginAttempt {
+  /** A wrong password: counts one failure; returns the count. */
+  fail(): Promise<number | undefined>
+  /** A right password: clears the failures. */
+  succeed(): Promise<void>
+  /** No password was checked (an error): nothing is counted. A no-op after `fail` or `succeed`. */
+  abandon(): Promise<void>
+}
+
+/**
+ * The key under which the attempts in flight of a throttle key are counted, in the same store: a hash of
+ * it, so it has the same shape (64 hex digits) and never collides with an identifier's key.
+ */
+function inFlightAttemptKey(key: string): string {
+  return createHash('sha256').update(`in-flight:${key}`).digest('hex')
+}
 
 /** The fingerprint of a password hash that binds reset tokens to it. The hash is salted, so every set changes it. */
 export function passwordFingerprint(passwordHash: string): string {

@@ -204,7 +204,8 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
       ...userValuesToRow(values, this.#dialect, this.userFields),
       updated_at: this.#now(),
     }
-    const set = (eb: Eb) => (incrementAuthVersion ? { ...row, auth_version: eb('auth_version', '+', 1) } : row)
+    const set = (eb: Eb) =>
+      incrementAuthVersion ? { ...row, auth_version: eb('auth_version', '+', 1) } : row
     const expected = this.#expected(id, options.expect)
     try {
       if (this.#supportsReturning) {
