@@ -548,8 +548,14 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
       await attempt?.abandon()
     }
     if (newHash) {
-      // Same password, stronger hash: no credential needs to end.
-      user = (await this.userRepository.update(user.id, { passwordHash: newHash })) ?? user
+      // Same password, stronger hash: no credential needs to end. Compare-and-set on the hash just checked,
+      // so a password changed meanwhile is never overwritten by the upgrade of the old one.
+      user =
+        (await this.userRepository.update(
+          user.id,
+          { passwordHash: newHash },
+          { expect: { passwordHash: user.passwordHash } },
+        )) ?? user
     }
     if (!user.isActive) {
       this.logger.warn({ event: 'authn_login_fail', userId: user.id, reason: 'inactive' }, 'login refused')

@@ -23,7 +23,7 @@ export function registerRoutes(
         tags: config.tags ?? ['auth'],
         summary: 'Register',
         description: verificationRequired
-          ? 'Creates an account and mails a verification link. Answers 202 with the same body whether the address is new or taken (the owner of a taken address is mailed a notice instead), so it reveals nothing.'
+          ? 'Creates an account and mails a verification link. Answers 202 with the same body whether the address is new or taken (the owner of a taken address is mailed a notice instead), so it reveals nothing. A taken username (when users log in by username) answers 409.'
           : 'Creates an account, verified at once (verification is off). A taken address answers 409.',
         body: schemas.RegisterBody,
         response: verificationRequired ? { 202: schemas.Accepted } : { 201: schemas.UserRef },
