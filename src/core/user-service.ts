@@ -515,8 +515,9 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
    *
    * The throttle is keyed by the identifier as typed (canonicalised), known or not: after too many
    * consecutive failures it throws {@link TooManyAttemptsError} before any lookup or hash work, and that
-   * attempt is not counted. An attempt let through counts as a failure (up front, so parallel guesses
-   * cannot slip past the limit together); a correct password clears the count.
+   * attempt is not counted. Only a wrong password counts as a failure, and a correct one clears the count;
+   * attempts in flight are held apart, so parallel guesses cannot slip past the limit together, and
+   * parallel right passwords are never refused for it.
    */
   async authenticate(data: AuthenticationData, request?: Req): Promise<U | null> {
     if ((await this.preLoginHook(data, request)) === false) return null
