@@ -52,11 +52,13 @@ export type {
   SessionRecord,
   SessionRepository,
   TokenDenylist,
+  UserExpectation,
   UserListQuery,
   UserOrderField,
   UserPage,
   UserRecordPatch,
   UserRepository,
+  UserUpdateOptions,
 } from './core/repositories.js'
 export type { BaseUser, Id, IdType, NewUser, Role, UserFieldSchema, UserPatch } from './core/user.js'
 export {

@@ -32,6 +32,25 @@ export interface UserRecordPatch {
   [customField: string]: unknown
 }
 
+/**
+ * The state a compare-and-set update expects to find (camelCase columns): the update applies only when the
+ * stored row still holds every given value, decided by the database in the same statement or under a row
+ * lock, so that of N concurrent writers expecting the same state exactly one wins.
+ */
+export interface UserExpectation {
+  passwordHash?: string
+  authVersion?: number
+  email?: string
+  isActive?: boolean
+  isVerified?: boolean
+}
+
+/** Options of {@link UserRepository.update}. */
+export interface UserUpdateOptions {
+  /** Apply the patch only if the row still holds these values; otherwise `update` returns `null`. */
+  expect?: UserExpectation
+}
+
 /** The sortable columns of `listAndCountUsers`. */
 export type UserOrderField = 'createdAt' | 'updatedAt' | 'email' | 'id'
 
@@ -77,9 +96,16 @@ export interface UserRepository<U extends BaseUser = BaseUser> {
   findOne(filters: Record<string, unknown>): Promise<U | null>
   /** One page of users and the total count of the filtered set. */
   list(query: UserListQuery): Promise<UserPage<U>>
-  /** Applies the patch and returns the updated user, or `null` when absent. Throws `ConflictError`. */
-  update(id: Id, patch: UserRecordPatch): Promise<U | null>
-  /** Deletes the user with its role links and sessions and returns what was deleted, or `null`. */
+  /**
+   * Applies the patch and returns the user as this very update left it (never as a concurrent writer
+   * left it since), or `null` when absent or when `options.expect` no longer holds (compare-and-set).
+   * Throws `ConflictError`.
+   */
+  update(id: Id, patch: UserRecordPatch, options?: UserUpdateOptions): Promise<U | null>
+  /**
+   * Deletes the user with its role links and sessions and returns what was deleted, or `null` when
+   * absent. Of concurrent deletes of one user exactly one gets the user; the others get `null`.
+   */
   delete(id: Id): Promise<U | null>
 }
 
@@ -172,6 +198,12 @@ export interface LoginAttemptStore {
    * the count starts again from 0, so this failure makes it 1. `lastFailureAt` becomes `now`.
    */
   recordFailure(key: string, now: number, windowMs: number): Promise<number>
+  /**
+   * Takes back one count of `key` (never below 0; nothing when there is no entry): an attempt counted up
+   * front that did not go on to a password check gives its count back, so that attempts in flight are
+   * not taken for failures.
+   */
+  release(key: string): Promise<void>
   /** Forgets every failure of `key` (after a success, or a completed password reset). */
   clear(key: string): Promise<void>
   /** The live failures of `key`, or `null` when there are none or the last one is older than `windowMs`. */

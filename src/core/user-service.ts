@@ -9,6 +9,7 @@
  * @module
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Mailer } from '../mail/mailer.js'
 import { composeUserMail, type MailLinkOptions, type UserMailKind } from '../mail/messages.js'
 import { PasswordManager, type PasswordManagerOptions } from '../password/password-manager.js'
@@ -39,6 +40,7 @@ import {
 import { type Logger, silentLogger } from './logger.js'
 import type {
   LoginAttemptStore,
+  LoginFailures,
   NewUserRecord,
   RoleRepository,
   SessionRepository,
@@ -322,7 +324,14 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
       user = await this.userRepository.insert(record as NewUserRecord)
     } catch (err) {
       const translated = this.#translateConflict(err)
-      if (translated instanceof UserExistsError && this.requireVerificationOnRegistration) {
+      // Only a taken address is answered with a notice to its owner (and voids an unproven password):
+      // the mailbox is what both claimants assert. A taken username or other unique column says nothing
+      // about the mailbox; it is refused plainly and the account that holds it is left alone.
+      if (
+        translated instanceof UserExistsError &&
+        translated.field === 'email' &&
+        this.requireVerificationOnRegistration
+      ) {
         await this.#noticeExistingAccount(record)
       }
       throw translated
@@ -446,21 +455,48 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
    * A wrong current password counts as a failed login of the user's identifier, and the same throttle
    * applies ({@link TooManyAttemptsError}, before any hash work), so a stolen session cannot be used to
    * guess the password faster than the login route allows (security.md item 26).
+   *
+   * Changes are serialised by a compare-and-set on the password hash that was checked: of parallel
+   * changes proving the same current password exactly one is applied, and the others throw
+   * {@link WrongPasswordError}, as they would a moment later, since the password they proved is no longer
+   * the current one (they are not counted as failures).
    */
   async changePassword(id: Id, currentPassword: string, newPassword: string): Promise<U> {
     const user = await this.getUser(id)
     const key = this.#throttleKey((user as Record<string, unknown>)[this.userAuthIdentifier])
-    const failures = key === null ? undefined : await this.#beginAttempt(key, user.id)
-    const { valid } = await this.passwords.verify(currentPassword, user.passwordHash)
-    if (!valid) {
+    const attempt = key === null ? null : await this.#beginAttempt(key, user.id)
+    try {
+      const { valid } = await this.passwords.verify(currentPassword, user.passwordHash)
+      if (!valid) {
+        const failures = await attempt?.fail()
+        this.logger.warn(
+          { event: 'authn_password_change_fail', userId: user.id, failures },
+          'wrong current password',
+        )
+        throw new WrongPasswordError()
+      }
+      await attempt?.succeed()
+    } finally {
+      await attempt?.abandon()
+    }
+    if (typeof newPassword !== 'string') throw new ValidationError('password', 'password must be a string')
+    const passwordHash = await this.#hashNewPassword(newPassword, user)
+    const updated = await this.userRepository.update(
+      user.id,
+      { passwordHash, incrementAuthVersion: true },
+      { expect: { passwordHash: user.passwordHash, authVersion: user.authVersion } },
+    )
+    if (!updated) {
       this.logger.warn(
-        { event: 'authn_password_change_fail', userId: user.id, failures },
-        'wrong current password',
+        { event: 'authn_password_change_fail', userId: user.id, reason: 'changed_concurrently' },
+        'password changed by another request meanwhile',
       )
       throw new WrongPasswordError()
     }
-    if (key !== null) await this.loginAttemptStore?.clear(key)
-    return this.updateUser(user.id, { password: newPassword } as UserPatch<U>)
+    await this.#endSessions(updated)
+    this.logger.info({ event: 'authn_password_change', userId: updated.id }, 'password changed')
+    this.#deliverNotice('password-changed', updated, () => this.sendPasswordChangedNotice(updated))
+    return updated
   }
 
   /** Deletes a user with their role links and sessions; returns the deleted user. Throws {@link NotFoundError}. */
@@ -487,8 +523,9 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
    *
    * The throttle is keyed by the identifier as typed (canonicalised), known or not: after too many
    * consecutive failures it throws {@link TooManyAttemptsError} before any lookup or hash work, and that
-   * attempt is not counted. An attempt let through counts as a failure (up front, so parallel guesses
-   * cannot slip past the limit together); a correct password clears the count.
+   * attempt is not counted. Only a wrong password counts as a failure, and a correct one clears the count;
+   * attempts in flight are held apart, so parallel guesses cannot slip past the limit together, and
+   * parallel right passwords are never refused for it.
    */
   async authenticate(data: AuthenticationData, request?: Req): Promise<U | null> {
     if ((await this.preLoginHook(data, request)) === false) return null
@@ -496,26 +533,38 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     // known one, and the refusal comes before the lookup, so neither its answer nor its timing tells them
     // apart (security.md items 20 and 29).
     const key = this.#throttleKey(data[this.userAuthIdentifier])
-    const failures = key === null ? undefined : await this.#beginAttempt(key, null)
+    const attempt = key === null ? null : await this.#beginAttempt(key, null)
     const password = typeof data.password === 'string' ? data.password : ''
     let user: U | null = null
+    let newHash: string | undefined
     try {
-      const identifier = canonicalIdentifier(this.userAuthIdentifier, data[this.userAuthIdentifier])
-      user = await this.userRepository.findOne({ [this.userAuthIdentifier]: identifier })
-    } catch (err) {
-      if (!(err instanceof ValidationError)) throw err
+      try {
+        const identifier = canonicalIdentifier(this.userAuthIdentifier, data[this.userAuthIdentifier])
+        user = await this.userRepository.findOne({ [this.userAuthIdentifier]: identifier })
+      } catch (err) {
+        if (!(err instanceof ValidationError)) throw err
+      }
+      const checked = await this.passwords.verify(password, user?.passwordHash ?? null)
+      if (!user || !checked.valid) {
+        const failures = await attempt?.fail()
+        this.logger.warn({ event: 'authn_login_fail', userId: user?.id ?? null, failures }, 'login failed')
+        return null
+      }
+      newHash = checked.newHash
+      // The password is proven, whatever the account checks below decide: earlier failures no longer count.
+      await attempt?.succeed()
+    } finally {
+      await attempt?.abandon()
     }
-    const { valid, newHash } = await this.passwords.verify(password, user?.passwordHash ?? null)
-    if (!user || !valid) {
-      this.logger.warn({ event: 'authn_login_fail', userId: user?.id ?? null, failures }, 'login failed')
-      return null
-    }
-    // The password is proven, whatever the account checks below decide: earlier failures (and this
-    // attempt, counted up front) no longer count.
-    if (key !== null) await this.loginAttemptStore?.clear(key)
     if (newHash) {
-      // Same password, stronger hash: no credential needs to end.
-      user = (await this.userRepository.update(user.id, { passwordHash: newHash })) ?? user
+      // Same password, stronger hash: no credential needs to end. Compare-and-set on the hash just checked,
+      // so a password changed meanwhile is never overwritten by the upgrade of the old one.
+      user =
+        (await this.userRepository.update(
+          user.id,
+          { passwordHash: newHash },
+          { expect: { passwordHash: user.passwordHash } },
+        )) ?? user
     }
     if (!user.isActive) {
       this.logger.warn({ event: 'authn_login_fail', userId: user.id, reason: 'inactive' }, 'login refused')
@@ -567,21 +616,16 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
   }
 
   /**
-   * Asks for a new verification mail by email address. Silent, with the same work, for unknown, already
-   * verified or inactive addresses, so it reveals nothing.
+   * Asks for a new verification mail by email address. Silent for unknown, already verified or inactive
+   * addresses, so it reveals nothing: it resolves at once, before the address is even looked up, and the
+   * lookup and the mail happen in the background ({@link settled} waits for them), so a known address
+   * cannot answer slower than an unknown one.
    */
   async requestVerification(email: string): Promise<void> {
-    let user: U | null = null
-    try {
-      user = await this.userRepository.findOne({ email: canonicalEmail(email) })
-    } catch (err) {
-      if (!(err instanceof ValidationError)) throw err
-    }
-    if (user?.isActive && !user.isVerified) {
-      await this.initiateVerification(user)
-    } else {
-      this.generateToken(0, tokenPurposes.verify.audience, { ef: emailFingerprint(''), ver: 0 })
-    }
+    this.#inBackground('verification', async () => {
+      const user = await this.#findByEmail(email)
+      if (user?.isActive && !user.isVerified) await this.initiateVerification(user)
+    })
   }
 
   /**
@@ -596,8 +640,14 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     if (typeof claims.ef !== 'string' || claims.ef !== emailFingerprint(user.email))
       throw new InvalidTokenError('email changed')
     if (user.isVerified) throw new InvalidTokenError('already used')
-    const verified = await this.userRepository.update(user.id, { isVerified: true })
-    if (!verified) throw new InvalidTokenError('user gone')
+    // Compare-and-set: of parallel uses of one link exactly one verifies (and runs the hook); the others
+    // fail like a late use.
+    const verified = await this.userRepository.update(
+      user.id,
+      { isVerified: true },
+      { expect: { isVerified: false, authVersion: user.authVersion, email: user.email } },
+    )
+    if (!verified) throw new InvalidTokenError('already used')
     this.logger.info({ event: 'user_updated', userId: verified.id, change: 'verified' }, 'email verified')
     await this.postVerificationHook(verified, request)
     return verified
@@ -607,24 +657,20 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
   // Password reset
 
   /**
-   * Starts a password reset for an email address: a single-use token bound to a fingerprint of the
-   * current password hash, handed to `sendPasswordResetToken`. Silent for unknown or inactive addresses,
-   * with the same work (a token is signed either way; mail goes out in the background).
+   * Starts a password reset for an email address: a single-use token bound to the current password hash,
+   * the address and the credential version, handed to `sendPasswordResetToken`. Silent for unknown or
+   * inactive addresses: it resolves at once, before the address is even looked up, and the lookup and
+   * the mail happen in the background ({@link settled} waits for them), so a known address cannot answer
+   * slower than an unknown one.
    */
   async initiatePasswordReset(email: string): Promise<void> {
-    let user: U | null = null
-    try {
-      user = await this.userRepository.findOne({ email: canonicalEmail(email) })
-    } catch (err) {
-      if (!(err instanceof ValidationError)) throw err
-    }
-    if (user?.isActive) {
+    this.#inBackground('password-reset', async () => {
+      const user = await this.#findByEmail(email)
+      if (!user?.isActive) return
       const token = this.#resetToken(user)
       this.logger.info({ event: 'authn_token_created', userId: user.id, purpose: 'reset' }, 'reset requested')
       this.#deliverNotice('password-reset', user, () => this.sendPasswordResetToken(user, token))
-    } else {
-      this.generateToken(0, tokenPurposes.reset.audience, { fp: passwordFingerprint('') })
-    }
+    })
   }
 
   /**
@@ -637,19 +683,31 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
   async resetPassword(encodedToken: string, password: string): Promise<U> {
     const claims = this.tokens.verify(encodedToken, tokenPurposes.reset)
     const user = await this.#userFromToken(claims.sub)
-    const expected = Buffer.from(passwordFingerprint(user.passwordHash))
-    const given = Buffer.from(typeof claims.fp === 'string' ? claims.fp : '')
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    if (!sameFingerprint(claims.fp, passwordFingerprint(user.passwordHash))) {
       throw new InvalidTokenError('already used or password changed')
     }
+    if (!sameFingerprint(claims.ef, emailFingerprint(user.email))) {
+      throw new InvalidTokenError('email changed since')
+    }
+    if (claims.ver !== user.authVersion) throw new InvalidTokenError('credentials changed since')
     if (!user.isActive) throw new InvalidTokenError('inactive user')
     const passwordHash = await this.#hashNewPassword(password, user)
-    const updated = await this.userRepository.update(user.id, {
-      passwordHash,
-      isVerified: true,
-      incrementAuthVersion: true,
-    })
-    if (!updated) throw new InvalidTokenError('user gone')
+    // Compare-and-set on the state the token was checked against: of parallel uses of one token exactly
+    // one finds it unchanged; the others fail like a late use. The address is still the one the token was
+    // mailed to (checked above, and again by the update), so marking it verified is proven.
+    const updated = await this.userRepository.update(
+      user.id,
+      { passwordHash, isVerified: true, incrementAuthVersion: true },
+      {
+        expect: {
+          passwordHash: user.passwordHash,
+          authVersion: user.authVersion,
+          email: user.email,
+          isActive: true,
+        },
+      },
+    )
+    if (!updated) throw new InvalidTokenError('already used or password changed')
     await this.#endSessions(updated)
     await this.#clearLoginFailures(updated)
     this.logger.info({ event: 'authn_password_change', userId: updated.id, via: 'reset' }, 'password reset')
@@ -838,7 +896,10 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
    */
   async onDeliveryError(_error: unknown, _context: { kind: UserMailKind; user: U }): Promise<void> {}
 
-  /** Resolves when every mail started so far has been handed over (or has failed). For tests and shutdown. */
+  /**
+   * Resolves when every mail started so far has been handed over (or has failed), and every background
+   * lookup of `initiatePasswordReset` and `requestVerification` has ended. For tests and shutdown.
+   */
   async settled(): Promise<void> {
     while (this.#deliveries.size > 0) await Promise.allSettled([...this.#deliveries])
   }
@@ -870,26 +931,39 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     return user
   }
 
+  /**
+   * A reset token bound to everything that must not have moved when it is used: the password hash (so it
+   * works once), the address it is mailed to (so it proves that mailbox, and dies with an email change),
+   * and the credential version (so it dies with deactivation, revocation or any credential change).
+   */
   #resetToken(user: U): string {
     return this.generateToken(user.id, tokenPurposes.reset.audience, {
       fp: passwordFingerprint(user.passwordHash),
+      ef: emailFingerprint(user.email),
+      ver: user.authVersion,
     })
   }
 
   async #noticeExistingAccount(record: Record<string, unknown>): Promise<void> {
-    const key = this.userAuthIdentifier in record ? this.userAuthIdentifier : 'email'
-    let owner = await this.userRepository.findOne({ [key]: record[key] })
+    let owner = await this.userRepository.findOne({ email: record.email })
     if (!owner) return
     if (!owner.isVerified) {
       // Pre-account hijacking (security.md item 17): whoever registered this unverified account never
       // proved the mailbox, and now a second person claims it. The unproven password is voided and every
       // link already mailed dies with the credential version; the mailbox owner takes the account through
       // the reset link of the notice, which also verifies it.
+      // Compare-and-set on the state read: if the owner verified (or anything else moved) meanwhile, the
+      // voiding does not apply to the new state, and the notice goes out with a token of the current one.
       owner =
-        (await this.userRepository.update(owner.id, {
-          passwordHash: `!unusable:${randomBytes(16).toString('base64url')}`,
-          incrementAuthVersion: true,
-        })) ?? owner
+        (await this.userRepository.update(
+          owner.id,
+          {
+            passwordHash: `!unusable:${randomBytes(16).toString('base64url')}`,
+            incrementAuthVersion: true,
+          },
+          { expect: { isVerified: false, authVersion: owner.authVersion } },
+        )) ?? (await this.userRepository.findById(owner.id))
+      if (!owner) return
     }
     const token = this.#resetToken(owner)
     this.logger.info(
@@ -943,34 +1017,82 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
 
   /**
    * Starts a password check for `key`: throws {@link TooManyAttemptsError} while the key must wait (before
-   * any hash work, and without counting the attempt), otherwise counts the attempt as a failure and
-   * returns the count. The caller clears the key when the password proves right.
+   * any hash work, and without counting the attempt); otherwise returns the attempt, which the caller ends
+   * with `fail()` (a wrong password: one more failure), `succeed()` (the count is cleared) or, in a
+   * `finally`, `abandon()` (no password was checked: nothing is counted).
    *
-   * Counting before the hash, not after it, is what makes the limit hold against a burst: N parallel
-   * guesses would all pass a check made before any of them failed, and each would get a hash. Counted up
-   * front, the atomic increment orders them; an attempt whose count shows that others were counted since
-   * it looked, past the free attempts, is refused like a sequential one would be. Only `freeAttempts` of a
-   * burst reach a hash; the rest are refused, counted (the store has no way to take one back) and harmless
-   * (the delay is capped).
+   * Only failed checks count, and only they raise the delay: attempts in flight are not evidence of
+   * guessing. They are counted apart, under their own key (atomically, in the same store, so across
+   * instances too), and an attempt goes on to a hash only while the failures plus the attempts in flight
+   * stay within the free attempts (one at a time once the delay applies). An attempt beyond that waits
+   * for those in flight to end: if they failed, the delay they earned refuses it; if one succeeded, the
+   * count is clear and it goes on. So a burst of parallel guesses gets no more hashes than the free
+   * attempts, and a burst of right passwords (a double-clicked form, parallel clients) all get in.
    */
-  async #beginAttempt(key: string, userId: Id | null): Promise<number | undefined> {
+  async #beginAttempt(key: string, userId: Id | null): Promise<LoginAttempt | null> {
     const throttle = this.loginThrottle
     const store = this.loginAttemptStore
-    if (!throttle || !store) return undefined
+    if (!throttle || !store) return null
     const windowMs = throttle.windowSeconds * 1000
+    const pending = inFlightAttemptKey(key)
+    const waitUntil = performance.now() + IN_FLIGHT_WAIT_MS
+    for (let round = 0; ; round++) {
+      // Refused before anything is counted: hammering a throttled identifier costs no hash and no count.
+      this.#refuseWhileDelayed(await store.failures(key, this.clock.now(), windowMs), userId)
+      const inFlight = await store.recordFailure(pending, this.clock.now(), IN_FLIGHT_WINDOW_MS)
+      let proceed = false
+      try {
+        // Read after reserving: an attempt that ends meanwhile is then seen either still in flight (in
+        // `inFlight`) or as a failure (it records its failure before it gives its reservation back).
+        const state = await store.failures(key, this.clock.now(), windowMs)
+        this.#refuseWhileDelayed(state, userId)
+        const failed = state?.count ?? 0
+        proceed = inFlight <= (failed < throttle.freeAttempts ? throttle.freeAttempts - failed : 1)
+      } finally {
+        if (!proceed) await store.release(pending)
+      }
+      if (proceed) return this.#attempt(key, pending, windowMs)
+      const left = waitUntil - performance.now()
+      // Still in flight after the wait: a flood of parallel attempts, capped with the shortest wait.
+      if (left <= 0) this.#refuse(userId, 1)
+      await sleep(Math.min(left, IN_FLIGHT_POLL_MS * 2 ** Math.min(round, 4)))
+    }
+  }
+
+  /** Throws {@link TooManyAttemptsError} while the failures in `state` make the identifier wait. */
+  #refuseWhileDelayed(state: LoginFailures | null, userId: Id | null): void {
+    if (!state || state.count < this.loginThrottle!.freeAttempts) return
     const now = this.clock.now()
-    const state = await store.failures(key, now, windowMs)
-    if (state && state.count >= throttle.freeAttempts) {
-      const retryAt = state.lastFailureAt + this.#delaySeconds(state.count) * 1000
-      if (now < retryAt) this.#refuse(userId, Math.ceil((retryAt - now) / 1000))
+    const retryAt = state.lastFailureAt + this.#delaySeconds(state.count) * 1000
+    if (now < retryAt) this.#refuse(userId, Math.ceil((retryAt - now) / 1000))
+  }
+
+  /** The handle of an attempt let through by {@link #beginAttempt}; it ends once, whichever way first. */
+  #attempt(key: string, pending: string, windowMs: number): LoginAttempt {
+    const store = this.loginAttemptStore!
+    let ended = false
+    const end = async (outcome: () => Promise<number | undefined>): Promise<number | undefined> => {
+      if (ended) return undefined
+      ended = true
+      try {
+        // The outcome is written before the reservation is given back, never after (see #beginAttempt).
+        return await outcome()
+      } finally {
+        await store.release(pending)
+      }
     }
-    const count = await store.recordFailure(key, now, windowMs)
-    const before = count - 1
-    if (before > (state?.count ?? 0) && before >= throttle.freeAttempts) {
-      // The attempts counted since we looked failed (or are being checked) just now.
-      this.#refuse(userId, this.#delaySeconds(before))
+    return {
+      fail: () => end(() => store.recordFailure(key, this.clock.now(), windowMs)),
+      succeed: async () => {
+        await end(async () => {
+          await store.clear(key)
+          return undefined
+        })
+      },
+      abandon: async () => {
+        await end(async () => undefined)
+      },
     }
-    return count
   }
 
   /** Seconds to wait after `failures` consecutive failures: 1 s after the last free one, doubling, capped. */
@@ -1073,6 +1195,35 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     return this.roleRepository
   }
 
+  /** The user with this address, or `null` when there is none or the value cannot be an address. */
+  async #findByEmail(email: unknown): Promise<U | null> {
+    try {
+      return await this.userRepository.findOne({ email: canonicalEmail(email) })
+    } catch (err) {
+      if (err instanceof ValidationError) return null
+      throw err
+    }
+  }
+
+  /**
+   * Runs `job` after the current answer, tracked like a mail delivery (so {@link settled} waits for it).
+   * The work of a request that must not tell a known address from an unknown one goes here whole: the
+   * caller's answer then costs the same whatever the job finds. A failure is logged, never thrown.
+   */
+  #inBackground(kind: UserMailKind, job: () => Promise<void>): void {
+    const task = (async () => {
+      // Yield first: the answer is sent before the lookup starts.
+      await new Promise<void>((resolve) => setImmediate(resolve))
+      try {
+        await job()
+      } catch (error) {
+        this.logger.error({ event: 'background_failed', kind, err: error }, 'background lookup failed')
+      }
+    })()
+    this.#deliveries.add(task)
+    void task.finally(() => this.#deliveries.delete(task))
+  }
+
   #deliverNotice(kind: UserMailKind, user: U, send: () => Promise<void>): void {
     // Mail goes out after the answer: an SMTP round trip would otherwise tell a known address from an
     // unknown one by timing, and a failing server would change the answer.
@@ -1135,6 +1286,43 @@ export function emailFingerprint(email: string): string {
  */
 export function loginAttemptKey(identifier: string): string {
   return createHash('sha256').update(foldIdentifier(identifier)).digest('hex')
+}
+
+/** Compares a fingerprint claim with the expected one in constant time; a missing claim never matches. */
+function sameFingerprint(claim: unknown, expected: string): boolean {
+  const given = Buffer.from(typeof claim === 'string' ? claim : '')
+  const wanted = Buffer.from(expected)
+  return given.length === wanted.length && timingSafeEqual(given, wanted)
+}
+
+/**
+ * How long an attempt that found others in flight for its identifier waits for them to end (they end after
+ * one hash), before it is refused with `Retry-After: 1`; and the first interval it polls the store at.
+ */
+const IN_FLIGHT_WAIT_MS = 15_000
+const IN_FLIGHT_POLL_MS = 10
+/**
+ * Reservations of attempts in flight are forgotten once the last one is this old: an attempt ends after
+ * one hash, so only a process that died mid-check leaves one behind, and it must not block for long.
+ */
+const IN_FLIGHT_WINDOW_MS = 60_000
+
+/** One login attempt let through by the throttle; see `BaseUserService#beginAttempt`. */
+interface LoginAttempt {
+  /** A wrong password: counts one failure; returns the count. */
+  fail(): Promise<number | undefined>
+  /** A right password: clears the failures. */
+  succeed(): Promise<void>
+  /** No password was checked (an error): nothing is counted. A no-op after `fail` or `succeed`. */
+  abandon(): Promise<void>
+}
+
+/**
+ * The key under which the attempts in flight of a throttle key are counted, in the same store: a hash of
+ * it, so it has the same shape (64 hex digits) and never collides with an identifier's key.
+ */
+function inFlightAttemptKey(key: string): string {
+  return createHash('sha256').update(`in-flight:${key}`).digest('hex')
 }
 
 /** The fingerprint of a password hash that binds reset tokens to it. The hash is salted, so every set changes it. */

@@ -975,6 +975,223 @@ export function userServiceContract(dialect: TestDialect, idType: IdType): void 
       })
     })
 
+    describe('token binding and single use under concurrency', () => {
+      // Ten at once is enough to lose every race on the old code, and keeps this suite's hashing (six
+      // database and id combinations) affordable; the HTTP race tests send twenty.
+      const PARALLEL = 10
+      const requestedReset = async (verify = true) => {
+        const user = await service.addUser({ email: email(), password: PASSWORD }, { verify })
+        await service.initiatePasswordReset(user.email)
+        return { user, token: await service.lastToken('reset') }
+      }
+      const outcomes = (results: PromiseSettledResult<unknown>[]) => ({
+        won: results.filter((r) => r.status === 'fulfilled').length,
+        lost: results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason),
+      })
+
+      it('a reset token dies with an email change and never verifies the new address', async () => {
+        const { user, token } = await requestedReset()
+        const moved = await service.updateUser(user.id, { email: email() })
+        assert.equal(moved.isVerified, false)
+        await assert.rejects(service.resetPassword(token, 'my new password 123'), InvalidTokenError)
+        const after = await service.getUser(user.id)
+        assert.equal(after.isVerified, false, 'the new address was not proven')
+        assert.equal(after.passwordHash, moved.passwordHash)
+      })
+      it('a reset token dies when the credential version moves without a password change', async () => {
+        const { user, token } = await requestedReset()
+        await service.revokeCredentials(user.id)
+        await assert.rejects(service.resetPassword(token, 'my new password 123'), InvalidTokenError)
+      })
+      it('a reset token dies with deactivation followed by reactivation', async () => {
+        const { user, token } = await requestedReset()
+        await service.updateUser(user.id, { isActive: false })
+        await service.updateUser(user.id, { isActive: true })
+        await assert.rejects(service.resetPassword(token, 'my new password 123'), InvalidTokenError)
+        assert.ok(await service.authenticate({ email: user.email, password: PASSWORD }))
+      })
+      it('a reset token binds the address, the password and the credential version', async () => {
+        const { user, token } = await requestedReset()
+        const claims = service.tokens.verify(token, tokenPurposes.reset)
+        assert.equal(claims.ef, emailFingerprint(user.email))
+        assert.equal(claims.ver, user.authVersion)
+        assert.equal(typeof claims.fp, 'string')
+        // A token signed without the address binding (as before) is refused.
+        const unbound = service.generateToken(user.id, tokenPurposes.reset.audience, { fp: claims.fp })
+        await assert.rejects(service.resetPassword(unbound, 'my new password 123'), InvalidTokenError)
+      })
+      it(`one reset token used ${PARALLEL} times in parallel: exactly one wins, one notice`, async () => {
+        const { user, token } = await requestedReset(false)
+        service.sent = []
+        const passwords = Array.from({ length: PARALLEL }, (_, i) => `parallel new password ${i}`)
+        const results = await Promise.allSettled(passwords.map((p) => service.resetPassword(token, p)))
+        const { won, lost } = outcomes(results)
+        assert.equal(won, 1, `${won} resets were accepted`)
+        for (const reason of lost) assert.ok(reason instanceof InvalidTokenError, String(reason))
+        const winner = passwords[results.findIndex((r) => r.status === 'fulfilled')]!
+        assert.ok(await service.authenticate({ email: user.email, password: winner }))
+        const fresh = await service.getUser(user.id)
+        assert.equal(fresh.authVersion, user.authVersion + 1)
+        assert.equal(fresh.isVerified, true)
+        await service.settled()
+        assert.equal(service.sent.filter((m) => m.kind === 'password-changed').length, 1)
+      })
+      it(`one verification link used ${PARALLEL} times in parallel: exactly one wins, the hook runs once`, async () => {
+        const user = await service.register({ email: email(), password: PASSWORD })
+        const token = await service.lastToken('verify')
+        service.calls = []
+        const results = await Promise.allSettled(
+          Array.from({ length: PARALLEL }, () => service.verify(token)),
+        )
+        const { won, lost } = outcomes(results)
+        assert.equal(won, 1, `${won} verifications were accepted`)
+        for (const reason of lost) assert.ok(reason instanceof InvalidTokenError, String(reason))
+        assert.deepEqual(service.calls, ['postVerification'])
+        assert.equal((await service.getUser(user.id)).isVerified, true)
+      })
+      it(`${PARALLEL} parallel deletes of one user: exactly one gets the user, the others NotFoundError`, async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD })
+        const results = await Promise.allSettled(
+          Array.from({ length: PARALLEL }, () => service.deleteUser(user.id)),
+        )
+        const { won, lost } = outcomes(results)
+        assert.equal(won, 1, `${won} deletes answered the user`)
+        for (const reason of lost) assert.ok(reason instanceof NotFoundError, String(reason))
+      })
+      it(`${PARALLEL} parallel updates each answer the state they wrote themselves`, async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD })
+        const names = Array.from({ length: PARALLEL }, (_, i) => `writer ${i}`)
+        const updated = await Promise.all(
+          names.map((displayName) => service.updateUser(user.id, { displayName })),
+        )
+        assert.deepEqual(
+          updated.map((u) => u.displayName),
+          names,
+        )
+        assert.ok(names.includes((await service.getUser(user.id)).displayName ?? ''))
+      })
+      it(`${PARALLEL} parallel password changes from one current password: exactly one is applied`, async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD }, { verify: true })
+        service.sent = []
+        const passwords = Array.from({ length: PARALLEL }, (_, i) => `changed in parallel ${i}`)
+        const results = await Promise.allSettled(
+          passwords.map((p) => service.changePassword(user.id, PASSWORD, p)),
+        )
+        const { won, lost } = outcomes(results)
+        assert.equal(won, 1, `${won} changes were accepted`)
+        for (const reason of lost) assert.ok(reason instanceof WrongPasswordError, String(reason))
+        const winner = passwords[results.findIndex((r) => r.status === 'fulfilled')]!
+        assert.ok(await service.authenticate({ email: user.email, password: winner }))
+        assert.equal(await service.authenticate({ email: user.email, password: PASSWORD }), null)
+        const fresh = await service.getUser(user.id)
+        assert.equal(fresh.authVersion, user.authVersion + 1)
+        await service.settled()
+        assert.equal(service.sent.filter((m) => m.kind === 'password-changed').length, 1)
+      })
+      it(`${PARALLEL} parallel logins with the right password all succeed: concurrency is no failure`, async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD }, { verify: true })
+        const results = await Promise.allSettled(
+          Array.from({ length: PARALLEL }, () =>
+            service.authenticate({ email: user.email, password: PASSWORD }),
+          ),
+        )
+        const refused = results.filter((r) => r.status === 'rejected')
+        assert.deepEqual(
+          refused.map((r) => String((r as PromiseRejectedResult).reason)),
+          [],
+        )
+        for (const r of results)
+          assert.equal((r as PromiseFulfilledResult<AppUser | null>).value?.id, user.id)
+        assert.equal(
+          await repos.loginAttemptStore.failures(loginAttemptKey(user.email), clock.now(), 900_000),
+          null,
+          'nothing is left counted',
+        )
+      })
+      it('a compare-and-set update applies only while the expected state holds', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD })
+        const stale = await repos.userRepository.update(
+          user.id,
+          { displayName: 'x' },
+          { expect: { authVersion: user.authVersion + 1 } },
+        )
+        assert.equal(stale, null)
+        const applied = await repos.userRepository.update(
+          user.id,
+          { displayName: 'y', incrementAuthVersion: true },
+          { expect: { authVersion: user.authVersion, isVerified: false, email: user.email, isActive: true } },
+        )
+        assert.equal(applied?.displayName, 'y')
+        assert.equal(applied?.authVersion, user.authVersion + 1)
+        assert.equal(
+          await repos.userRepository.update(user.id, { displayName: 'z' }, { expect: { isVerified: true } }),
+          null,
+        )
+        assert.equal((await service.getUser(user.id)).displayName, 'y')
+      })
+      it('a release gives back one counted attempt, never below zero', async () => {
+        const key = loginAttemptKey(email())
+        const now = clock.now()
+        await repos.loginAttemptStore.release(key)
+        assert.equal(await repos.loginAttemptStore.failures(key, now, 900_000), null)
+        await repos.loginAttemptStore.recordFailure(key, now, 900_000)
+        await repos.loginAttemptStore.recordFailure(key, now, 900_000)
+        await repos.loginAttemptStore.release(key)
+        assert.equal((await repos.loginAttemptStore.failures(key, now, 900_000))?.count, 1)
+        await repos.loginAttemptStore.release(key)
+        await repos.loginAttemptStore.release(key)
+        assert.equal((await repos.loginAttemptStore.failures(key, now, 900_000))?.count ?? 0, 0)
+      })
+    })
+
+    describe('registration of a taken username', () => {
+      it("refuses plainly and leaves the pending owner's password, link and inbox alone", async () => {
+        const svc = make({ userAuthIdentifier: 'username' })
+        const username = `pending_${Date.now()}_${n}`
+        const owner = await svc.register({ email: email(), username, password: PASSWORD })
+        const ownerLink = await svc.lastToken('verify')
+        svc.sent = []
+        const err = await svc
+          .register({ email: email(), username: username.toUpperCase(), password: 'intruder password 1' })
+          .then(
+            () => assert.fail('registered a taken username'),
+            (e: unknown) => e,
+          )
+        assert.ok(err instanceof UserExistsError, String(err))
+        assert.equal(err.field, 'username')
+        await svc.settled()
+        assert.deepEqual(svc.sent, [], 'nobody was mailed')
+        const after = await svc.getUser(owner.id)
+        assert.equal(after.passwordHash, owner.passwordHash)
+        assert.equal(after.authVersion, owner.authVersion)
+        assert.equal((await svc.verify(ownerLink)).id, owner.id)
+        assert.equal((await svc.authenticate({ username, password: PASSWORD }))?.id, owner.id)
+      })
+      it('still voids an unproven password when the taken value is the email', async () => {
+        const svc = make({ userAuthIdentifier: 'username' })
+        const address = email()
+        const owner = await svc.register({
+          email: address,
+          username: `squat_${Date.now()}_${n}`,
+          password: PASSWORD,
+        })
+        const err = await svc
+          .register({ email: address, username: `real_${Date.now()}_${n}`, password: 'owner password 1' })
+          .then(
+            () => assert.fail('registered a taken address'),
+            (e: unknown) => e,
+          )
+        assert.ok(err instanceof UserExistsError)
+        assert.equal(err.field, 'email')
+        assert.notEqual((await svc.getUser(owner.id)).passwordHash, owner.passwordHash)
+        await svc.settled()
+        assert.deepEqual(
+          svc.sent.filter((m) => m.kind === 'existing').map((m) => m.user.id),
+          [owner.id],
+        )
+      })
+    })
+
     describe('username as the login identifier', () => {
       it('registers, refuses duplicates case-insensitively, and logs in by username', async () => {
         const svc = make({ userAuthIdentifier: 'username', requireVerificationOnRegistration: false })

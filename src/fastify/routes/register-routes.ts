@@ -23,7 +23,7 @@ export function registerRoutes(
         tags: config.tags ?? ['auth'],
         summary: 'Register',
         description: verificationRequired
-          ? 'Creates an account and mails a verification link. Answers 202 with the same body whether the address is new or taken (the owner of a taken address is mailed a notice instead), so it reveals nothing.'
+          ? 'Creates an account and mails a verification link. Answers 202 with the same body whether the address is new or taken (the owner of a taken address is mailed a notice instead), so it reveals nothing. A taken username (when users log in by username) answers 409.'
           : 'Creates an account, verified at once (verification is off). A taken address answers 409.',
         body: schemas.RegisterBody,
         response: verificationRequired ? { 202: schemas.Accepted } : { 201: schemas.UserRef },
@@ -38,7 +38,9 @@ export function registerRoutes(
       try {
         await service.register(body, request)
       } catch (err) {
-        if (!(err instanceof UserExistsError)) throw err
+        // Only a taken address is masked (its owner was mailed a notice); a taken username is public
+        // knowledge of the login form anyway, and is refused plainly.
+        if (!(err instanceof UserExistsError) || err.field !== 'email') throw err
       }
       return reply.code(202).send({ message: ACCEPTED.register })
     },

@@ -69,6 +69,17 @@ export class KyselyLoginAttemptStore implements LoginAttemptStore {
     })
   }
 
+  async release(key: string): Promise<void> {
+    // One conditional decrement: atomic like the increment, and never below zero (a success may have
+    // cleared the entry meanwhile, or a new window begun).
+    await this.#db
+      .updateTable('login_attempts')
+      .set({ failures: sql<number>`${sql.ref('failures')} - 1` })
+      .where('key', '=', key)
+      .where('failures', '>', 0)
+      .execute()
+  }
+
   async clear(key: string): Promise<void> {
     await this.#db.deleteFrom('login_attempts').where('key', '=', key).execute()
   }

@@ -8,11 +8,13 @@ import { type Expression, type SqlBool, sql } from 'kysely'
 import { v7 as uuidv7 } from 'uuid'
 import type {
   NewUserRecord,
+  UserExpectation,
   UserListQuery,
   UserOrderField,
   UserPage,
   UserRecordPatch,
   UserRepository,
+  UserUpdateOptions,
 } from '../../core/repositories.js'
 import type { BaseUser, Id, IdType, Role, UserFieldSchema } from '../../core/user.js'
 import { type DatabaseDialect, detectDialect } from './connect.js'
@@ -30,6 +32,15 @@ export interface KyselyRepositoryOptions {
   userFields?: Readonly<Record<string, UserFieldSchema>>
   /** Injected time in epoch milliseconds, for `createdAt` and `updatedAt`. Default: `Date.now`. */
   now?: () => number
+}
+
+/** The columns a compare-and-set update may expect a value of. */
+const EXPECTABLE_COLUMNS: Record<keyof UserExpectation, string> = {
+  passwordHash: 'password_hash',
+  authVersion: 'auth_version',
+  email: 'email',
+  isActive: 'is_active',
+  isVerified: 'is_verified',
 }
 
 const ORDER_COLUMNS: Record<UserOrderField, string> = {
@@ -55,6 +66,8 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
   readonly #db: DynamicDb
   readonly #dialect: DatabaseDialect
   readonly #now: () => number
+  /** Whether the dialect has `UPDATE ... RETURNING` (Kysely's adapter capability, not a dialect name). */
+  readonly #supportsReturning: boolean
 
   readonly #byId: PreparedQuery
 
@@ -75,6 +88,7 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
         .orderBy('roles.name'),
     )
     this.#dialect = detectDialect(db)
+    this.#supportsReturning = db.getExecutor().adapter.supportsReturning
     this.idType = options.idType ?? 'uuid'
     this.userFields = Object.freeze({ ...options.userFields })
     this.#now = options.now ?? Date.now
@@ -185,23 +199,48 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
     }
   }
 
-  async update(id: Id, patch: UserRecordPatch): Promise<U | null> {
+  async update(id: Id, patch: UserRecordPatch, options: UserUpdateOptions = {}): Promise<U | null> {
     const { incrementAuthVersion, ...values } = patch
     const row: Record<string, unknown> = {
       ...userValuesToRow(values, this.#dialect, this.userFields),
       updated_at: this.#now(),
     }
+    const set = (eb: Eb) =>
+      incrementAuthVersion ? { ...row, auth_version: eb('auth_version', '+', 1) } : row
+    const expected = this.#expected(id, options.expect)
     try {
-      const result = await this.#db
-        .updateTable('users')
-        .set((eb) => (incrementAuthVersion ? { ...row, auth_version: eb('auth_version', '+', 1) } : row))
-        .where('id', '=', id)
-        .executeTakeFirst()
-      if (toNumber(result.numUpdatedRows) === 0 && !(await this.#exists(id))) return null
+      if (this.#supportsReturning) {
+        // One statement decides and reports: the row it returns is the one this update wrote, and the
+        // expectation is checked by the same statement, so concurrent writers cannot both match it.
+        const written = await this.#db
+          .updateTable('users')
+          .set(set)
+          .where((eb) => eb.and(expected(eb)))
+          .returningAll()
+          .executeTakeFirst()
+        if (!written) return null
+        const [user] = await this.#withRoles([written])
+        return user ?? null
+      }
+      // No RETURNING for UPDATE (MySQL/MariaDB): lock the row first, so that nobody writes it between the
+      // check, the update and the read that reports what this update wrote.
+      return await this.#db.transaction().execute(async (trx) => {
+        const locked = await trx
+          .selectFrom('users')
+          .select('id')
+          .where((eb) => eb.and(expected(eb)))
+          .forUpdate()
+          .executeTakeFirst()
+        if (!locked) return null
+        await trx.updateTable('users').set(set).where('id', '=', id).execute()
+        const written = await trx.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
+        if (!written) return null
+        const [user] = await this.#withRoles([written], trx)
+        return user ?? null
+      })
     } catch (err) {
       throw uniqueViolation(err) ?? err
     }
-    return this.findById(id)
   }
 
   async delete(id: Id): Promise<U | null> {
@@ -213,16 +252,27 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
       // without `PRAGMA foreign_keys = ON`, and orphaned sessions must never outlive their user.
       await trx.deleteFrom('user_roles').where('user_id', '=', id).execute()
       await trx.deleteFrom('sessions').where('user_id', '=', id).execute()
-      await trx.deleteFrom('users').where('id', '=', id).execute()
+      const result = await trx.deleteFrom('users').where('id', '=', id).executeTakeFirst()
+      // Concurrent deletes may all have read the row; only the one whose DELETE removed it won.
+      if (toNumber(result.numDeletedRows) === 0) return null
       return user ?? null
     })
   }
 
-  async #exists(id: Id): Promise<boolean> {
-    // MySQL reports 0 changed rows when the values did not change; tell that apart from "no such user".
-    return (
-      (await this.#db.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst()) !== undefined
-    )
+  /** The conditions of an update of `id` that expects `expect`. */
+  #expected(id: Id, expect: UserExpectation = {}): (eb: Eb) => Expression<SqlBool>[] {
+    return (eb) => {
+      const conditions: Expression<SqlBool>[] = [eb('id', '=', id)]
+      for (const [field, value] of Object.entries(expect) as [keyof UserExpectation, unknown][]) {
+        if (value === undefined) continue
+        const column = EXPECTABLE_COLUMNS[field]
+        if (!column) throw new TypeError(`cannot expect a value of user field '${String(field)}'`)
+        conditions.push(
+          eb(column, '=', typeof value === 'boolean' ? toDbBoolean(this.#dialect, value) : value),
+        )
+      }
+      return conditions
+    }
   }
 
   #column(field: string): string {
