@@ -32,6 +32,7 @@ export {
   NotVerifiedError,
   PasswordPolicyError,
   type PasswordPolicyReason,
+  PasswordRequiredError,
   RoleAlreadyAssignedError,
   RoleExistsError,
   RoleNotAssignedError,
@@ -54,6 +55,7 @@ export type {
   UserListQuery,
   UserOrderField,
   UserPage,
+  UserRecordExpectation,
   UserRecordPatch,
   UserRepository,
 } from './core/repositories.js'

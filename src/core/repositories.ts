@@ -28,8 +28,21 @@ export interface UserRecordPatch {
   passwordHash?: string
   isActive?: boolean
   isVerified?: boolean
+  /** The address a user asked to move to, or `null` to drop the request. */
+  pendingEmail?: string | null
   incrementAuthVersion?: boolean
   [customField: string]: unknown
+}
+
+/**
+ * What a row must still hold for a compare-and-set `update` to apply: each given column must equal the
+ * value (`null` matches a NULL column). The check and the write are one statement, so of two concurrent
+ * writers expecting the same state exactly one wins.
+ */
+export interface UserRecordExpectation {
+  email?: string
+  pendingEmail?: string | null
+  authVersion?: number
 }
 
 /** The sortable columns of `listAndCountUsers`. */
@@ -77,8 +90,11 @@ export interface UserRepository<U extends BaseUser = BaseUser> {
   findOne(filters: Record<string, unknown>): Promise<U | null>
   /** One page of users and the total count of the filtered set. */
   list(query: UserListQuery): Promise<UserPage<U>>
-  /** Applies the patch and returns the updated user, or `null` when absent. Throws `ConflictError`. */
-  update(id: Id, patch: UserRecordPatch): Promise<U | null>
+  /**
+   * Applies the patch and returns the updated user, or `null` when absent, or when `expected` is given and
+   * the row no longer holds it (nothing is written then). Throws `ConflictError`.
+   */
+  update(id: Id, patch: UserRecordPatch, expected?: UserRecordExpectation): Promise<U | null>
   /** Deletes the user with its role links and sessions and returns what was deleted, or `null`. */
   delete(id: Id): Promise<U | null>
 }

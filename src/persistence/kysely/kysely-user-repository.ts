@@ -12,6 +12,7 @@ import type {
   UserListQuery,
   UserOrderField,
   UserPage,
+  UserRecordExpectation,
   UserRecordPatch,
   UserRepository,
 } from '../../core/repositories.js'
@@ -184,7 +185,7 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
     }
   }
 
-  async update(id: Id, patch: UserRecordPatch): Promise<U | null> {
+  async update(id: Id, patch: UserRecordPatch, expected?: UserRecordExpectation): Promise<U | null> {
     const { incrementAuthVersion, ...values } = patch
     const row: Record<string, unknown> = {
       ...userValuesToRow(values, this.#dialect, this.userFields),
@@ -194,9 +195,15 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
       const result = await this.#db
         .updateTable('users')
         .set((eb) => (incrementAuthVersion ? { ...row, auth_version: eb('auth_version', '+', 1) } : row))
-        .where('id', '=', id)
+        .where((eb) => this.#expectation(eb, id, expected))
         .executeTakeFirst()
-      if (toNumber(result.numUpdatedRows) === 0 && !(await this.#exists(id))) return null
+      if (toNumber(result.numUpdatedRows) === 0) {
+        // MySQL counts changed rows, not matched ones: a write of the values already there reports 0.
+        // Only a compare-and-set that moved nothing (auth_version unchanged) can be mistaken that way, and
+        // then the row still holding the expectation means it matched.
+        if (expected && incrementAuthVersion) return null
+        if (!(await this.#exists(id, expected))) return null
+      }
     } catch (err) {
       throw uniqueViolation(err) ?? err
     }
@@ -217,11 +224,28 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
     })
   }
 
-  async #exists(id: Id): Promise<boolean> {
+  async #exists(id: Id, expected?: UserRecordExpectation): Promise<boolean> {
     // MySQL reports 0 changed rows when the values did not change; tell that apart from "no such user".
     return (
-      (await this.#db.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst()) !== undefined
+      (await this.#db
+        .selectFrom('users')
+        .select('id')
+        .where((eb) => this.#expectation(eb, id, expected))
+        .executeTakeFirst()) !== undefined
     )
+  }
+
+  /** `id = ?` and, for a compare-and-set, every expected column value. */
+  #expectation(eb: Eb, id: Id, expected: UserRecordExpectation | undefined): Expression<SqlBool> {
+    const conditions: Expression<SqlBool>[] = [eb('id', '=', id)]
+    if (expected) {
+      for (const [field, value] of Object.entries(expected)) {
+        if (value === undefined) continue
+        const column = field === 'pendingEmail' ? 'pending_email' : field === 'authVersion' ? 'auth_version' : 'email'
+        conditions.push(value === null ? eb(column, 'is', null) : eb(column, '=', value))
+      }
+    }
+    return eb.and(conditions)
   }
 
   #column(field: string): string {
