@@ -16,8 +16,14 @@
  *
  * @module
  */
-import { tokenPurposes, type TokenCodec } from '../tokens/token-codec.js'
-import { ConflictError, InactiveUserError, InvalidTokenError, NotFoundError, UserExistsError } from './errors.js'
+import { type TokenCodec, tokenPurposes } from '../tokens/token-codec.js'
+import {
+  ConflictError,
+  InactiveUserError,
+  InvalidTokenError,
+  NotFoundError,
+  UserExistsError,
+} from './errors.js'
 import { canonicalEmail } from './identifiers.js'
 import type { Logger } from './logger.js'
 import type { UserRepository } from './repositories.js'

@@ -241,7 +241,8 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
     if (expected) {
       for (const [field, value] of Object.entries(expected)) {
         if (value === undefined) continue
-        const column = field === 'pendingEmail' ? 'pending_email' : field === 'authVersion' ? 'auth_version' : 'email'
+        const column =
+          field === 'pendingEmail' ? 'pending_email' : field === 'authVersion' ? 'auth_version' : 'email'
         conditions.push(value === null ? eb(column, 'is', null) : eb(column, '=', value))
       }
     }
