@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, it } from 'node:test'
 import { type Algorithm, hash as argon2Hash } from '@node-rs/argon2'
 import { hash as bcryptHash } from '@node-rs/bcrypt'
+import { sql } from 'kysely'
 import {
   type BaseUser,
   BaseUserService,
@@ -168,6 +169,24 @@ export function userServiceContract(dialect: TestDialect, idType: IdType): void 
       it('running them again changes nothing', async () => {
         const again = await migrateToLatest(tdb.db, { idType })
         assert.deepEqual(again.executed, [])
+      })
+      it('the pending email column compares exactly (binary collation on MySQL/MariaDB)', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD }, { verify: true })
+        await service.requestEmailChange(user.id, `pénding.${user.id}@example.com`, PASSWORD)
+        const accentless = await repos.userRepository.update(
+          user.id,
+          { pendingEmail: null },
+          { pendingEmail: `pending.${user.id}@example.com` },
+        )
+        assert.equal(accentless, null, 'an accent-folded value does not match')
+        assert.equal((await service.getUser(user.id)).pendingEmail, `pénding.${user.id}@example.com`)
+        if (dialect.name === 'mysql') {
+          const { rows } = await sql<{ c: string }>`select collation_name as c from information_schema.columns
+            where table_schema = database() and table_name = 'users' and column_name = 'pending_email'`.execute(
+            tdb.db,
+          )
+          assert.equal(rows[0]?.c, 'utf8mb4_bin')
+        }
       })
     })
 
