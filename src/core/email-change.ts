@@ -29,7 +29,13 @@ import type { Logger } from './logger.js'
 import type { UserRepository } from './repositories.js'
 import type { BaseUser } from './user.js'
 
-/** What the flow needs from the user service; built by the service, which owns the private parts. */
+/** What the flow needs from the user service; built by the service, which owns the private parts. *
+ * @example
+ * ```ts
+ * // Built by BaseUserService (its private #emailChangeContext), which owns the throttle and the mail queue.
+ * await cancelEmailChange(context, emailFingerprint, token)
+ * ```
+ */
 export interface EmailChangeContext<U extends BaseUser> {
   users: UserRepository<U>
   tokens: TokenCodec
@@ -54,6 +60,11 @@ export interface EmailChangeContext<U extends BaseUser> {
 /**
  * The fingerprint of an address as the email-change tokens carry it. A hash, not the address: tokens
  * travel in links, and links end up in logs and browser histories.
+ *
+ * @example
+ * ```ts
+ * const fingerprint: Fingerprint = emailFingerprint // from user-service.ts
+ * ```
  */
 export type Fingerprint = (email: string) => string
 
@@ -62,6 +73,13 @@ export type Fingerprint = (email: string) => string
  * mails both links. Returns the user with `pendingEmail` set (or cleared, when `newEmail` is the current
  * address: asking for it again drops a pending change). A new request replaces an older one, whose
  * confirm link then dies.
+ *
+ * @example
+ * ```ts
+ * // In the service, once the current password is proven:
+ * const user = await requestEmailChange(context, emailFingerprint, current, 'new@example.com')
+ * user.pendingEmail // 'new@example.com'; user.email is unchanged
+ * ```
  */
 export async function requestEmailChange<U extends BaseUser>(
   context: EmailChangeContext<U>,
@@ -109,6 +127,12 @@ export async function requestEmailChange<U extends BaseUser>(
  * becomes `email` (verified: the link proved the mailbox), every other credential ends, and the previous
  * address is told. Throws `InvalidTokenError` (bad, expired, used, or replaced by a newer request),
  * `PasswordRequiredError` (through `onWrongPassword`) or `UserExistsError` (the address was taken since).
+ *
+ * @example
+ * ```ts
+ * const user = await confirmEmailChange(context, emailFingerprint, token, password, () => new PasswordRequiredError())
+ * user.email // the address that was pending
+ * ```
  */
 export async function confirmEmailChange<U extends BaseUser>(
   context: EmailChangeContext<U>,
@@ -150,6 +174,12 @@ export async function confirmEmailChange<U extends BaseUser>(
  * the user: whoever started the change knew the password and held a session, so the owner, who did not
  * ask for it, is treated as the victim of a takeover. Works once (the credential version moves), and
  * also when the change was already replaced or dropped. Throws `InvalidTokenError`.
+ *
+ * @example
+ * ```ts
+ * const user = await cancelEmailChange(context, emailFingerprint, token)
+ * user.pendingEmail // null; every session of the user has ended
+ * ```
  */
 export async function cancelEmailChange<U extends BaseUser>(
   context: EmailChangeContext<U>,

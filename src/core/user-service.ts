@@ -640,9 +640,18 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
   }
 
   /**
-   * Verifies a user with a verification token and runs `postVerificationHook`. Throws
-   * {@link InvalidTokenError} when the token is tampered, expired, of another purpose, already used, or
-   * issued for an email the user no longer has.
+   * Verifies a user with a verification token and the account's password, and runs
+   * `postVerificationHook`. Throws {@link InvalidTokenError} when the token is tampered, expired, of
+   * another purpose, already used, or issued for an email the user no longer has;
+   * {@link PasswordRequiredError} when `options.password` is missing or wrong (a wrong one counts as a
+   * failed login, and past the limit {@link TooManyAttemptsError} comes first). A link alone never
+   * verifies: the person opening it must not make usable a password they did not choose. Whoever does not
+   * know the password completes a password reset instead, which verifies the address too.
+   *
+   * @example
+   * ```ts
+   * const user = await service.verify(token, request, { password: 'the password chosen at registration' })
+   * ```
    */
   async verify(encodedToken: string, request?: Req, options: { password?: string } = {}): Promise<U> {
     const claims = this.tokens.verify(encodedToken, tokenPurposes.verify)

@@ -206,3 +206,37 @@ for (const backend of backends) {
     })
   })
 }
+
+describe('email change links follow linkPaths', () => {
+  let t: TestApp
+  before(async () => {
+    t = await buildApp({
+      backend: 'session',
+      linkPaths: { confirmEmail: '/account/confirm-email', cancelEmail: '/account/cancel-email' },
+    })
+  })
+  after(async () => {
+    await t?.destroy()
+  })
+
+  it('mails the confirm and cancel links under the configured paths', async () => {
+    const { email } = await t.createUser()
+    const headers = await t.login(email)
+    const newEmail = uniqueEmail('paths')
+    const res = await t.request({
+      method: 'PATCH',
+      url: '/users/me',
+      headers,
+      payload: { email: newEmail, currentPassword: PASSWORD },
+    })
+    assert.equal(res.statusCode, 200, res.body)
+    assert.match(
+      (await t.mailsTo(newEmail))[0]!.text,
+      /https:\/\/app\.example\.com\/account\/confirm-email\?token=/,
+    )
+    assert.match(
+      (await t.mailsTo(email))[0]!.text,
+      /https:\/\/app\.example\.com\/account\/cancel-email\?token=/,
+    )
+  })
+})
