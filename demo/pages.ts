@@ -1,5 +1,6 @@
 /**
- * The two pages the demo's mailed links open: `GET /verify?token=...` and `GET /reset-password?token=...`.
+ * The pages the demo's mailed links open: `GET /verify?token=...`, `GET /reset-password?token=...`, and the
+ * two links of an email change, `GET /confirm-email?token=...` and `GET /cancel-email?token=...`.
  * The plugin serves only the JSON API (`POST /verify`, `POST /reset-password`); an application brings its
  * own pages, and these are the smallest that work in a browser.
  *
@@ -66,10 +67,29 @@ ${form}
 `
 }
 
+// Verifying asks for the account's password: a link alone must never make a password the clicker did not
+// choose usable (someone else may have registered with this address).
 const VERIFY_PAGE = page(
   'Verify your email address',
   `<form action="/verify" method="post" data-done="Your email address is verified. You can log in now.">
+<p><label>Your password <input name="password" type="password" autocomplete="current-password" maxlength="4096" required></label></p>
 <button>Verify my email address</button>
+</form>
+<p>Did not create this account, or forgot the password? <a href="/docs">Ask for a password reset</a> (<code>POST /forgot-password</code>): setting your own password verifies the address too.</p>`,
+)
+
+const CONFIRM_EMAIL_PAGE = page(
+  'Confirm your new email address',
+  `<form action="/users/me/email/confirm" method="post" data-done="Your email address is changed. Log in with the new one.">
+<p><label>Your password <input name="password" type="password" autocomplete="current-password" maxlength="4096" required></label></p>
+<button>Confirm my new email address</button>
+</form>`,
+)
+
+const CANCEL_EMAIL_PAGE = page(
+  'Cancel the email change',
+  `<form action="/users/me/email/cancel" method="post" data-done="The change is cancelled and every session has ended. Choose a new password if you did not ask for the change.">
+<button>Cancel the change</button>
 </form>`,
 )
 
@@ -93,7 +113,8 @@ function sendPage(reply: FastifyReply, html: string): FastifyReply {
 }
 
 /**
- * Serves `GET /` (a redirect to the docs), `GET /verify` and `GET /reset-password`.
+ * Serves `GET /` (a redirect to the docs), `GET /verify`, `GET /reset-password`, `GET /confirm-email` and
+ * `GET /cancel-email`.
  *
  * @example
  * ```ts
@@ -106,4 +127,6 @@ export function demoPages(app: FastifyInstance): void {
   app.get('/', hidden, async (_request, reply) => reply.redirect('/docs'))
   app.get('/verify', hidden, async (_request, reply) => sendPage(reply, VERIFY_PAGE))
   app.get('/reset-password', hidden, async (_request, reply) => sendPage(reply, RESET_PAGE))
+  app.get('/confirm-email', hidden, async (_request, reply) => sendPage(reply, CONFIRM_EMAIL_PAGE))
+  app.get('/cancel-email', hidden, async (_request, reply) => sendPage(reply, CANCEL_EMAIL_PAGE))
 }

@@ -33,6 +33,7 @@ export {
   NotVerifiedError,
   PasswordPolicyError,
   type PasswordPolicyReason,
+  PasswordRequiredError,
   RoleAlreadyAssignedError,
   RoleExistsError,
   RoleNotAssignedError,

@@ -16,6 +16,7 @@ export type FastifyUsersErrorCode =
   | 'ERR_INVALID_TOKEN'
   | 'ERR_INVALID_CREDENTIALS'
   | 'ERR_WRONG_PASSWORD'
+  | 'ERR_PASSWORD_REQUIRED'
   | 'ERR_NOT_VERIFIED'
   | 'ERR_INACTIVE'
   | 'ERR_PASSWORD_POLICY'
@@ -103,6 +104,21 @@ export class WrongPasswordError extends FastifyUsersError {
   readonly code = 'ERR_WRONG_PASSWORD'
   constructor() {
     super('the current password is wrong')
+  }
+}
+
+/**
+ * Completing an email verification needs the account's password, and it was missing or wrong. A link alone
+ * never verifies an account: whoever registered may not own the mailbox, and the mailbox owner must not
+ * make a stranger's password usable by clicking. Someone who does not know the password (they did not
+ * register) uses the password reset instead, which also verifies the address.
+ */
+export class PasswordRequiredError extends FastifyUsersError {
+  readonly code = 'ERR_PASSWORD_REQUIRED'
+  constructor() {
+    super(
+      "verifying this address needs the account's password; if you did not choose one, reset the password instead",
+    )
   }
 }
 
@@ -278,6 +294,7 @@ export type AnyFastifyUsersError =
   | InvalidTokenError
   | InvalidCredentialsError
   | WrongPasswordError
+  | PasswordRequiredError
   | NotVerifiedError
   | InactiveUserError
   | PasswordPolicyError

@@ -28,6 +28,8 @@ export interface UserRecordPatch {
   passwordHash?: string
   isActive?: boolean
   isVerified?: boolean
+  /** The address a user asked to move to, or `null` to drop the request. */
+  pendingEmail?: string | null
   incrementAuthVersion?: boolean
   [customField: string]: unknown
 }
@@ -43,6 +45,8 @@ export interface UserExpectation {
   email?: string
   isActive?: boolean
   isVerified?: boolean
+  /** The address a user asked to move to; `null` expects no pending change. */
+  pendingEmail?: string | null
 }
 
 /** Options of {@link UserRepository.update}. */

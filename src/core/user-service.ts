@@ -16,12 +16,14 @@ import { PasswordManager, type PasswordManagerOptions } from '../password/passwo
 import { PasswordPolicy } from '../password/password-policy.js'
 import { TokenCodec, type TokenPurpose, tokenPurposes } from '../tokens/token-codec.js'
 import { type Clock, systemClock } from './clock.js'
+import * as emailChange from './email-change.js'
 import {
   ConflictError,
   InactiveUserError,
   InvalidTokenError,
   NotFoundError,
   NotVerifiedError,
+  PasswordRequiredError,
   RoleAlreadyAssignedError,
   RoleExistsError,
   RoleNotAssignedError,
@@ -417,6 +419,9 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     }
     const emailChanged = record.email !== undefined && record.email !== current.email
     if (emailChanged && !('isVerified' in record)) record.isVerified = false
+    // An address set directly replaces any change the user asked for (whose links then die with the
+    // credential version).
+    if (emailChanged) record.pendingEmail = null
     // A new address ends every credential: sessions made for the old address must not come back to life
     // once the new one is verified.
     if (emailChanged) endCredentials = true
@@ -438,6 +443,9 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
       this.logger.info({ event: 'user_updated', userId: updated.id, change: 'email' }, 'email changed')
       const oldEmail = current.email
       this.#deliverNotice('email-changed', updated, () => this.sendEmailChangedNotice(updated, oldEmail))
+      // The rule lives here, not in a route: however the address was set (HTTP, CLI, code), an address
+      // nobody proved is unverified and gets a link.
+      if (!updated.isVerified) await this.initiateVerification(updated)
     }
     if (record.isActive === false && current.isActive) {
       this.logger.info(
@@ -463,22 +471,7 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
    */
   async changePassword(id: Id, currentPassword: string, newPassword: string): Promise<U> {
     const user = await this.getUser(id)
-    const key = this.#throttleKey((user as Record<string, unknown>)[this.userAuthIdentifier])
-    const attempt = key === null ? null : await this.#beginAttempt(key, user.id)
-    try {
-      const { valid } = await this.passwords.verify(currentPassword, user.passwordHash)
-      if (!valid) {
-        const failures = await attempt?.fail()
-        this.logger.warn(
-          { event: 'authn_password_change_fail', userId: user.id, failures },
-          'wrong current password',
-        )
-        throw new WrongPasswordError()
-      }
-      await attempt?.succeed()
-    } finally {
-      await attempt?.abandon()
-    }
+    await this.#provePassword(user, currentPassword, () => new WrongPasswordError(), 'password_change')
     if (typeof newPassword !== 'string') throw new ValidationError('password', 'password must be a string')
     const passwordHash = await this.#hashNewPassword(newPassword, user)
     const updated = await this.userRepository.update(
@@ -497,6 +490,71 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     this.logger.info({ event: 'authn_password_change', userId: updated.id }, 'password changed')
     this.#deliverNotice('password-changed', updated, () => this.sendPasswordChangedNotice(updated))
     return updated
+  }
+
+  /**
+   * Starts a change of the user's email address; the user proves the current password first (a wrong one
+   * throws {@link WrongPasswordError} and counts as a failed login of the user, as in
+   * {@link changePassword}). The address does not change yet: it is stored as `pendingEmail`, a link that
+   * confirms it goes to the new address (`sendEmailChangeConfirmation`) and a notice with a link that
+   * cancels it goes to the current one (`sendEmailChangeRequestedNotice`). The current address keeps
+   * working for login and mail until the change is confirmed. Asking for the current address drops a
+   * pending change. `otherChanges` (other self-editable fields) are applied with {@link updateUser} after
+   * the password proof, before the address is held.
+   *
+   * Admins set an address directly with {@link updateUser} instead.
+   *
+   * @example
+   * ```ts
+   * const user = await service.requestEmailChange(me.id, 'new@example.com', 'my current password')
+   * user.email // unchanged; user.pendingEmail === 'new@example.com'
+   * ```
+   */
+  async requestEmailChange(
+    id: Id,
+    newEmail: string,
+    currentPassword: string,
+    otherChanges?: UserPatch<U>,
+  ): Promise<U> {
+    let user = await this.getUser(id)
+    // A malformed address is refused before the password check: it costs no hash and counts no failure.
+    canonicalEmail(newEmail)
+    await this.#provePassword(user, currentPassword, () => new WrongPasswordError(), 'email_change')
+    if (otherChanges && Object.keys(otherChanges).length > 0) {
+      if ('email' in otherChanges || 'password' in otherChanges) {
+        throw new ValidationError('email', 'pass the new address as `newEmail`, and change passwords apart')
+      }
+      user = await this.updateUser(user.id, otherChanges)
+    }
+    return emailChange.requestEmailChange(this.#emailChangeContext(), emailFingerprint, user, newEmail)
+  }
+
+  /**
+   * Completes an email change with the token mailed to the new address and the account's password (a
+   * link alone never attaches an address to an account: see docs/security.md). The new address becomes
+   * `email` and is verified, every credential of the user ends, and the previous address is told.
+   *
+   * Throws {@link InvalidTokenError} (tampered, expired, used, replaced by a newer request, cancelled),
+   * {@link PasswordRequiredError} (password missing or wrong; counted like a failed login),
+   * {@link TooManyAttemptsError}, or {@link UserExistsError} when the address was taken meanwhile.
+   */
+  async confirmEmailChange(encodedToken: string, password: string): Promise<U> {
+    return emailChange.confirmEmailChange(
+      this.#emailChangeContext(),
+      emailFingerprint,
+      encodedToken,
+      password,
+      () => new PasswordRequiredError(),
+    )
+  }
+
+  /**
+   * Cancels a pending email change with the token mailed to the current address, and ends every
+   * credential of the user (the owner did not ask for the change, so a session is presumed stolen).
+   * Throws {@link InvalidTokenError}; the link works once.
+   */
+  async cancelEmailChange(encodedToken: string): Promise<U> {
+    return emailChange.cancelEmailChange(this.#emailChangeContext(), emailFingerprint, encodedToken)
   }
 
   /** Deletes a user with their role links and sessions; returns the deleted user. Throws {@link NotFoundError}. */
@@ -629,17 +687,30 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
   }
 
   /**
-   * Verifies a user with a verification token and runs `postVerificationHook`. Throws
-   * {@link InvalidTokenError} when the token is tampered, expired, of another purpose, already used, or
-   * issued for an email the user no longer has.
+   * Verifies a user with a verification token and the account's password, and runs
+   * `postVerificationHook`. Throws {@link InvalidTokenError} when the token is tampered, expired, of
+   * another purpose, already used, or issued for an email the user no longer has;
+   * {@link PasswordRequiredError} when `options.password` is missing or wrong (a wrong one counts as a
+   * failed login, and past the limit {@link TooManyAttemptsError} comes first). A link alone never
+   * verifies: the person opening it must not make usable a password they did not choose. Whoever does not
+   * know the password completes a password reset instead, which verifies the address too.
+   *
+   * @example
+   * ```ts
+   * const user = await service.verify(token, request, { password: 'the password chosen at registration' })
+   * ```
    */
-  async verify(encodedToken: string, request?: Req): Promise<U> {
+  async verify(encodedToken: string, request?: Req, options: { password?: string } = {}): Promise<U> {
     const claims = this.tokens.verify(encodedToken, tokenPurposes.verify)
     const user = await this.#userFromToken(claims.sub)
     if (claims.ver !== user.authVersion) throw new InvalidTokenError('credentials changed since')
     if (typeof claims.ef !== 'string' || claims.ef !== emailFingerprint(user.email))
       throw new InvalidTokenError('email changed')
     if (user.isVerified) throw new InvalidTokenError('already used')
+    // Pre-account hijacking: whoever registered may not own the mailbox, so the link alone must not make
+    // their password usable. Completing needs that password; the mailbox owner who did not register
+    // resets it instead (which verifies too).
+    await this.#provePassword(user, options.password, () => new PasswordRequiredError(), 'verification')
     // Compare-and-set: of parallel uses of one link exactly one verifies (and runs the hook); the others
     // fail like a late use.
     const verified = await this.userRepository.update(
@@ -885,6 +956,22 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     await this.#sendMail('password-changed', user.email, {})
   }
 
+  /**
+   * Sends the link that confirms a pending email change to the new address. Default: mails a link built
+   * from `mail.baseUrl` and `mail.confirmEmailPath` through the `mailer`.
+   */
+  async sendEmailChangeConfirmation(_user: U, newEmail: string, token: string): Promise<void> {
+    await this.#sendMail('email-change-confirm', newEmail, { token })
+  }
+
+  /**
+   * Tells the current address that a change to `newEmail` was asked for, with a link that cancels it.
+   * Default: mails a link built from `mail.baseUrl` and `mail.cancelEmailPath` through the `mailer`.
+   */
+  async sendEmailChangeRequestedNotice(user: U, newEmail: string, cancelToken: string): Promise<void> {
+    await this.#sendMail('email-change-requested', user.email, { token: cancelToken, newEmail })
+  }
+
   /** Tells the old address of a user that their email was changed. Default: mails it. */
   async sendEmailChangedNotice(user: U, oldEmail: string): Promise<void> {
     await this.#sendMail('email-changed', oldEmail, { newEmail: user.email })
@@ -922,6 +1009,55 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
       /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)
       ? id.toLowerCase()
       : null
+  }
+
+  /**
+   * Checks a user's password under the login throttle, keyed like their logins: a wrong one counts as a
+   * failed login and throws `onWrong()`, and past the limit {@link TooManyAttemptsError} comes before any
+   * hash work, so no route that asks for the password is a faster oracle than the login. A right one
+   * clears the count.
+   */
+  async #provePassword(user: U, password: unknown, onWrong: () => Error, via: string): Promise<void> {
+    // No password at all is no guess: refused without a hash and without counting.
+    if (typeof password !== 'string' || password.length === 0) throw onWrong()
+    const key = this.#throttleKey((user as Record<string, unknown>)[this.userAuthIdentifier])
+    const attempt = key === null ? null : await this.#beginAttempt(key, user.id)
+    try {
+      const { valid } = await this.passwords.verify(password, user.passwordHash)
+      if (!valid) {
+        const failures = await attempt?.fail()
+        this.logger.warn(
+          { event: 'authn_password_change_fail', userId: user.id, failures, via },
+          'wrong current password',
+        )
+        throw onWrong()
+      }
+      await attempt?.succeed()
+    } finally {
+      await attempt?.abandon()
+    }
+  }
+
+  #emailChangeContext(): emailChange.EmailChangeContext<U> {
+    return {
+      users: this.userRepository,
+      tokens: this.tokens,
+      logger: this.logger,
+      lifetimeSeconds: this.tokenLifetimes.verification,
+      userFromToken: (sub) => this.#userFromToken(sub),
+      provePassword: (user, password, onWrong, via) => this.#provePassword(user, password, onWrong, via),
+      endSessions: (user) => this.#endSessions(user),
+      mailChangeRequested: (user, newEmail, confirmToken, cancelToken) => {
+        this.#deliverNotice('email-change-confirm', user, () =>
+          this.sendEmailChangeConfirmation(user, newEmail, confirmToken),
+        )
+        this.#deliverNotice('email-change-requested', user, () =>
+          this.sendEmailChangeRequestedNotice(user, newEmail, cancelToken),
+        )
+      },
+      mailChanged: (user, oldEmail) =>
+        this.#deliverNotice('email-changed', user, () => this.sendEmailChangedNotice(user, oldEmail)),
+    }
   }
 
   async #userFromToken(sub: string): Promise<U> {

@@ -48,13 +48,18 @@ export interface BaseUser {
   authVersion: number
   createdAt: Date
   updatedAt: Date
+  /**
+   * The address the user asked to move to (normalised like `email`), or `null`. It becomes `email` only
+   * when the link mailed to it is opened (`confirmEmailChange`); until then `email` stays in use.
+   */
+  pendingEmail: string | null
   /** The roles of the user, loaded with it. */
   roles: Role[]
 }
 
 /** The fields a caller may pass to `addUser`; `password` is hashed, `passwordHash` is taken as is (imports). */
 export type NewUser<U extends BaseUser = BaseUser> = Partial<
-  Omit<U, 'id' | 'roles' | 'createdAt' | 'updatedAt' | 'authVersion'>
+  Omit<U, 'id' | 'roles' | 'createdAt' | 'updatedAt' | 'authVersion' | 'pendingEmail'>
 > & {
   email: string
   password?: string
@@ -63,7 +68,7 @@ export type NewUser<U extends BaseUser = BaseUser> = Partial<
 
 /** A partial update of a user. `password` is policy-checked and hashed. */
 export type UserPatch<U extends BaseUser = BaseUser> = Partial<
-  Omit<U, 'id' | 'roles' | 'createdAt' | 'updatedAt' | 'authVersion' | 'passwordHash'>
+  Omit<U, 'id' | 'roles' | 'createdAt' | 'updatedAt' | 'authVersion' | 'passwordHash' | 'pendingEmail'>
 > & { password?: string }
 
 /**
@@ -95,4 +100,5 @@ export const BUILT_IN_USER_FIELDS: ReadonlySet<string> = new Set([
   'authVersion',
   'createdAt',
   'updatedAt',
+  'pendingEmail',
 ])

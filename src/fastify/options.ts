@@ -150,8 +150,11 @@ export interface FastifyUsersOptions {
   mailer?: Mailer
   /** The public origin of the application, for the links in mails. Required with a `mailer`. */
   baseUrl?: string
-  /** Paths of the pages the mailed links open. Default: `{ verify: '/verify', reset: '/reset-password' }`. */
-  linkPaths?: { verify?: string; reset?: string }
+  /**
+   * Paths of the pages the mailed links open. Default:
+   * `{ verify: '/verify', reset: '/reset-password', confirmEmail: '/confirm-email', cancelEmail: '/cancel-email' }`.
+   */
+  linkPaths?: { verify?: string; reset?: string; confirmEmail?: string; cancelEmail?: string }
   /** Name of the application in mails. Default: `'fastify-users'`. */
   appName?: string
   /** Origins whose cross-site requests the cookie backends accept (exact origins). Default: none. */

@@ -115,6 +115,8 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
           baseUrl: options.baseUrl,
           verifyPath: options.linkPaths?.verify,
           resetPath: options.linkPaths?.reset,
+          confirmEmailPath: options.linkPaths?.confirmEmail,
+          cancelEmailPath: options.linkPaths?.cancelEmail,
           appName: options.appName,
         }
       : undefined,

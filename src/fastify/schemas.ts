@@ -88,6 +88,12 @@ export function buildSchemas(options: SchemaOptions) {
     isVerified: Type.Boolean(),
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
+    pendingEmail: Type.Optional(
+      Type.Union([Type.String(), Type.Null()], {
+        description:
+          'The address the user asked to move to, until they confirm it from that mailbox; `email` stays in use until then.',
+      }),
+    ),
     roles: Type.Array(Type.Ref('FastifyUsersRole')),
     ...Object.fromEntries(custom.map(([name, schema]) => [name, nullable(schema)])),
   }
@@ -141,6 +147,24 @@ export function buildSchemas(options: SchemaOptions) {
     ),
     TokenBody: Type.Object({ token: Type.Optional(Token) }, { additionalProperties: false }),
     TokenQuery: Type.Object({ token: Type.Optional(Token) }, { additionalProperties: false }),
+    VerifyBody: Type.Object(
+      {
+        token: Type.Optional(Token),
+        password: Type.Optional({
+          ...Password,
+          description: "The account's password: a link alone never verifies an account.",
+        }),
+      },
+      { additionalProperties: false },
+    ),
+    EmailChangeConfirmBody: Type.Object(
+      {
+        token: Token,
+        password: { ...Password, description: "The account's password." },
+      },
+      { additionalProperties: false },
+    ),
+    EmailChangeCancelBody: Type.Object({ token: Token }, { additionalProperties: false }),
     EmailBody: Type.Object({ email: Email }, { additionalProperties: false }),
     ResetBody: Type.Object({ token: Token, password: Password }, { additionalProperties: false }),
     ChangePasswordBody: Type.Object(
@@ -149,7 +173,14 @@ export function buildSchemas(options: SchemaOptions) {
     ),
     MePatch: Type.Object(
       {
-        email: Type.Optional(Email),
+        email: Type.Optional({
+          ...Email,
+          description: 'A new address: held as `pendingEmail` until confirmed from that mailbox.',
+        }),
+        currentPassword: Type.Optional({
+          ...Password,
+          description: 'The current password; required with `email`.',
+        }),
         ...(usesUsername ? { username: Type.Optional(Username) } : {}),
         ...optionalFields(selfFields),
       },

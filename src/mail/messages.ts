@@ -14,6 +14,8 @@ export type UserMailKind =
   | 'password-changed'
   | 'existing-account'
   | 'email-changed'
+  | 'email-change-confirm'
+  | 'email-change-requested'
 
 /** Where links in mails point. */
 export interface MailLinkOptions {
@@ -23,6 +25,10 @@ export interface MailLinkOptions {
   verifyPath?: string
   /** Path of the page that sets a new password. Default: `'/reset-password'`. */
   resetPath?: string
+  /** Path of the page that confirms a new email address (mailed to that address). Default: `'/confirm-email'`. */
+  confirmEmailPath?: string
+  /** Path of the page that cancels a pending email change (mailed to the current address). Default: `'/cancel-email'`. */
+  cancelEmailPath?: string
   /** Name of the application in subjects and greetings. Default: `'fastify-users'`. */
   appName?: string
 }
@@ -30,9 +36,12 @@ export interface MailLinkOptions {
 /** What a mail needs to say. */
 export interface UserMailInput {
   to: string
-  /** The token, for `verification`, `password-reset` and `existing-account` (a reset link). */
+  /**
+   * The token, for `verification`, `password-reset`, `existing-account` (a reset link),
+   * `email-change-confirm` and `email-change-requested` (a cancel link).
+   */
   token?: string
-  /** The new address, for `email-changed` (sent to the old one). */
+  /** The new address, for `email-changed` and `email-change-requested` (both sent to the old one). */
   newEmail?: string
 }
 
@@ -119,6 +128,30 @@ export function composeUserMail(
         `The email address of your account was changed from ${input.to} to ${input.newEmail ?? 'a new address'}.`,
       )
       paragraphs.push('If you did not do this, contact support at once.')
+      break
+    case 'email-change-confirm':
+      subject = `Confirm your new email address for ${app}`
+      paragraphs.push(
+        `Someone asked to move a ${app} account to ${input.to}. If it was you, confirm this address by opening the link below.`,
+      )
+      link = {
+        href: tokenLink(options.baseUrl, options.confirmEmailPath ?? '/confirm-email', need(input.token)),
+        label: 'Confirm my new email address',
+      }
+      paragraphs.push('If it was not you, ignore this mail: no account moves to your address without it.')
+      break
+    case 'email-change-requested':
+      subject = `Your ${app} email address is about to change`
+      paragraphs.push(
+        `Someone signed in to your account asked to change its email address from ${input.to} to ${input.newEmail ?? 'a new address'}. Nothing changes until the new address is confirmed; until then you keep logging in with this one. If it was not you, cancel the change here; it also signs out every session:`,
+      )
+      link = {
+        href: tokenLink(options.baseUrl, options.cancelEmailPath ?? '/cancel-email', need(input.token)),
+        label: 'Cancel the email change',
+      }
+      paragraphs.push(
+        'If it was not you, also choose a new password: whoever asked for the change knew your current one.',
+      )
       break
   }
   const text = [

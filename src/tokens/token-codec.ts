@@ -53,6 +53,10 @@ export const tokenPurposes = {
   access: { audience: 'fastify-users:access', type: 'at+jwt' },
   verify: { audience: 'fastify-users:verify', type: 'verify-email+jwt' },
   reset: { audience: 'fastify-users:reset', type: 'reset-password+jwt' },
+  /** Confirms a pending email change; mailed to the new address. */
+  emailChange: { audience: 'fastify-users:email-change', type: 'email-change+jwt' },
+  /** Cancels a pending email change; mailed to the current address. */
+  emailChangeCancel: { audience: 'fastify-users:email-change-cancel', type: 'email-change-cancel+jwt' },
 } as const satisfies Record<string, TokenPurpose>
 
 const MIN_SECRET_BYTES = 32

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, it } from 'node:test'
 import { type Algorithm, hash as argon2Hash } from '@node-rs/argon2'
 import { hash as bcryptHash } from '@node-rs/bcrypt'
+import { sql } from 'kysely'
 import {
   type BaseUser,
   BaseUserService,
@@ -20,6 +21,7 @@ import {
   NotFoundError,
   NotVerifiedError,
   PasswordPolicyError,
+  PasswordRequiredError,
   RoleAlreadyAssignedError,
   RoleExistsError,
   RoleNotAssignedError,
@@ -42,6 +44,8 @@ export interface AppUser extends BaseUser {
 
 export const SECRET = 'contract-test-secret-0123456789-abcdefghijkl'
 const PASSWORD = 'correct horse battery staple'
+/** The account's password, as `verify` needs it. */
+const PW = { password: PASSWORD }
 
 /** A clock tests move by hand. */
 export class ManualClock implements Clock {
@@ -58,6 +62,8 @@ interface Sent {
   kind: string
   user: AppUser
   token?: string
+  /** Where it went, when not to `user.email`. */
+  to?: string
 }
 
 /** The service under test: records what it would send and the order hooks run in. */
@@ -79,8 +85,14 @@ export class RecordingService extends BaseUserService<AppUser> {
   override async sendPasswordChangedNotice(user: AppUser) {
     this.sent.push({ kind: 'password-changed', user })
   }
-  override async sendEmailChangedNotice(user: AppUser) {
-    this.sent.push({ kind: 'email-changed', user })
+  override async sendEmailChangedNotice(user: AppUser, oldEmail: string) {
+    this.sent.push({ kind: 'email-changed', user, to: oldEmail })
+  }
+  override async sendEmailChangeConfirmation(user: AppUser, newEmail: string, token: string) {
+    this.sent.push({ kind: 'email-confirm', user, token, to: newEmail })
+  }
+  override async sendEmailChangeRequestedNotice(user: AppUser, _newEmail: string, token: string) {
+    this.sent.push({ kind: 'email-cancel', user, token, to: user.email })
   }
   override async preLoginHook() {
     this.calls.push('preLogin')
@@ -155,6 +167,24 @@ export function userServiceContract(dialect: TestDialect, idType: IdType): void 
       it('running them again changes nothing', async () => {
         const again = await migrateToLatest(tdb.db, { idType })
         assert.deepEqual(again.executed, [])
+      })
+      it('the pending email column compares exactly (binary collation on MySQL/MariaDB)', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD }, { verify: true })
+        await service.requestEmailChange(user.id, `pénding.${user.id}@example.com`, PASSWORD)
+        const accentless = await repos.userRepository.update(
+          user.id,
+          { pendingEmail: null },
+          { expect: { pendingEmail: `pending.${user.id}@example.com` } },
+        )
+        assert.equal(accentless, null, 'an accent-folded value does not match')
+        assert.equal((await service.getUser(user.id)).pendingEmail, `pénding.${user.id}@example.com`)
+        if (dialect.name === 'mysql') {
+          const { rows } = await sql<{ c: string }>`select collation_name as c from information_schema.columns
+            where table_schema = database() and table_name = 'users' and column_name = 'pending_email'`.execute(
+            tdb.db,
+          )
+          assert.equal(rows[0]?.c, 'utf8mb4_bin')
+        }
       })
     })
 
@@ -266,7 +296,10 @@ export function userServiceContract(dialect: TestDialect, idType: IdType): void 
           service.register({ email: address, password: 'owner password 1' }),
           UserExistsError,
         )
-        await assert.rejects(service.verify(squatterLink), InvalidTokenError)
+        await assert.rejects(
+          service.verify(squatterLink, undefined, { password: 'squatter password' }),
+          InvalidTokenError,
+        )
         const owner = await service.getUserBy({ email: address })
         assert.ok(owner && !owner.passwordHash.startsWith('$'))
         assert.equal(await service.authenticate({ email: address, password: 'squatter password' }), null)
@@ -439,7 +472,26 @@ export function userServiceContract(dialect: TestDialect, idType: IdType): void 
         const updated = await service.updateUser(user.id, { email: email() })
         assert.equal(updated.isVerified, false)
         await service.settled()
-        assert.ok(service.sent.some((s) => s.kind === 'email-changed'))
+        assert.ok(service.sent.some((s) => s.kind === 'email-changed' && s.to === user.email))
+      })
+      it('an email set through the service (admin, CLI) is mailed a verification link by the service itself', async () => {
+        // The rule used to live in the two route handlers: through the service or the CLI an email change
+        // left the user unverified and mailed nothing, so they could never verify again.
+        const user = await service.addUser({ email: email(), password: PASSWORD }, { verify: true })
+        await service.requestEmailChange(user.id, email(), PASSWORD)
+        const next = email()
+        const updated = await service.updateUser(user.id, { email: next })
+        assert.equal(updated.email, next)
+        assert.equal(updated.pendingEmail, null, 'an address set directly drops the pending change')
+        const link = await service.lastToken('verify')
+        assert.equal(service.sent.filter((s) => s.kind === 'verify').at(-1)?.user.email, next)
+        assert.equal(service.tokens.verify(link, tokenPurposes.verify).ef, emailFingerprint(next))
+        assert.equal((await service.verify(link, undefined, PW)).isVerified, true)
+        // An admin who marks the new address verified is trusted: no link.
+        service.sent = []
+        await service.updateUser(user.id, { email: email(), isVerified: true })
+        await service.settled()
+        assert.ok(!service.sent.some((s) => s.kind === 'verify'))
       })
       it('ends every credential on deactivation', async () => {
         const user = await service.addUser({ email: email(), password: PASSWORD })
@@ -453,6 +505,187 @@ export function userServiceContract(dialect: TestDialect, idType: IdType): void 
         await assert.rejects(service.updateUser(b.id, { nope: 1 } as never), ValidationError)
         const missing: Id = idType === 'uuid' ? '01900000-0000-7000-8000-000000000001' : 999_999_998
         await assert.rejects(service.updateUser(missing, { displayName: 'x' }), NotFoundError)
+      })
+    })
+
+    describe('email change', () => {
+      const verified = async () => service.addUser({ email: email(), password: PASSWORD }, { verify: true })
+      const last = async (kind: string) => {
+        await service.settled()
+        const found = service.sent.filter((s) => s.kind === kind).at(-1)
+        assert.ok(found?.token, `a ${kind} mail was sent`)
+        return found as Required<Sent>
+      }
+
+      it('takes effect only when confirmed: the old address keeps working and gets a cancel link', async () => {
+        const user = await verified()
+        const next = email()
+        const pending = await service.requestEmailChange(user.id, ` ${next.toUpperCase()} `, PASSWORD)
+        assert.equal(pending.email, user.email)
+        assert.equal(pending.pendingEmail, next)
+        assert.equal(pending.isVerified, true)
+        assert.equal(pending.authVersion, user.authVersion, 'asking for a change signs nobody out')
+        assert.ok(await service.authenticate({ email: user.email, password: PASSWORD }))
+        assert.equal(await service.authenticate({ email: next, password: PASSWORD }), null)
+        const confirm = await last('email-confirm')
+        assert.equal(confirm.to, next)
+        const cancel = await last('email-cancel')
+        assert.equal(cancel.to, user.email)
+        const claims = service.tokens.verify(confirm.token, tokenPurposes.emailChange)
+        assert.equal(claims.pf, emailFingerprint(next))
+        assert.ok(!JSON.stringify(claims).includes(next), 'the address is not in the token')
+      })
+      it('needs the current password to start, and changes nothing on a wrong one', async () => {
+        const user = await verified()
+        await assert.rejects(
+          service.requestEmailChange(user.id, email(), 'wrong password!'),
+          WrongPasswordError,
+        )
+        await assert.rejects(service.requestEmailChange(user.id, email(), ''), WrongPasswordError)
+        await assert.rejects(service.requestEmailChange(user.id, 'not an address', PASSWORD), ValidationError)
+        const after = await service.getUser(user.id)
+        assert.equal(after.pendingEmail, null)
+        assert.equal(after.email, user.email)
+        await service.settled()
+        assert.deepEqual(service.sent, [])
+      })
+      it('wrong current passwords count against the login throttle', async () => {
+        const svc = make({ loginThrottle: { freeAttempts: 2, maxDelaySeconds: 60 } })
+        const user = await svc.addUser({ email: email(), password: PASSWORD }, { verify: true })
+        for (let i = 0; i < 2; i++) {
+          await assert.rejects(svc.requestEmailChange(user.id, email(), `guess ${i}`), WrongPasswordError)
+        }
+        await assert.rejects(svc.requestEmailChange(user.id, email(), PASSWORD), TooManyAttemptsError)
+        await assert.rejects(
+          svc.authenticate({ email: user.email, password: PASSWORD }),
+          TooManyAttemptsError,
+        )
+      })
+      it('confirming switches the address, keeps it verified, ends every credential and tells the old address', async () => {
+        const user = await verified()
+        const next = email()
+        await service.requestEmailChange(user.id, next, PASSWORD)
+        const { token } = await last('email-confirm')
+        const changed = await service.confirmEmailChange(token, PASSWORD)
+        assert.equal(changed.email, next)
+        assert.equal(changed.pendingEmail, null)
+        assert.equal(changed.isVerified, true)
+        assert.equal(changed.authVersion, user.authVersion + 1)
+        assert.ok(await service.authenticate({ email: next, password: PASSWORD }))
+        assert.equal(await service.authenticate({ email: user.email, password: PASSWORD }), null)
+        await service.settled()
+        assert.ok(service.sent.some((s) => s.kind === 'email-changed' && s.to === user.email))
+        await assert.rejects(service.confirmEmailChange(token, PASSWORD), InvalidTokenError)
+      })
+      it("confirming needs the account's password: a link alone never attaches an address", async () => {
+        // Someone prepares an account and asks to move it to a victim's address; the victim clicks.
+        const user = await verified()
+        await service.requestEmailChange(user.id, email(), PASSWORD)
+        const { token } = await last('email-confirm')
+        await assert.rejects(service.confirmEmailChange(token, ''), PasswordRequiredError)
+        await assert.rejects(service.confirmEmailChange(token, 'the victim guesses'), PasswordRequiredError)
+        assert.equal((await service.getUser(user.id)).email, user.email)
+      })
+      it('a confirm link works once: of 10 parallel confirmations exactly one wins', async () => {
+        // No throttle here: every request passes the password check and they race on the write itself.
+        service = make({ loginThrottle: false })
+        const user = await verified()
+        await service.requestEmailChange(user.id, email(), PASSWORD)
+        const { token } = await last('email-confirm')
+        service.sent = []
+        const results = await Promise.allSettled(
+          Array.from({ length: 10 }, () => service.confirmEmailChange(token, PASSWORD)),
+        )
+        assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1)
+        for (const r of results.filter((r) => r.status === 'rejected')) {
+          assert.ok((r as PromiseRejectedResult).reason instanceof InvalidTokenError)
+        }
+        assert.equal((await service.getUser(user.id)).authVersion, user.authVersion + 1)
+        await service.settled()
+        assert.equal(service.sent.filter((s) => s.kind === 'email-changed').length, 1)
+      })
+      it('a newer request kills the older confirm link', async () => {
+        const user = await verified()
+        await service.requestEmailChange(user.id, email(), PASSWORD)
+        const first = (await last('email-confirm')).token
+        const second = email()
+        await service.requestEmailChange(user.id, second, PASSWORD)
+        await assert.rejects(service.confirmEmailChange(first, PASSWORD), InvalidTokenError)
+        const changed = await service.confirmEmailChange((await last('email-confirm')).token, PASSWORD)
+        assert.equal(changed.email, second)
+      })
+      it('asking for the current address drops the pending change', async () => {
+        const user = await verified()
+        await service.requestEmailChange(user.id, email(), PASSWORD)
+        const { token } = await last('email-confirm')
+        const dropped = await service.requestEmailChange(user.id, user.email.toUpperCase(), PASSWORD)
+        assert.equal(dropped.pendingEmail, null)
+        await assert.rejects(service.confirmEmailChange(token, PASSWORD), InvalidTokenError)
+      })
+      it('an address taken meanwhile is a conflict, and nothing changes', async () => {
+        const user = await verified()
+        const wanted = email()
+        await service.requestEmailChange(user.id, wanted, PASSWORD)
+        const { token } = await last('email-confirm')
+        await service.addUser({ email: wanted.toUpperCase(), password: PASSWORD })
+        await assert.rejects(service.confirmEmailChange(token, PASSWORD), UserExistsError)
+        const after = await service.getUser(user.id)
+        assert.equal(after.email, user.email)
+        assert.equal(after.authVersion, user.authVersion)
+      })
+      it('two accounts may ask for one address; the first to confirm gets it', async () => {
+        const a = await verified()
+        const b = await verified()
+        const wanted = email()
+        await service.requestEmailChange(a.id, wanted, PASSWORD)
+        const tokenA = (await last('email-confirm')).token
+        await service.requestEmailChange(b.id, wanted, PASSWORD)
+        const tokenB = (await last('email-confirm')).token
+        assert.equal((await service.confirmEmailChange(tokenB, PASSWORD)).email, wanted)
+        await assert.rejects(service.confirmEmailChange(tokenA, PASSWORD), UserExistsError)
+      })
+      it('cancelling from the old address drops the change, ends every credential, and works once', async () => {
+        const user = await verified()
+        await service.requestEmailChange(user.id, email(), PASSWORD)
+        const confirm = (await last('email-confirm')).token
+        const cancel = (await last('email-cancel')).token
+        const cancelled = await service.cancelEmailChange(cancel)
+        assert.equal(cancelled.pendingEmail, null)
+        assert.equal(cancelled.email, user.email)
+        assert.equal(cancelled.authVersion, user.authVersion + 1)
+        await assert.rejects(service.confirmEmailChange(confirm, PASSWORD), InvalidTokenError)
+        await assert.rejects(service.cancelEmailChange(cancel), InvalidTokenError)
+      })
+      it('a cancel link dies once the address has changed', async () => {
+        const user = await verified()
+        await service.requestEmailChange(user.id, email(), PASSWORD)
+        const cancel = (await last('email-cancel')).token
+        await service.confirmEmailChange((await last('email-confirm')).token, PASSWORD)
+        await assert.rejects(service.cancelEmailChange(cancel), InvalidTokenError)
+      })
+      it('tokens of one purpose never pass as another', async () => {
+        const user = await verified()
+        await service.requestEmailChange(user.id, email(), PASSWORD)
+        const confirm = (await last('email-confirm')).token
+        const cancel = (await last('email-cancel')).token
+        await assert.rejects(service.confirmEmailChange(cancel, PASSWORD), InvalidTokenError)
+        await assert.rejects(service.cancelEmailChange(confirm), InvalidTokenError)
+        await assert.rejects(service.verify(confirm, undefined, PW), InvalidTokenError)
+        await assert.rejects(service.resetPassword(cancel, 'a whole new password'), InvalidTokenError)
+        const verifyToken = service.generateToken(user.id, tokenPurposes.verify.audience, { ver: 0 })
+        await assert.rejects(service.confirmEmailChange(verifyToken, PASSWORD), InvalidTokenError)
+        await assert.rejects(service.confirmEmailChange('not.a.token', PASSWORD), InvalidTokenError)
+      })
+      it('a password change or an admin email change kills a pending confirm link', async () => {
+        const user = await verified()
+        await service.requestEmailChange(user.id, email(), PASSWORD)
+        const first = (await last('email-confirm')).token
+        await service.changePassword(user.id, PASSWORD, 'another good password')
+        await assert.rejects(service.confirmEmailChange(first, 'another good password'), InvalidTokenError)
+        await service.requestEmailChange(user.id, email(), 'another good password')
+        const second = (await last('email-confirm')).token
+        await service.updateUser(user.id, { email: email(), isVerified: true })
+        await assert.rejects(service.confirmEmailChange(second, 'another good password'), InvalidTokenError)
       })
     })
 
@@ -605,31 +838,84 @@ export function userServiceContract(dialect: TestDialect, idType: IdType): void 
       }
       it('verifies the user and runs postVerificationHook', async () => {
         const { user, token } = await registered()
-        const verified = await service.verify(token)
+        const verified = await service.verify(token, undefined, PW)
         assert.equal(verified.id, user.id)
         assert.equal(verified.isVerified, true)
         assert.ok(service.calls.includes('postVerification'))
         assert.ok(await service.authenticate({ email: user.email, password: PASSWORD }))
       })
+      it('pre-account hijacking: a verification link without the account password verifies nothing', async () => {
+        // The attacker registers the victim's address; the victim gets the link and opens it.
+        const address = email()
+        const squatter = await service.register({ email: address, password: 'attacker password 1' })
+        const link = await service.lastToken('verify')
+        await assert.rejects(service.verify(link), PasswordRequiredError)
+        await assert.rejects(service.verify(link, undefined, { password: '' }), PasswordRequiredError)
+        await assert.rejects(
+          service.verify(link, undefined, { password: 'the victim guesses' }),
+          PasswordRequiredError,
+        )
+        assert.equal((await service.getUser(squatter.id)).isVerified, false)
+        await assert.rejects(
+          service.authenticate({ email: address, password: 'attacker password 1' }),
+          NotVerifiedError,
+        )
+        assert.ok(!service.calls.includes('postVerification'))
+        // The mailbox owner takes the account with a reset, which verifies it and ends the attacker's password.
+        await service.initiatePasswordReset(address)
+        const reset = await service.resetPassword(await service.lastToken('reset'), 'the victim own password')
+        assert.equal(reset.isVerified, true)
+        assert.equal(await service.authenticate({ email: address, password: 'attacker password 1' }), null)
+        assert.ok(await service.authenticate({ email: address, password: 'the victim own password' }))
+      })
+      it('wrong passwords on verification count against the login throttle', async () => {
+        const svc = make({ loginThrottle: { freeAttempts: 2, maxDelaySeconds: 60 } })
+        const address = email()
+        await svc.register({ email: address, password: PASSWORD })
+        const link = await svc.lastToken('verify')
+        for (let i = 0; i < 2; i++) {
+          await assert.rejects(
+            svc.verify(link, undefined, { password: `guess ${i} wrong` }),
+            PasswordRequiredError,
+          )
+        }
+        // Even the right password waits now: verification is no faster oracle than the login.
+        await assert.rejects(svc.verify(link, undefined, PW), TooManyAttemptsError)
+        await assert.rejects(svc.authenticate({ email: address, password: PASSWORD }), TooManyAttemptsError)
+        clock.advance(2)
+        assert.equal((await svc.verify(link, undefined, PW)).isVerified, true)
+      })
+      it('an admin-created user verifies with the password the admin set', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD })
+        await service.initiateVerification(user)
+        const link = await service.lastToken('verify')
+        await assert.rejects(
+          service.verify(link, undefined, { password: 'not it at all' }),
+          PasswordRequiredError,
+        )
+        assert.equal((await service.verify(link, undefined, PW)).isVerified, true)
+      })
       it('refuses a reused token', async () => {
         const { token } = await registered()
-        await service.verify(token)
-        await assert.rejects(service.verify(token), InvalidTokenError)
+        await service.verify(token, undefined, PW)
+        await assert.rejects(service.verify(token, undefined, PW), InvalidTokenError)
       })
       it('refuses a tampered token', async () => {
         const { token } = await registered()
         const [h, p, s] = token.split('.') as [string, string, string]
         const claims = JSON.parse(Buffer.from(p, 'base64url').toString())
         const forged = Buffer.from(JSON.stringify({ ...claims, sub: '1' })).toString('base64url')
-        await assert.rejects(service.verify(`${h}.${forged}.${s}`), InvalidTokenError)
+        await assert.rejects(service.verify(`${h}.${forged}.${s}`, undefined, PW), InvalidTokenError)
         await assert.rejects(
-          service.verify(`${h}.${p}.${s[0] === 'A' ? 'B' : 'A'}${s.slice(1)}`),
+          service.verify(`${h}.${p}.${s[0] === 'A' ? 'B' : 'A'}${s.slice(1)}`, undefined, PW),
           InvalidTokenError,
         )
-        await assert.rejects(service.verify('not.a.token'), InvalidTokenError)
+        await assert.rejects(service.verify('not.a.token', undefined, PW), InvalidTokenError)
         await assert.rejects(
           service.verify(
             `${Buffer.from('{"alg":"none","typ":"verify-email+jwt"}').toString('base64url')}.${p}.`,
+            undefined,
+            PW,
           ),
           InvalidTokenError,
         )
@@ -637,22 +923,22 @@ export function userServiceContract(dialect: TestDialect, idType: IdType): void 
       it('refuses an expired token', async () => {
         const { token } = await registered()
         clock.advance(86_400 + 10)
-        await assert.rejects(service.verify(token), InvalidTokenError)
+        await assert.rejects(service.verify(token, undefined, PW), InvalidTokenError)
       })
       it('refuses a token of another purpose', async () => {
         const { user } = await registered()
         const reset = service.generateToken(user.id, tokenPurposes.reset.audience, { email: user.email })
-        await assert.rejects(service.verify(reset), InvalidTokenError)
+        await assert.rejects(service.verify(reset, undefined, PW), InvalidTokenError)
       })
       it('refuses a token issued for an email the user no longer has', async () => {
         const { user, token } = await registered()
         await service.updateUser(user.id, { email: email() })
-        await assert.rejects(service.verify(token), InvalidTokenError)
+        await assert.rejects(service.verify(token, undefined, PW), InvalidTokenError)
       })
       it('refuses a token of a deleted user', async () => {
         const { user, token } = await registered()
         await service.deleteUser(user.id)
-        await assert.rejects(service.verify(token), InvalidTokenError)
+        await assert.rejects(service.verify(token, undefined, PW), InvalidTokenError)
       })
     })
 

@@ -64,7 +64,7 @@ async function registerVerifyLogin(
   assert.equal(link.origin, client.base, 'the link points at the app')
   assert.equal(link.pathname, '/verify')
 
-  const verified = await client.request('POST', '/verify', { token })
+  const verified = await client.request('POST', '/verify', { token, password: PASSWORD })
   assert.equal(verified.status, 200, verified.text)
   assert.equal((verified.body as UserBody).isVerified, true)
   assert.equal((verified.body as UserBody).displayName, displayName)
@@ -110,6 +110,13 @@ describe('demo/server.ts', () => {
     assert.equal(page.status, 200)
     assert.match(page.headers.get('content-type') ?? '', /text\/html/)
     assert.equal(page.headers.get('referrer-policy'), 'no-referrer')
+    // The verification page asks for the account's password, and the email-change pages exist.
+    assert.match(page.text, /type="password"/)
+    for (const path of ['/confirm-email?token=x', '/cancel-email?token=x']) {
+      const other = await client.request('GET', path)
+      assert.equal(other.status, 200, path)
+      assert.equal(other.headers.get('referrer-policy'), 'no-referrer')
+    }
 
     // Every route group is on: the admin routes answer 403 to a plain user, not 404.
     assert.equal((await client.request('GET', '/users')).status, 403)
@@ -158,7 +165,7 @@ describe('demo/server.ts', () => {
     // The second start reads the same secret, so the link mailed before the restart still works.
     const second = await start('demo/server.ts', {}, cwd)
     await second.app.waitForLine(/using the secret kept in data\/users-secret/)
-    const verified = await second.client.request('POST', '/verify', { token })
+    const verified = await second.client.request('POST', '/verify', { token, password: PASSWORD })
     assert.equal(verified.status, 200, verified.text)
   })
 })

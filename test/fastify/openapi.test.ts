@@ -37,6 +37,8 @@ const PUBLIC: Array<[string, string, string]> = [
   ['post', '/verify/request', '202'],
   ['post', '/forgot-password', '202'],
   ['post', '/reset-password', '204'],
+  ['post', '/users/me/email/confirm', '204'],
+  ['post', '/users/me/email/cancel', '204'],
 ]
 const PROTECTED: Array<[string, string, string]> = [
   ['post', '/logout', '204'],
@@ -129,6 +131,7 @@ for (const backend of backends) {
         'id',
         'isActive',
         'isVerified',
+        'pendingEmail',
         'roles',
         'updatedAt',
       ])
@@ -144,8 +147,14 @@ for (const backend of backends) {
       assert.deepEqual(Object.keys(register.properties ?? {}).sort(), ['displayName', 'email', 'password'])
       assert.equal(register.additionalProperties, false)
       assert.deepEqual(Object.keys(bodyOf('patch', '/users/me').properties ?? {}).sort(), [
+        'currentPassword',
         'displayName',
         'email',
+      ])
+      assert.deepEqual(Object.keys(bodyOf('post', '/verify').properties ?? {}).sort(), ['password', 'token'])
+      assert.deepEqual(Object.keys(bodyOf('post', '/users/me/email/confirm').properties ?? {}).sort(), [
+        'password',
+        'token',
       ])
       assert.deepEqual(Object.keys(bodyOf('patch', '/users/{id}').properties ?? {}).sort(), [
         'displayName',

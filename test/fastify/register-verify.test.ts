@@ -65,7 +65,7 @@ for (const backend of backends) {
         const verified = await t.request({
           method: 'POST',
           url: '/verify',
-          payload: { token: await t.tokenFor(email, /verify/i) },
+          payload: { token: await t.tokenFor(email, /verify/i), password: PASSWORD },
         })
         assert.equal(verified.statusCode, 200)
         await register({ email, password: 'someone else entirely' })
@@ -163,7 +163,11 @@ for (const backend of backends) {
           403,
           'ERR_NOT_VERIFIED',
         )
-        const res = await t.request({ method: 'POST', url: '/verify', payload: { token } })
+        const res = await t.request({
+          method: 'POST',
+          url: '/verify',
+          payload: { token, password: PASSWORD },
+        })
         assert.equal(res.statusCode, 200)
         assertNoSecrets(res)
         const body = json(res)
@@ -175,18 +179,27 @@ for (const backend of backends) {
         await t.login(email)
       })
 
-      it('verifies with ?token= and no body', async () => {
-        const { token } = await registered()
-        const res = await t.request({ method: 'POST', url: `/verify?token=${encodeURIComponent(token)}` })
+      it('verifies with ?token= and the password in the body; without it, 400 ERR_PASSWORD_REQUIRED', async () => {
+        const { email, token } = await registered()
+        assertProblem(
+          await t.request({ method: 'POST', url: `/verify?token=${encodeURIComponent(token)}` }),
+          400,
+          'ERR_PASSWORD_REQUIRED',
+        )
+        assertProblem(
+          await t.request({ method: 'POST', url: `/verify?token=${token}`, payload: {} }),
+          400,
+          'ERR_PASSWORD_REQUIRED',
+        )
+        const res = await t.request({
+          method: 'POST',
+          url: `/verify?token=${token}`,
+          payload: { password: PASSWORD },
+        })
         assert.equal(res.statusCode, 200, res.body)
         assert.equal(json(res).isVerified, true)
+        assert.equal(json(res).email, email)
         assert.equal(res.headers['set-cookie'], undefined)
-      })
-
-      it('verifies with ?token= and an empty JSON body', async () => {
-        const { token } = await registered()
-        const res = await t.request({ method: 'POST', url: `/verify?token=${token}`, payload: {} })
-        assert.equal(res.statusCode, 200, res.body)
       })
 
       it('is not a GET', async () => {
@@ -204,11 +217,12 @@ for (const backend of backends) {
       it('refuses a reused, expired, tampered, other-purpose or missing token with 400 ERR_INVALID_TOKEN', async () => {
         const { token } = await registered()
         assert.equal(
-          (await t.request({ method: 'POST', url: '/verify', payload: { token } })).statusCode,
+          (await t.request({ method: 'POST', url: '/verify', payload: { token, password: PASSWORD } }))
+            .statusCode,
           200,
         )
         assertProblem(
-          await t.request({ method: 'POST', url: '/verify', payload: { token } }),
+          await t.request({ method: 'POST', url: '/verify', payload: { token, password: PASSWORD } }),
           400,
           'ERR_INVALID_TOKEN',
         )
@@ -217,7 +231,11 @@ for (const backend of backends) {
         const [h, p, s] = tampered.token.split('.') as [string, string, string]
         const flipped = `${h}.${p}.${s.slice(0, 10)}${s[10] === 'A' ? 'B' : 'A'}${s.slice(11)}`
         assertProblem(
-          await t.request({ method: 'POST', url: '/verify', payload: { token: flipped } }),
+          await t.request({
+            method: 'POST',
+            url: '/verify',
+            payload: { token: flipped, password: PASSWORD },
+          }),
           400,
           'ERR_INVALID_TOKEN',
         )
@@ -226,7 +244,11 @@ for (const backend of backends) {
         await t.request({ method: 'POST', url: '/forgot-password', payload: { email: reset.email } })
         const resetToken = await t.tokenFor(reset.email, /reset/i)
         assertProblem(
-          await t.request({ method: 'POST', url: '/verify', payload: { token: resetToken } }),
+          await t.request({
+            method: 'POST',
+            url: '/verify',
+            payload: { token: resetToken, password: PASSWORD },
+          }),
           400,
           'ERR_INVALID_TOKEN',
         )
@@ -234,13 +256,21 @@ for (const backend of backends) {
         const expired = await registered()
         t.clock.advance(86_400 + 10)
         assertProblem(
-          await t.request({ method: 'POST', url: '/verify', payload: { token: expired.token } }),
+          await t.request({
+            method: 'POST',
+            url: '/verify',
+            payload: { token: expired.token, password: PASSWORD },
+          }),
           400,
           'ERR_INVALID_TOKEN',
         )
         assertProblem(await t.request({ method: 'POST', url: '/verify', payload: {} }), 400, 'ERR_VALIDATION')
         assertProblem(
-          await t.request({ method: 'POST', url: '/verify', payload: { token: 'garbage' } }),
+          await t.request({
+            method: 'POST',
+            url: '/verify',
+            payload: { token: 'garbage', password: PASSWORD },
+          }),
           400,
           'ERR_INVALID_TOKEN',
         )
@@ -252,7 +282,7 @@ for (const backend of backends) {
         assert.ok(user)
         await t.app.users.updateUser(user.id, { email: uniqueEmail('moved') })
         assertProblem(
-          await t.request({ method: 'POST', url: '/verify', payload: { token } }),
+          await t.request({ method: 'POST', url: '/verify', payload: { token, password: PASSWORD } }),
           400,
           'ERR_INVALID_TOKEN',
         )
@@ -293,13 +323,91 @@ for (const backend of backends) {
         await t.login(victim, 'owner password B')
       })
 
+      it("the victim who opens the link of the attacker's registration cannot make the attacker's password usable", async () => {
+        // The attacker registers the victim's address; the victim opens the verification link and, not
+        // knowing the attacker's password, cannot complete it. The attacker never gets a verified account.
+        const victim = uniqueEmail('victim')
+        assert.equal((await register({ email: victim, password: 'attacker password A' })).statusCode, 202)
+        const token = await t.tokenFor(victim, /verify/i)
+        assertProblem(
+          await t.request({ method: 'POST', url: '/verify', payload: { token } }),
+          400,
+          'ERR_PASSWORD_REQUIRED',
+        )
+        assertProblem(
+          await t.request({
+            method: 'POST',
+            url: '/verify',
+            payload: { token, password: 'victim password B' },
+          }),
+          400,
+          'ERR_PASSWORD_REQUIRED',
+        )
+        assertProblem(
+          await t.request({
+            method: 'POST',
+            url: '/login',
+            payload: { email: victim, password: 'attacker password A' },
+          }),
+          403,
+          'ERR_NOT_VERIFIED',
+        )
+        // The victim takes the account through "forgot password": the reset verifies it.
+        await t.request({ method: 'POST', url: '/forgot-password', payload: { email: victim } })
+        const reset = await t.request({
+          method: 'POST',
+          url: '/reset-password',
+          payload: { token: await t.tokenFor(victim, /reset/i), password: 'victim password B' },
+        })
+        assert.equal(reset.statusCode, 204)
+        assertProblem(
+          await t.request({
+            method: 'POST',
+            url: '/login',
+            payload: { email: victim, password: 'attacker password A' },
+          }),
+          401,
+          'ERR_INVALID_CREDENTIALS',
+        )
+        await t.login(victim, 'victim password B')
+      })
+
+      it('wrong passwords on POST /verify count against the login throttle (429)', async () => {
+        const email = uniqueEmail('guess')
+        await register({ email, password: PASSWORD })
+        const token = await t.tokenFor(email, /verify/i)
+        const statuses: number[] = []
+        for (let i = 0; i < 8; i++) {
+          const res = await t.request({
+            method: 'POST',
+            url: '/verify',
+            payload: { token, password: `guess ${i}` },
+          })
+          statuses.push(res.statusCode)
+        }
+        assert.ok(statuses.includes(429), `throttled: ${statuses.join(',')}`)
+        assertProblem(
+          await t.request({ method: 'POST', url: '/verify', payload: { token, password: PASSWORD } }),
+          429,
+          'ERR_TOO_MANY_ATTEMPTS',
+        )
+      })
+
       it('a verification link mailed before the owner registered cannot verify the squatted password', async () => {
         const victim = uniqueEmail('victim')
         await register({ email: victim, password: 'attacker password A' })
         await register({ email: victim, password: 'owner password B' })
         // The owner finds two mails and follows the verification link.
         const token = await t.tokenFor(victim, /verify/i)
-        await t.request({ method: 'POST', url: '/verify', payload: { token } })
+        assertProblem(
+          await t.request({
+            method: 'POST',
+            url: '/verify',
+            payload: { token, password: 'attacker password A' },
+          }),
+          400,
+          'ERR_INVALID_TOKEN',
+        )
         const squatter = await t.request({
           method: 'POST',
           url: '/login',
@@ -326,7 +434,11 @@ for (const backend of backends) {
         assert.equal((await t.mailsTo(verified.email)).length, 0)
         assert.equal((await t.mailsTo(unknown)).length, 0)
         const token = await t.tokenFor(unverified.email, /verify/i)
-        const res = await t.request({ method: 'POST', url: '/verify', payload: { token } })
+        const res = await t.request({
+          method: 'POST',
+          url: '/verify',
+          payload: { token, password: PASSWORD },
+        })
         assert.equal(res.statusCode, 200)
       })
 

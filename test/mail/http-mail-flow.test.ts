@@ -81,7 +81,7 @@ for (const backend of ['session', 'jwt', 'jwt-cookie'] as const satisfies readon
       const verified = await app.inject({
         method: 'POST',
         url: '/verify',
-        payload: { token: followLink(mail, '/verify') },
+        payload: { token: followLink(mail, '/verify'), password: PASSWORD },
       })
       assert.equal(verified.statusCode, 200)
       assert.equal(verified.json().isVerified, true)
@@ -159,7 +159,7 @@ for (const backend of ['session', 'jwt', 'jwt-cookie'] as const satisfies readon
       assert.equal(reset.statusCode, 204)
     })
 
-    it('on an email change, mails a verification link to the new address and a notice to the old one', async () => {
+    it('on an email change, mails a confirm link to the new address and a cancel link to the old one; the link with the password completes it', async () => {
       const old = address('old')
       const fresh = address('new')
       await app.users.addUser({ email: old, password: PASSWORD }, { verify: true })
@@ -171,24 +171,60 @@ for (const backend of ['session', 'jwt', 'jwt-cookie'] as const satisfies readon
       const changed = await app.inject({
         method: 'PATCH',
         url: '/users/me',
-        payload: { email: fresh },
+        payload: { email: fresh, currentPassword: PASSWORD },
         headers: credentialOf(login),
       })
       assert.equal(changed.statusCode, 200)
-      const notice = await sink.nextMail({ to: old, subject: /email address .* was changed/i })
+      assert.equal(changed.json().email, old)
+      const notice = await sink.nextMail({ to: old, subject: /about to change/i })
       assert.match(notice.text, new RegExp(fresh.replace(/\./g, '\\.')))
-      const mail = await sink.nextMail({ to: fresh, subject: /verify/i })
-      const verified = await app.inject({
+      followLink(notice, '/cancel-email')
+      const mail = await sink.nextMail({ to: fresh, subject: /confirm your new email/i })
+      const confirmed = await app.inject({
         method: 'POST',
-        url: '/verify',
-        payload: { token: followLink(mail, '/verify') },
+        url: '/users/me/email/confirm',
+        payload: { token: followLink(mail, '/confirm-email'), password: PASSWORD },
       })
-      assert.equal(verified.statusCode, 200)
+      assert.equal(confirmed.statusCode, 204, confirmed.body)
+      const told = await sink.nextMail({ to: old, subject: /email address .* was changed/i })
+      assert.match(told.text, new RegExp(fresh.replace(/\./g, '\\.')))
       assert.equal(
         (await app.inject({ method: 'POST', url: '/login', payload: { email: fresh, password: PASSWORD } }))
           .statusCode,
         200,
       )
+    })
+
+    it('the cancel link of the old address drops the change', async () => {
+      const old = address('keep')
+      const fresh = address('never')
+      await app.users.addUser({ email: old, password: PASSWORD }, { verify: true })
+      const login = await app.inject({
+        method: 'POST',
+        url: '/login',
+        payload: { email: old, password: PASSWORD },
+      })
+      await app.inject({
+        method: 'PATCH',
+        url: '/users/me',
+        payload: { email: fresh, currentPassword: PASSWORD },
+        headers: credentialOf(login),
+      })
+      const notice = await sink.nextMail({ to: old, subject: /about to change/i })
+      const cancelled = await app.inject({
+        method: 'POST',
+        url: '/users/me/email/cancel',
+        payload: { token: followLink(notice, '/cancel-email') },
+      })
+      assert.equal(cancelled.statusCode, 204, cancelled.body)
+      const mail = await sink.nextMail({ to: fresh, subject: /confirm your new email/i })
+      const late = await app.inject({
+        method: 'POST',
+        url: '/users/me/email/confirm',
+        payload: { token: followLink(mail, '/confirm-email'), password: PASSWORD },
+      })
+      assert.equal(late.statusCode, 400)
+      assert.equal(late.json().code, 'ERR_INVALID_TOKEN')
     })
   })
 }

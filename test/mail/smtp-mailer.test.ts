@@ -35,6 +35,13 @@ describe('SmtpMailer over real SMTP', () => {
     { kind: 'existing-account', token: 'reset.token-3', path: '/reset-password' },
     { kind: 'password-changed' },
     { kind: 'email-changed', newEmail: 'new@example.com' },
+    { kind: 'email-change-confirm', token: 'change.token-4', path: '/confirm-email' },
+    {
+      kind: 'email-change-requested',
+      token: 'cancel.token-5',
+      newEmail: 'new@example.com',
+      path: '/cancel-email',
+    },
   ]
 
   for (const { kind, token, newEmail, path } of kinds) {
@@ -237,7 +244,7 @@ describe('the user service sends its mails through SmtpMailer', () => {
     await service.register({ email: 'ada@example.com', password: PASSWORD })
     const mail = await sink.nextMail({ to: 'ada@example.com', subject: /^Verify/ })
     assert.ok(mail.link?.startsWith(`${LINKS.baseUrl}/verify?token=`))
-    const verified = await service.verify(mail.token!)
+    const verified = await service.verify(mail.token!, undefined, { password: PASSWORD })
     assert.equal(verified.isVerified, true)
   })
 

@@ -9,7 +9,7 @@
  * const mailer = SmtpMailer.fromUrl(sink.url, 'app@example.com')
  * // ... register a user through the service or over HTTP ...
  * const mail = await sink.nextMail({ to: 'ada@example.com', subject: /verify/i })
- * await service.verify(mail.token!)
+ * await service.verify(mail.token!, undefined, { password })
  * await sink.close()
  * ```
  *

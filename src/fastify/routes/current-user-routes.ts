@@ -1,14 +1,16 @@
 /**
- * `GET /users/me`, `PATCH /users/me` and `POST /users/me/password`.
+ * `GET /users/me`, `PATCH /users/me` and `POST /users/me/password`; the email change's confirm and cancel
+ * routes are in `email-change-routes.ts`, under the same path.
  *
  * @module
  */
-import type { FastifyInstance } from 'fastify'
-import { WrongPasswordError } from '../../core/errors.js'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { ValidationError, WrongPasswordError } from '../../core/errors.js'
 import type { BaseUser } from '../../core/user.js'
 import { requireUser } from '../guards.js'
 import type { CurrentUserHandlerConfig } from '../options.js'
 import { currentUser, type RouteContext } from '../route-context.js'
+import { emailChangeRoutes } from './email-change-routes.js'
 
 /** Registers the current-user routes. */
 export function currentUserRoutes(
@@ -37,7 +39,7 @@ export function currentUserRoutes(
         tags,
         summary: 'Update the current user',
         description:
-          'Only self-editable fields: roles, `isActive`, `isVerified` and admin-only custom fields are refused with 400, and the password changes only through `POST /users/me/password`. A new email resets `isVerified` and a verification link goes to the new address (the old one is told); until it is verified, the account cannot be used.',
+          'Only self-editable fields: roles, `isActive`, `isVerified` and admin-only custom fields are refused with 400, and the password changes only through `POST /users/me/password`. A new `email` needs `currentPassword` (a wrong one answers 403 and counts as a failed login) and does not take effect at once: it is held as `pendingEmail`, a link that confirms it goes to the new address, and the current address (still the one to log in with) is told, with a link that cancels the change.',
         security,
         body: schemas.MePatch,
         response: { 200: schemas.UserRef },
@@ -45,9 +47,16 @@ export function currentUserRoutes(
     },
     async (request) => {
       const user = await currentUser(context, request)
-      const updated = await service.updateUser(user.id, request.body as Partial<BaseUser>)
-      if (updated.email !== user.email && !updated.isVerified) await service.initiateVerification(updated)
-      return updated
+      const { email, currentPassword, ...changes } = request.body as Partial<BaseUser> & {
+        currentPassword?: string
+      }
+      if (email === undefined) return service.updateUser(user.id, changes)
+      if (currentPassword === undefined) {
+        throw new ValidationError('currentPassword', 'changing the email address needs `currentPassword`')
+      }
+      return logWrongPassword(request, user.id, 'email_change', () =>
+        service.requestEmailChange(user.id, email, currentPassword, changes),
+      )
     },
   )
 
@@ -71,20 +80,30 @@ export function currentUserRoutes(
         currentPassword: string
         newPassword: string
       }
-      let updated: BaseUser
-      try {
-        updated = await service.changePassword(user.id, currentPassword, newPassword)
-      } catch (err) {
-        if (err instanceof WrongPasswordError)
-          request.log.warn(
-            { event: 'authn_login_fail', userId: user.id, via: 'password_change' },
-            'wrong current password',
-          )
-        throw err
-      }
+      const updated = await logWrongPassword(request, user.id, 'password_change', () =>
+        service.changePassword(user.id, currentPassword, newPassword),
+      )
       if (auth.backend.cookieName)
         auth.applyCredential(reply, await auth.backend.login(updated, auth.credentials(request)))
       return reply.code(204).send()
     },
   )
+
+  emailChangeRoutes(app, context, { path: `${path}/email`, tags })
+}
+
+/** Runs `action`, logging a wrong current password as a failed login before passing the error on. */
+async function logWrongPassword<T>(
+  request: FastifyRequest,
+  userId: BaseUser['id'],
+  via: string,
+  action: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await action()
+  } catch (err) {
+    if (err instanceof WrongPasswordError)
+      request.log.warn({ event: 'authn_login_fail', userId, via }, 'wrong current password')
+    throw err
+  }
 }

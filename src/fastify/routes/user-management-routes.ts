@@ -86,7 +86,7 @@ export function userManagementRoutes(
         tags,
         summary: 'Update a user',
         description:
-          'Deactivating a user or setting their password ends every credential of the user at once. A new email resets `isVerified` unless the body sets it, and a verification link goes to the new address.',
+          'Deactivating a user or setting their password ends every credential of the user at once. A new email takes effect at once (admins are trusted; a pending change the user asked for is dropped), ends every credential, resets `isVerified` unless the body sets it, and a verification link goes to the new address (the old one is told).',
         security,
         params: schemas.IdParams,
         body: schemas.AdminUserPatch,
@@ -95,13 +95,11 @@ export function userManagementRoutes(
     },
     async (request) => {
       const id = (request.params as { id: Id }).id
-      const before = await service.getUser(id)
       const updated = await service.updateUser(id, request.body as Partial<BaseUser>)
       request.log.info(
         { event: 'authz_admin', actor: request.user?.id, userId: id, action: 'update_user' },
         'admin updated a user',
       )
-      if (updated.email !== before.email && !updated.isVerified) await service.initiateVerification(updated)
       return updated
     },
   )

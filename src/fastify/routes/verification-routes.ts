@@ -28,17 +28,17 @@ export function verificationRoutes(
         tags,
         summary: 'Verify an email address',
         description:
-          'Redeems the token of a verification mail, in the JSON body (`{"token": ...}`) or as `?token=`. It does not log the user in: they log in as usual afterwards.',
-        body: schemas.TokenBody,
+          'Redeems the token of a verification mail, in the JSON body (`{"token": ...}`) or as `?token=`, with the account\'s `password`: a link alone never verifies an account, so that whoever opens it cannot make a password they did not choose usable. A missing or wrong password answers 400 `ERR_PASSWORD_REQUIRED` (a wrong one counts as a failed login; past the limit, 429); someone who did not choose the password uses the password reset instead, which verifies the address too. It does not log the user in: they log in as usual afterwards.',
+        body: schemas.VerifyBody,
         querystring: schemas.TokenQuery,
         response: { 200: schemas.UserRef },
       },
     },
     async (request) => {
-      const token =
-        (request.body as { token?: string } | undefined)?.token ?? (request.query as { token?: string }).token
+      const body = request.body as { token?: string; password?: string } | undefined
+      const token = body?.token ?? (request.query as { token?: string }).token
       if (!token) throw new ValidationError('token', 'token is required')
-      return service.verify(token, request)
+      return service.verify(token, request, { password: body?.password })
     },
   )
   app.post(

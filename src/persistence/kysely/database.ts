@@ -17,6 +17,8 @@ export interface UsersTable {
   auth_version: number
   created_at: number | string
   updated_at: number | string
+  /** The address the user asked to move to, until they confirm it from that mailbox. */
+  pending_email: string | null
 }
 
 /** `roles`. */
@@ -93,4 +95,5 @@ export const BUILT_IN_USER_COLUMNS: ReadonlySet<string> = new Set([
   'auth_version',
   'created_at',
   'updated_at',
+  'pending_email',
 ])

@@ -41,6 +41,7 @@ const EXPECTABLE_COLUMNS: Record<keyof UserExpectation, string> = {
   email: 'email',
   isActive: 'is_active',
   isVerified: 'is_verified',
+  pendingEmail: 'pending_email',
 }
 
 const ORDER_COLUMNS: Record<UserOrderField, string> = {
@@ -268,7 +269,9 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
         const column = EXPECTABLE_COLUMNS[field]
         if (!column) throw new TypeError(`cannot expect a value of user field '${String(field)}'`)
         conditions.push(
-          eb(column, '=', typeof value === 'boolean' ? toDbBoolean(this.#dialect, value) : value),
+          value === null
+            ? eb(column, 'is', null)
+            : eb(column, '=', typeof value === 'boolean' ? toDbBoolean(this.#dialect, value) : value),
         )
       }
       return conditions

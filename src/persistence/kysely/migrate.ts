@@ -10,6 +10,7 @@ import type { IdType } from '../../core/user.js'
 import { detectDialect } from './connect.js'
 import { initialMigration } from './migrations/0001-initial.js'
 import { loginAttemptsMigration } from './migrations/0002-login-attempts.js'
+import { pendingEmailMigration } from './migrations/0003-pending-email.js'
 import { identifierCollationMigration } from './migrations/0004-identifier-collation.js'
 
 /** Options of {@link migrateToLatest}. */
@@ -61,6 +62,7 @@ export async function migrateToLatest<DB>(
   const ours: Record<string, Migration> = {
     '0001-initial': initialMigration(options.idType ?? 'uuid', dialect),
     '0002-login-attempts': loginAttemptsMigration,
+    '0003-pending-email': pendingEmailMigration(dialect),
     '0004-identifier-collation': identifierCollationMigration(dialect),
   }
   const executed = check(

@@ -50,6 +50,7 @@ export function rowToUser<U extends BaseUser>(
     authVersion: toNumber(row.auth_version),
     createdAt: new Date(toNumber(row.created_at)),
     updatedAt: new Date(toNumber(row.updated_at)),
+    pendingEmail: row.pending_email ?? null,
     roles,
   }
   for (const [field, schema] of Object.entries(userFields)) {
@@ -88,6 +89,9 @@ export function userValuesToRow(
         break
       case 'passwordHash':
         row.password_hash = value
+        break
+      case 'pendingEmail':
+        row.pending_email = value
         break
       case 'isActive':
       case 'isVerified':
