@@ -1327,7 +1327,7 @@ export function userServiceContract(dialect: TestDialect, idType: IdType): void 
         const token = await service.lastToken('verify')
         service.calls = []
         const results = await Promise.allSettled(
-          Array.from({ length: PARALLEL }, () => service.verify(token)),
+          Array.from({ length: PARALLEL }, () => service.verify(token, undefined, { password: PASSWORD })),
         )
         const { won, lost } = outcomes(results)
         assert.equal(won, 1, `${won} verifications were accepted`)
@@ -1450,7 +1450,7 @@ export function userServiceContract(dialect: TestDialect, idType: IdType): void 
         const after = await svc.getUser(owner.id)
         assert.equal(after.passwordHash, owner.passwordHash)
         assert.equal(after.authVersion, owner.authVersion)
-        assert.equal((await svc.verify(ownerLink)).id, owner.id)
+        assert.equal((await svc.verify(ownerLink, undefined, { password: PASSWORD })).id, owner.id)
         assert.equal((await svc.authenticate({ username, password: PASSWORD }))?.id, owner.id)
       })
       it('still voids an unproven password when the taken value is the email', async () => {

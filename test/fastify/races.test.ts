@@ -77,7 +77,7 @@ for (const dialect of testDialects) {
       }
       try {
         const answers = await parallel(() =>
-          t.request({ method: 'POST', url: '/verify', payload: { token } }),
+          t.request({ method: 'POST', url: '/verify', payload: { token, password: PASSWORD } }),
         )
         assert.deepEqual(statuses(answers), { 200: 1, 400: PARALLEL - 1 })
         for (const res of answers) if (res.statusCode === 400) assertProblem(res, 400, 'ERR_INVALID_TOKEN')
@@ -209,7 +209,11 @@ describe('registration of a pending user’s username over HTTP', () => {
     assert.match(problem.detail, /username/)
     await t.app.users.settled()
     assert.equal(t.mails.length, before, 'no mail to the owner or the intruder')
-    const verified = await t.request({ method: 'POST', url: '/verify', payload: { token: link } })
+    const verified = await t.request({
+      method: 'POST',
+      url: '/verify',
+      payload: { token: link, password: PASSWORD },
+    })
     assert.equal(verified.statusCode, 200, "the owner's link still works")
     const login = await t.request({
       method: 'POST',
