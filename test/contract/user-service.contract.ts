@@ -1,6 +1,6 @@
 /**
  * The shared contract of `BaseUserService` over a real database: every seed method, every error path.
- * `user-service.test.ts` runs it on SQLite always and on PostgreSQL and MariaDB when their URLs are set
+ * `user-service.<database>.test.ts` run it on SQLite always and on PostgreSQL and MariaDB when their URLs are set
  * (in CI always), with UUIDv7 ids and with auto-increment integer ids.
  */
 import assert from 'node:assert/strict'
