@@ -6,7 +6,12 @@
  * @module
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { FastifyUsersError, type FastifyUsersErrorCode, TooManyAttemptsError } from '../core/errors.js'
+import {
+  FastifyUsersError,
+  type FastifyUsersErrorCode,
+  RateLimitedError,
+  TooManyAttemptsError,
+} from '../core/errors.js'
 
 /** HTTP status of every error code. The single table of the library. */
 export const statusByCode: Record<FastifyUsersErrorCode, number> = {
@@ -28,6 +33,9 @@ export const statusByCode: Record<FastifyUsersErrorCode, number> = {
   ERR_CONFLICT: 409,
   ERR_BUSY: 503,
   ERR_TOO_MANY_ATTEMPTS: 429,
+  ERR_SELF_LOCKOUT: 409,
+  ERR_LAST_ADMIN: 409,
+  ERR_RATE_LIMITED: 429,
 }
 
 /** One field that failed validation. */
@@ -145,7 +153,8 @@ export function sendProblem(reply: FastifyReply, error: unknown): FastifyReply {
   if (body.status === 503) reply.header('retry-after', '1')
   // The throttle knows when the identifier may try again. The body says nothing more, so it is the same
   // for a known and an unknown identifier.
-  if (error instanceof TooManyAttemptsError) reply.header('retry-after', String(error.retryAfterSeconds))
+  if (error instanceof TooManyAttemptsError || error instanceof RateLimitedError)
+    reply.header('retry-after', String(error.retryAfterSeconds))
   return reply.code(body.status).type('application/problem+json; charset=utf-8').send(body)
 }
 

@@ -133,6 +133,12 @@ export interface FastifyUsersOptions {
   tokenLifetimes?: TokenLifetimes
   defaultRoles?: readonly string[]
   /**
+   * The roles that make an administrator: the default guard of the admin routes accepts them, and the
+   * last active holder of one cannot be deleted, deactivated or lose it (409 `ERR_LAST_ADMIN`), nor can an
+   * admin do that to themselves (409 `ERR_SELF_LOCKOUT`). Default: `['admin']`.
+   */
+  adminRoles?: readonly string[]
+  /**
    * Per-identifier login throttling, or `false` to turn it off (then put another limit in front of the
    * login). Applies to `POST /login` on every backend and to wrong current passwords on
    * `POST /users/me/password`. Default: `{ freeAttempts: 5, maxDelaySeconds: 900, windowSeconds: 900 }`.

@@ -103,6 +103,8 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     sessionRepository: repos.sessionRepository,
     loginAttemptStore: repos.loginAttemptStore,
     loginThrottle: options.loginThrottle,
+    adminRoles: options.adminRoles,
+    adminLock: repos.adminLock,
     hashSchemes: options.hashSchemes,
     passwordHashing: options.passwordHashing,
     passwordPolicy: options.passwordPolicy,
@@ -231,7 +233,7 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     security: [{ [securityName]: [] }],
   }
   const adminGuards = (guards: GuardsOption | undefined): preHandlerAsyncHookHandler[] =>
-    guards === 'public' ? [] : guards ? [...guards] : [rolesAccepted('admin')]
+    guards === 'public' ? [] : guards ? [...guards] : [rolesAccepted(...service.adminGuard.adminRoles)]
 
   // Route registration is synchronous, hence the callback form of an encapsulated plugin.
   await fastify.register((routes, _opts, done) => {

@@ -5,8 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import type { Kysely } from 'kysely'
-import { KyselyTokenDenylist } from '../../src/persistence/kysely/index.js'
+import { createKyselyRepositories } from '../../src/persistence/kysely/index.js'
 import { testDialects } from '../helpers/databases.js'
 import { assertProblem, buildApp, type TestApp } from './build-app.js'
 
@@ -17,8 +16,7 @@ for (const dialect of testDialects) {
       const me = (headers: Record<string, string>) => t.request({ method: 'GET', url: '/users/me', headers })
       const logout = (headers: Record<string, string>) =>
         t.request({ method: 'POST', url: '/logout', headers })
-      const sweep = () =>
-        new KyselyTokenDenylist(t.db as unknown as Kysely<never>).deleteExpired(t.clock.now())
+      const sweep = () => createKyselyRepositories(t.db).tokenDenylist.deleteExpired(t.clock.now())
 
       before(async () => {
         t = await buildApp({ backend, dialect: dialect.name })

@@ -6,6 +6,7 @@
 import type { Kysely } from 'kysely'
 import type { BaseUser, Role } from '../../core/user.js'
 import type { DynamicDb } from './database.js'
+import { KyselyExclusiveLock } from './kysely-exclusive-lock.js'
 import { KyselyLoginAttemptStore } from './kysely-login-attempt-store.js'
 import { KyselyRoleRepository } from './kysely-role-repository.js'
 import { KyselySessionRepository, KyselyTokenDenylist } from './kysely-session-repository.js'
@@ -19,6 +20,7 @@ export {
   detectDialect,
 } from './connect.js'
 export type { FastifyUsersDatabase } from './database.js'
+export { KyselyExclusiveLock } from './kysely-exclusive-lock.js'
 export { KyselyLoginAttemptStore } from './kysely-login-attempt-store.js'
 export { KyselyRoleRepository } from './kysely-role-repository.js'
 export { KyselySessionRepository, KyselyTokenDenylist } from './kysely-session-repository.js'
@@ -33,6 +35,8 @@ export interface KyselyRepositories<U extends BaseUser = BaseUser, R extends Rol
   tokenDenylist: KyselyTokenDenylist
   /** Failed-login counters; passing it to the service (as the spread below does) turns throttling on. */
   loginAttemptStore: KyselyLoginAttemptStore
+  /** Serialises admin removals across every instance on this database (the last-admin rule). */
+  adminLock: KyselyExclusiveLock
 }
 
 /**
@@ -56,5 +60,6 @@ export function createKyselyRepositories<U extends BaseUser = BaseUser, R extend
     sessionRepository: new KyselySessionRepository(dynamic, options),
     tokenDenylist: new KyselyTokenDenylist(dynamic),
     loginAttemptStore: new KyselyLoginAttemptStore(dynamic),
+    adminLock: new KyselyExclusiveLock(dynamic),
   }
 }
