@@ -32,6 +32,7 @@ import {
 } from './errors.js'
 import { canonicalEmail, canonicalIdentifier, canonicalRoleName, canonicalUsername } from './identifiers.js'
 import { type Logger, silentLogger } from './logger.js'
+import { MailCap, type MailCapOptions, type MailCapStore } from './mail-cap.js'
 import type {
   LoginAttemptStore,
   NewUserRecord,
@@ -137,6 +138,17 @@ export interface UserServiceOptions<U extends BaseUser = BaseUser, R extends Rol
    * database's (`createKyselyRepositories(db).adminLock`) when several instances share a database.
    */
   adminLock?: ExclusiveLock
+  /**
+   * Where mails are counted for the cap on mails to one address (`createKyselyRepositories(db).mailCapStore`).
+   * Without it the cap is off.
+   */
+  mailCapStore?: MailCapStore
+  /**
+   * At most `max` mails of each kind to one address per `windowSeconds`; more are silently not sent (the
+   * caller's answer does not change) and logged as `mail_capped`. `false` turns it off.
+   * Default: `{ max: 5, windowSeconds: 3600 }` when a `mailCapStore` is given.
+   */
+  mailCap?: MailCapOptions | false
   /** Where links in mails point; `baseUrl` is required when `mailer` is given. */
   mail?: MailLinkOptions
   /** Injected time. Default: the system clock. */
@@ -216,6 +228,8 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
   readonly #defaultRoles: readonly string[]
   /** Keeps at least one active admin, and admins from locking themselves out. */
   readonly adminGuard: AdminGuard<U>
+  /** The cap on mails to one address, or `null` when off. */
+  readonly mailCap: MailCap | null
   readonly #mailer: Mailer | undefined
   readonly #mail: MailLinkOptions | undefined
   readonly #deliveries = new Set<Promise<void>>()
@@ -288,6 +302,10 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     }
     this.#mailer = options.mailer
     this.#mail = options.mail
+    this.mailCap =
+      options.mailCap === false || !options.mailCapStore
+        ? null
+        : new MailCap(options.mailCapStore, options.mailCap ?? {}, this.clock, this.logger)
     this.adminGuard = new AdminGuard({
       users: this.userRepository,
       adminRoles: options.adminRoles,
@@ -1139,6 +1157,7 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     // unknown one by timing, and a failing server would change the answer.
     const delivery = (async () => {
       try {
+        if (this.mailCap && !(await this.mailCap.allow(kind, user.email, user.id))) return
         await send()
       } catch (error) {
         this.logger.error({ event: 'mail_failed', kind, userId: user.id, err: error }, 'mail delivery failed')

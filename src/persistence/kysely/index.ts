@@ -8,6 +8,7 @@ import type { BaseUser, Role } from '../../core/user.js'
 import type { DynamicDb } from './database.js'
 import { KyselyExclusiveLock } from './kysely-exclusive-lock.js'
 import { KyselyLoginAttemptStore } from './kysely-login-attempt-store.js'
+import { KyselyMailCapStore } from './kysely-mail-cap-store.js'
 import { KyselyRoleRepository } from './kysely-role-repository.js'
 import { KyselySessionRepository, KyselyTokenDenylist } from './kysely-session-repository.js'
 import { type KyselyRepositoryOptions, KyselyUserRepository } from './kysely-user-repository.js'
@@ -22,6 +23,7 @@ export {
 export type { FastifyUsersDatabase } from './database.js'
 export { KyselyExclusiveLock } from './kysely-exclusive-lock.js'
 export { KyselyLoginAttemptStore } from './kysely-login-attempt-store.js'
+export { KyselyMailCapStore } from './kysely-mail-cap-store.js'
 export { KyselyRoleRepository } from './kysely-role-repository.js'
 export { KyselySessionRepository, KyselyTokenDenylist } from './kysely-session-repository.js'
 export { type KyselyRepositoryOptions, KyselyUserRepository } from './kysely-user-repository.js'
@@ -37,6 +39,8 @@ export interface KyselyRepositories<U extends BaseUser = BaseUser, R extends Rol
   loginAttemptStore: KyselyLoginAttemptStore
   /** Serialises admin removals across every instance on this database (the last-admin rule). */
   adminLock: KyselyExclusiveLock
+  /** Mail counters per kind and address; passing it to the service (as the spread does) turns the cap on. */
+  mailCapStore: KyselyMailCapStore
 }
 
 /**
@@ -61,5 +65,6 @@ export function createKyselyRepositories<U extends BaseUser = BaseUser, R extend
     tokenDenylist: new KyselyTokenDenylist(dynamic),
     loginAttemptStore: new KyselyLoginAttemptStore(dynamic),
     adminLock: new KyselyExclusiveLock(dynamic),
+    mailCapStore: new KyselyMailCapStore(dynamic),
   }
 }

@@ -10,6 +10,7 @@ import type { IdType } from '../../core/user.js'
 import { detectDialect } from './connect.js'
 import { initialMigration } from './migrations/0001-initial.js'
 import { loginAttemptsMigration } from './migrations/0002-login-attempts.js'
+import { mailCapMigration } from './migrations/0005-mail-cap.js'
 
 /** Options of {@link migrateToLatest}. */
 export interface MigrateOptions {
@@ -60,6 +61,7 @@ export async function migrateToLatest<DB>(
   const ours: Record<string, Migration> = {
     '0001-initial': initialMigration(options.idType ?? 'uuid', dialect),
     '0002-login-attempts': loginAttemptsMigration,
+    '0005-mail-cap': mailCapMigration,
   }
   const executed = check(
     await new Migrator({
