@@ -134,7 +134,12 @@ export function userServiceContract(dialect: TestDialect, idType: IdType): void 
           },
         },
       })
-      assert.deepEqual(first.executed, ['0001-initial', '0002-login-attempts', '0001-display-name'])
+      assert.deepEqual(first.executed, [
+        '0001-initial',
+        '0002-login-attempts',
+        '0005-mail-cap',
+        '0001-display-name',
+      ])
       repos = createKyselyRepositories<AppUser>(tdb.db, {
         idType,
         userFields: { displayName: { type: 'string', maxLength: 100 } },
