@@ -158,27 +158,31 @@ export async function createRateLimits(
 ): Promise<(route: RouteOptions) => void> {
   if (!resolved) return () => {}
   const limiters = new Map<RateLimitGroup, onRequestHookHandler>()
-  await fastify.register(async (scope) => {
-    await scope.register(fastifyRateLimit, {
+  // The callback form: `after` runs once @fastify/rate-limit has loaded and decorated the scope.
+  await fastify.register((scope, _opts, done) => {
+    scope.register(fastifyRateLimit, {
       global: false,
       ...(resolved.redis ? { redis: resolved.redis, nameSpace: resolved.nameSpace } : {}),
       // Redis down: refuse rather than serve unlimited (the routes behind are the ones attackers want).
       skipOnError: false,
     })
-    for (const group of GROUPS) {
-      const rule = resolved.rules[group]
-      if (!rule) continue
-      limiters.set(
-        group,
-        scope.rateLimit({
-          max: rule.max,
-          timeWindow: rule.windowSeconds * 1000,
-          // One count per group and address, whichever route of the group is called.
-          keyGenerator: (request) => `${group}|${normalizeIP(request.ip, 64)}`,
-          errorResponseBuilder: (_request, context) => new RateLimitedError(context.ttl / 1000),
-        }) as onRequestHookHandler,
-      )
-    }
+    scope.after(() => {
+      for (const group of GROUPS) {
+        const rule = resolved.rules[group]
+        if (!rule) continue
+        limiters.set(
+          group,
+          scope.rateLimit({
+            max: rule.max,
+            timeWindow: rule.windowSeconds * 1000,
+            // One count per group and address, whichever route of the group is called.
+            keyGenerator: (request) => `${group}|${normalizeIP(request.ip, 64)}`,
+            errorResponseBuilder: (_request, context) => new RateLimitedError(context.ttl / 1000),
+          }) as onRequestHookHandler,
+        )
+      }
+    })
+    done()
   })
   return (route) => {
     const configured = (route.config as { rateLimitGroup?: RateLimitGroup | false } | undefined)

@@ -148,11 +148,12 @@ describe('per-IP rate limits: options', () => {
     app.setErrorHandler(errorHandler)
     try {
       const limitRoute = await createRateLimits(app, resolveRateLimits({}), undefined)
-      app.register(async (scope) => {
+      app.register((scope, _opts, done) => {
         scope.addHook('onRoute', limitRoute)
         scope.post('/email/confirm', async () => ({ ok: true }))
         scope.post('/unlimited', { config: { rateLimitGroup: false } }, async () => ({ ok: true }))
         scope.get('/guarded', { preValidation: async () => {} }, async () => ({ ok: true }))
+        done()
       })
       await app.ready()
       const statuses = async (url: string, method: 'GET' | 'POST', n: number) => {
