@@ -30,6 +30,8 @@ await app.register(fastifyUsers, {
   authBackend,
   requireVerificationOnRegistration: false,
   cookie: { secure: false },
+  // The per-IP limits would answer 429 to the load generator's single address (off for better-auth too).
+  rateLimit: false,
   ...(hashConcurrency ? { passwordHashing: { concurrency: Number(hashConcurrency) } } : {}),
   ...(freeAttempts ? { loginThrottle: { freeAttempts: Number(freeAttempts) } } : {}),
 })

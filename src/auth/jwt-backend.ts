@@ -2,7 +2,8 @@
  * The JWT backends: a short-lived access token (HS256, audience `fastify-users:access`, `typ: at+jwt`)
  * sent as a Bearer token (`jwt`) or in an HttpOnly cookie (`jwt-cookie`). Unlike most JWT setups, logout
  * and every "end all credentials" event work: each token carries the user's credential version, checked
- * on every request, and logout puts the token's `jti` on a shared deny-list until it expires.
+ * on every request, and logout puts the token's `jti` on a shared deny-list until it expires (plus the verification
+ * clock tolerance, during which it would still be accepted).
  *
  * @module
  */
@@ -99,7 +100,9 @@ export class JwtBackend<U extends BaseUser = BaseUser> implements AuthBackend<U>
   }
 
   async logout(credential: ActiveCredential): Promise<void> {
-    if (credential.expiresAt > this.#clock.now())
-      await this.#denylist.add(credential.id, credential.expiresAt)
+    // The codec accepts a token until `exp` plus its clock tolerance, so the entry must last that long
+    // too: a token logged out in its last seconds would otherwise work again once the sweep removed it.
+    const deniedUntil = credential.expiresAt + this.#tokens.clockToleranceSeconds * 1000
+    if (deniedUntil > this.#clock.now()) await this.#denylist.add(credential.id, deniedUntil)
   }
 }

@@ -31,6 +31,9 @@ export type FastifyUsersErrorCode =
   | 'ERR_BUSY'
   | 'ERR_TOO_MANY_ATTEMPTS'
   | 'ERR_DATABASE_UNAVAILABLE'
+  | 'ERR_SELF_LOCKOUT'
+  | 'ERR_LAST_ADMIN'
+  | 'ERR_RATE_LIMITED'
 
 /**
  * Base class of every error fastify-users throws on purpose.
@@ -139,9 +142,19 @@ export class InactiveUserError extends FastifyUsersError {
 }
 
 /** Why a password was refused by the policy. */
-export type PasswordPolicyReason = 'too_short' | 'too_long' | 'too_long_for_scheme' | 'rejected'
+export type PasswordPolicyReason =
+  | 'too_short'
+  | 'too_long'
+  | 'too_long_for_scheme'
+  | 'common'
+  | 'context'
+  | 'breached'
+  | 'rejected'
 
-/** A new password does not satisfy the password policy (length, or the application's own rule). */
+/**
+ * A new password does not satisfy the password policy: length, a common password, a word from the user's
+ * own data or the app's name, a breached password, or the application's own rule.
+ */
 export class PasswordPolicyError extends FastifyUsersError {
   readonly code = 'ERR_PASSWORD_POLICY'
   /** Machine-readable reason; `'rejected'` comes from the application's `validatePassword` hook. */
@@ -287,6 +300,43 @@ export class DatabaseUnavailableError extends FastifyUsersError {
   }
 }
 
+/**
+ * An administrator tried to take their own administration away: deactivate or delete themselves, revoke
+ * their own (last) admin role, or delete the admin role they hold. Refused, so that no admin can lock
+ * themselves out by a slip; another admin (or the CLI) can do it.
+ */
+export class SelfLockoutError extends FastifyUsersError {
+  readonly code = 'ERR_SELF_LOCKOUT'
+  constructor(message = 'you cannot remove your own administration rights') {
+    super(message)
+  }
+}
+
+/**
+ * The change would leave no active holder of an admin role: deleting, deactivating or taking the role
+ * from the last active admin, or deleting the last admin role still held. Only the CLI (`--force`) can.
+ */
+export class LastAdminError extends FastifyUsersError {
+  readonly code = 'ERR_LAST_ADMIN'
+  constructor(message = 'this would leave no active administrator') {
+    super(message)
+  }
+}
+
+/**
+ * Too many requests from one client address to a group of public routes (the per-IP rate limit of the
+ * Fastify plugin). The HTTP answer is a 429 with `Retry-After`.
+ */
+export class RateLimitedError extends FastifyUsersError {
+  readonly code = 'ERR_RATE_LIMITED'
+  /** Whole seconds (at least 1) until the window resets; the HTTP `Retry-After`. */
+  readonly retryAfterSeconds: number
+  constructor(retryAfterSeconds: number) {
+    super('too many requests, try again later')
+    this.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterSeconds))
+  }
+}
+
 /** Every concrete error, so that `switch (err.code)` narrows to the right class. */
 export type AnyFastifyUsersError =
   | UserExistsError
@@ -309,3 +359,6 @@ export type AnyFastifyUsersError =
   | BusyError
   | TooManyAttemptsError
   | DatabaseUnavailableError
+  | SelfLockoutError
+  | LastAdminError
+  | RateLimitedError

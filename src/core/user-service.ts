@@ -13,8 +13,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Mailer } from '../mail/mailer.js'
 import { composeUserMail, type MailLinkOptions, type UserMailKind } from '../mail/messages.js'
 import { PasswordManager, type PasswordManagerOptions } from '../password/password-manager.js'
-import { PasswordPolicy } from '../password/password-policy.js'
+import { PasswordPolicy, type PasswordPolicyOptions, userContextWords } from '../password/password-policy.js'
 import { TokenCodec, type TokenPurpose, tokenPurposes } from '../tokens/token-codec.js'
+import { type AdminActionOptions, AdminGuard, type ExclusiveLock } from './admin-guard.js'
 import { type Clock, systemClock } from './clock.js'
 import * as emailChange from './email-change.js'
 import {
@@ -40,6 +41,7 @@ import {
   foldIdentifier,
 } from './identifiers.js'
 import { type Logger, silentLogger } from './logger.js'
+import { MailCap, type MailCapOptions, type MailCapStore } from './mail-cap.js'
 import type {
   LoginAttemptStore,
   LoginFailures,
@@ -121,8 +123,12 @@ export interface UserServiceOptions<U extends BaseUser = BaseUser, R extends Rol
   hashSchemes?: PasswordManagerOptions['schemes']
   /** Tuning of the hashers and of the queue in front of them. */
   passwordHashing?: Omit<PasswordManagerOptions, 'schemes'>
-  /** Password length policy in code points. Default: `{ minLength: 8, maxLength: 128 }`; never below 8. */
-  passwordPolicy?: { minLength?: number; maxLength?: number }
+  /**
+   * The password policy: length in code points (default 8 to 128, never below 8), the common-password
+   * list (on), context words (the user's email local part and username, `contextWords`, and `mail.appName`)
+   * and the optional breached-password check (off). See {@link PasswordPolicyOptions}.
+   */
+  passwordPolicy?: PasswordPolicyOptions
   /** Whether a new user must verify their email before logging in. Default: `true`. */
   requireVerificationOnRegistration?: boolean
   /** Token lifetimes in seconds. */
@@ -133,6 +139,27 @@ export interface UserServiceOptions<U extends BaseUser = BaseUser, R extends Rol
   defaultRoles?: readonly string[]
   /** Sends the mails of the default senders. Without it, the senders log a warning and send nothing. */
   mailer?: Mailer
+  /**
+   * Names of the roles that make an administrator: the last active holder of one cannot be deleted,
+   * deactivated or lose it, and no admin can do that to themselves (`actorId`). Default: `['admin']`.
+   */
+  adminRoles?: readonly string[]
+  /**
+   * The lock under which admin removals are checked and applied. Default: one per process; pass the
+   * database's (`createKyselyRepositories(db).adminLock`) when several instances share a database.
+   */
+  adminLock?: ExclusiveLock
+  /**
+   * Where mails are counted for the cap on mails to one address (`createKyselyRepositories(db).mailCapStore`).
+   * Without it the cap is off.
+   */
+  mailCapStore?: MailCapStore
+  /**
+   * At most `max` mails of each kind to one address per `windowSeconds`; more are silently not sent (the
+   * caller's answer does not change) and logged as `mail_capped`. `false` turns it off.
+   * Default: `{ max: 5, windowSeconds: 3600 }` when a `mailCapStore` is given.
+   */
+  mailCap?: MailCapOptions | false
   /** Where links in mails point; `baseUrl` is required when `mailer` is given. */
   mail?: MailLinkOptions
   /** Injected time. Default: the system clock. */
@@ -203,13 +230,17 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
   readonly tokenLifetimes: Required<TokenLifetimes>
   /** The password hasher (and upgrader). */
   readonly passwords: PasswordManager
-  /** The length policy applied to every new password. */
+  /** The policy applied to every new password (length, common, context, breached). */
   readonly passwordPolicy: PasswordPolicy
   /** The token signer and verifier. */
   readonly tokens: TokenCodec
   readonly clock: Clock
   readonly logger: Logger
   readonly #defaultRoles: readonly string[]
+  /** Keeps at least one active admin, and admins from locking themselves out. */
+  readonly adminGuard: AdminGuard<U>
+  /** The cap on mails to one address, or `null` when off. */
+  readonly mailCap: MailCap | null
   readonly #mailer: Mailer | undefined
   readonly #mail: MailLinkOptions | undefined
   readonly #deliveries = new Set<Promise<void>>()
@@ -243,7 +274,16 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
       ...options.passwordHashing,
       schemes: options.hashSchemes ?? ['argon2id'],
     })
-    this.passwordPolicy = new PasswordPolicy(options.passwordPolicy)
+    this.passwordPolicy = new PasswordPolicy(
+      {
+        ...options.passwordPolicy,
+        contextWords: [
+          ...(options.passwordPolicy?.contextWords ?? []),
+          ...(options.mail?.appName ? [options.mail.appName] : []),
+        ],
+      },
+      this.logger,
+    )
     this.tokenLifetimes = {
       verification: checkLifetime('verification', options.tokenLifetimes?.verification ?? 86_400, 86_400),
       passwordReset: checkLifetime('passwordReset', options.tokenLifetimes?.passwordReset ?? 3_600, 86_400),
@@ -273,6 +313,15 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     }
     this.#mailer = options.mailer
     this.#mail = options.mail
+    this.mailCap =
+      options.mailCap === false || !options.mailCapStore
+        ? null
+        : new MailCap(options.mailCapStore, options.mailCap ?? {}, this.clock, this.logger)
+    this.adminGuard = new AdminGuard({
+      users: this.userRepository,
+      adminRoles: options.adminRoles,
+      lock: options.adminLock,
+    })
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -407,7 +456,7 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
    * email change resets `isVerified` (unless the patch sets it) and tells the old address; deactivation
    * ends every credential. Unknown fields throw {@link ValidationError}.
    */
-  async updateUser(id: Id, patch: UserPatch<U>): Promise<U> {
+  async updateUser(id: Id, patch: UserPatch<U>, options: AdminActionOptions = {}): Promise<U> {
     const current = await this.getUser(id)
     const record = this.#checkFields(patch as Record<string, unknown>, 'update') as UserRecordPatch
     const { password } = patch as { password?: unknown }
@@ -429,7 +478,15 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     if (endCredentials) record.incrementAuthVersion = true
     let updated: U | null
     try {
-      updated = await this.userRepository.update(current.id, record)
+      const write = () => this.userRepository.update(current.id, record)
+      updated =
+        record.isActive === false && current.isActive
+          ? await this.adminGuard.run(
+              { kind: 'user', userId: current.id, loses: 'everything' },
+              options,
+              write,
+            )
+          : await write()
     } catch (err) {
       throw this.#translateConflict(err)
     }
@@ -557,10 +614,18 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     return emailChange.cancelEmailChange(this.#emailChangeContext(), emailFingerprint, encodedToken)
   }
 
-  /** Deletes a user with their role links and sessions; returns the deleted user. Throws {@link NotFoundError}. */
-  async deleteUser(id: Id): Promise<U> {
+  /**
+   * Deletes a user with their role links and sessions; returns the deleted user. Throws {@link NotFoundError};
+   * {@link SelfLockoutError} / {@link LastAdminError} for the actor's own or the last admin account.
+   */
+  async deleteUser(id: Id, options: AdminActionOptions = {}): Promise<U> {
     const parsed = this.parseId(id)
-    const deleted = parsed === null ? null : await this.userRepository.delete(parsed)
+    const deleted =
+      parsed === null
+        ? null
+        : await this.adminGuard.run({ kind: 'user', userId: parsed, loses: 'everything' }, options, () =>
+            this.userRepository.delete(parsed),
+          )
     if (!deleted) throw new NotFoundError('user')
     this.logger.info({ event: 'user_deleted', userId: deleted.id }, 'user deleted')
     return deleted
@@ -845,14 +910,26 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
   }
 
   /** Updates a role; throws {@link NotFoundError} or {@link RoleExistsError}. */
-  async updateRole(id: Id, data: { name?: string; description?: string | null }): Promise<R> {
+  async updateRole(
+    id: Id,
+    data: { name?: string; description?: string | null },
+    options: AdminActionOptions = {},
+  ): Promise<R> {
     const roles = this.#roles()
     const current = await this.getRole(id)
     const patch: { name?: string; description?: string | null } = {}
     if (data.name !== undefined) patch.name = canonicalRoleName(data.name)
     if (data.description !== undefined) patch.description = checkDescription(data.description) ?? null
     try {
-      const updated = await roles.update(current.id, patch)
+      const write = () => roles.update(current.id, patch)
+      // Renaming an admin role away takes administration from every holder, like deleting it.
+      const renamesAway =
+        patch.name !== undefined &&
+        !this.adminGuard.isAdminRole(patch.name) &&
+        this.adminGuard.isAdminRole(current.name)
+      const updated = renamesAway
+        ? await this.adminGuard.run({ kind: 'role', roleName: current.name }, options, write)
+        : await write()
       if (!updated) throw new NotFoundError('role')
       this.logger.info({ event: 'authz_change', roleId: updated.id }, 'role updated')
       return updated
@@ -863,10 +940,16 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
   }
 
   /** Deletes a role and unassigns it from every user; returns it. Throws {@link NotFoundError}. */
-  async deleteRole(id: Id): Promise<R> {
+  async deleteRole(id: Id, options: AdminActionOptions = {}): Promise<R> {
     const roles = this.#roles()
     const parsed = this.parseId(id)
-    const deleted = parsed === null ? null : await roles.delete(parsed)
+    const role = parsed === null ? null : await roles.findById(parsed)
+    const deleted =
+      parsed === null || !role
+        ? null
+        : await this.adminGuard.run({ kind: 'role', roleName: role.name }, options, () =>
+            roles.delete(parsed),
+          )
     if (!deleted) throw new NotFoundError('role')
     this.logger.info({ event: 'authz_change', roleId: deleted.id, change: 'deleted' }, 'role deleted')
     return deleted
@@ -886,11 +969,16 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
   }
 
   /** Takes a role from a user; returns the user with their roles. Not assigned throws {@link RoleNotAssignedError}. */
-  async revokeRole(userId: Id, roleId: Id): Promise<U> {
+  async revokeRole(userId: Id, roleId: Id, options: AdminActionOptions = {}): Promise<U> {
     const roles = this.#roles()
     const user = await this.getUser(userId)
     const role = await this.getRole(roleId)
-    if (!(await roles.revoke(user.id, role.id))) throw new RoleNotAssignedError(role.name)
+    const revoked = await this.adminGuard.run(
+      { kind: 'user', userId: user.id, loses: [role.name] },
+      options,
+      () => roles.revoke(user.id, role.id),
+    )
+    if (!revoked) throw new RoleNotAssignedError(role.name)
     this.logger.info(
       { event: 'authz_change', userId: user.id, role: role.name, change: 'revoked' },
       'role revoked',
@@ -1112,7 +1200,7 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
   async #hashNewPassword(password: string, user: Partial<U> | Record<string, unknown>): Promise<string> {
     if (typeof password !== 'string') throw new ValidationError('password', 'password must be a string')
     const normalised = password.normalize('NFKC')
-    this.passwordPolicy.check(normalised)
+    await this.passwordPolicy.validate(normalised, userContextWords(user as Record<string, unknown>))
     await this.validatePassword(normalised, user as Partial<U>)
     return this.passwords.hash(password)
   }
@@ -1365,6 +1453,7 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     // unknown one by timing, and a failing server would change the answer.
     const delivery = (async () => {
       try {
+        if (this.mailCap && !(await this.mailCap.allow(kind, user.email, user.id))) return
         await send()
       } catch (error) {
         this.logger.error({ event: 'mail_failed', kind, userId: user.id, err: error }, 'mail delivery failed')

@@ -10,6 +10,7 @@ import {
   DatabaseUnavailableError,
   FastifyUsersError,
   type FastifyUsersErrorCode,
+  RateLimitedError,
   TooManyAttemptsError,
 } from '../core/errors.js'
 
@@ -35,6 +36,9 @@ export const statusByCode: Record<FastifyUsersErrorCode, number> = {
   ERR_BUSY: 503,
   ERR_TOO_MANY_ATTEMPTS: 429,
   ERR_DATABASE_UNAVAILABLE: 503,
+  ERR_SELF_LOCKOUT: 409,
+  ERR_LAST_ADMIN: 409,
+  ERR_RATE_LIMITED: 429,
 }
 
 /** One field that failed validation. */
@@ -152,7 +156,11 @@ export function sendProblem(reply: FastifyReply, error: unknown): FastifyReply {
   if (body.status === 503) reply.header('retry-after', '1')
   // The throttle knows when the identifier may try again. The body says nothing more, so it is the same
   // for a known and an unknown identifier.
-  if (error instanceof TooManyAttemptsError || error instanceof DatabaseUnavailableError) {
+  if (
+    error instanceof TooManyAttemptsError ||
+    error instanceof RateLimitedError ||
+    error instanceof DatabaseUnavailableError
+  ) {
     reply.header('retry-after', String(error.retryAfterSeconds))
   }
   return reply.code(body.status).type('application/problem+json; charset=utf-8').send(body)

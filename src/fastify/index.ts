@@ -24,3 +24,9 @@ export type {
   VerificationHandlerConfig,
 } from './options.js'
 export { fastifyUsers, fastifyUsers as default } from './plugin.js'
+export {
+  defaultRateLimits,
+  type RateLimitGroup,
+  type RateLimitOptions,
+  type RateLimitRule,
+} from './rate-limit.js'

@@ -12,6 +12,7 @@ import type { Clock } from '../core/clock.js'
 import { BUILT_IN_USER_FIELDS, type IdType, type UserFieldSchema } from '../core/user.js'
 import type { BaseUserService, TokenLifetimes, UserServiceOptions } from '../core/user-service.js'
 import type { Mailer } from '../mail/mailer.js'
+import type { RateLimitOptions } from './rate-limit.js'
 
 /**
  * Guards of a route group: hooks run at preValidation, before the input is validated (any fails: refused),
@@ -140,6 +141,27 @@ export interface FastifyUsersOptions {
   passwordPolicy?: UserServiceOptions['passwordPolicy']
   tokenLifetimes?: TokenLifetimes
   defaultRoles?: readonly string[]
+  /**
+   * The roles that make an administrator: the default guard of the admin routes accepts them, and the
+   * last active holder of one cannot be deleted, deactivated or lose it (409 `ERR_LAST_ADMIN`), nor can an
+   * admin do that to themselves (409 `ERR_SELF_LOCKOUT`). Default: `['admin']`.
+   */
+  adminRoles?: readonly string[]
+  /**
+   * The cap on mails to one address: at most `max` of each kind (verification, reset, notices) per
+   * `windowSeconds`, counted in the database so every instance shares it. Over it, mails are silently
+   * not sent (answers do not change) and a `mail_capped` event is logged. `false` turns it off.
+   * Default: `{ max: 5, windowSeconds: 3600 }`.
+   */
+  mailCap?: UserServiceOptions['mailCap']
+  /**
+   * Per-IP rate limits on every public route (login, register, verification, password reset, and any
+   * other route without a guard), with `@fastify/rate-limit`, keyed on `request.ip` (set Fastify's
+   * `trustProxy` to your proxies, never `true`). 429 `ERR_RATE_LIMITED` with `Retry-After` beyond them.
+   * Counts are kept in memory unless `redis` (an ioredis client) is given. `false` turns them off.
+   * Default: on, with the limits of `defaultRateLimits` (e.g. login 20 a minute per address).
+   */
+  rateLimit?: RateLimitOptions | false
   /**
    * Per-identifier login throttling, or `false` to turn it off (then put another limit in front of the
    * login). Applies to `POST /login` on every backend and to wrong current passwords on

@@ -22,6 +22,7 @@ import { createKyselyRepositories, migrateToLatest } from '../persistence/kysely
 import { errorHandler } from './error-handler.js'
 import { type GuardRouteConfig, guardsFromConfig, rolesAccepted } from './guards.js'
 import { type FastifyUsersOptions, type GuardsOption, resolveOptions } from './options.js'
+import { createRateLimits, resolveRateLimits } from './rate-limit.js'
 import { AUTHENTICATOR, RequestAuthenticator } from './request-auth.js'
 import type { RouteContext } from './route-context.js'
 import { authRoutes } from './routes/auth-routes.js'
@@ -103,6 +104,10 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     sessionRepository: repos.sessionRepository,
     loginAttemptStore: repos.loginAttemptStore,
     loginThrottle: options.loginThrottle,
+    adminRoles: options.adminRoles,
+    adminLock: repos.adminLock,
+    mailCapStore: repos.mailCapStore,
+    mailCap: options.mailCap,
     hashSchemes: options.hashSchemes,
     passwordHashing: options.passwordHashing,
     passwordPolicy: options.passwordPolicy,
@@ -233,8 +238,9 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     security: [{ [securityName]: [] }],
   }
   const adminGuards = (guards: GuardsOption | undefined): preHandlerAsyncHookHandler[] =>
-    guards === 'public' ? [] : guards ? [...guards] : [rolesAccepted('admin')]
+    guards === 'public' ? [] : guards ? [...guards] : [rolesAccepted(...service.adminGuard.adminRoles)]
 
+  const limitRoute = await createRateLimits(fastify, resolveRateLimits(options.rateLimit), options.routes)
   // Route registration is synchronous, hence the callback form of an encapsulated plugin.
   await fastify.register((routes, _opts, done) => {
     const ajv = validators()
@@ -248,6 +254,7 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     routes.addHook('onRoute', (route) => {
       route.bodyLimit ??= AUTH_BODY_LIMIT
     })
+    routes.addHook('onRoute', limitRoute)
     routes.addHook('onRequest', async (request, reply) => {
       reply.header('cache-control', 'no-store')
       reply.header('x-content-type-options', 'nosniff')
@@ -279,6 +286,7 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     Promise.all([
       repos.sessionRepository.deleteExpired(now),
       repos.tokenDenylist.deleteExpired(now),
+      service.mailCap?.deleteExpired() ?? 0,
       throttle && service.loginAttemptStore
         ? service.loginAttemptStore.deleteExpired(
             now - (throttle.windowSeconds + throttle.maxDelaySeconds) * 1000,

@@ -127,6 +127,14 @@ export class TokenCodec {
     return this.#issuer
   }
 
+  /**
+   * Seconds past `exp` during which {@link verify} still accepts a token. Anything that must outlive a
+   * token (a deny-list entry) must last until `exp` plus this.
+   */
+  get clockToleranceSeconds(): number {
+    return this.#toleranceSeconds
+  }
+
   /** Signs a token of the given purpose with the first secret. */
   sign(
     purpose: TokenPurpose,

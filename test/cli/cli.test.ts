@@ -202,9 +202,16 @@ for (const { name, skip } of testDialects) {
       expectOk(await run('list-users', '--role', 'nobody-has-this'), /^No users\.\n$/)
     })
 
-    it('revoke-role takes the role; revoking it again is refused', async () => {
-      expectOk(
+    it('revoke-role takes the role (the last admin only with --force); revoking it again is refused', async () => {
+      // Ada is the last active admin: the operator must say --force, or the application loses its admin.
+      expectFailure(
         await run('revoke-role', '--email', 'ada.admin@example.com', '--role', 'admin'),
+        1,
+        /no active administrator/,
+      )
+      assert.equal(await count(database, 'user_roles'), 1)
+      expectOk(
+        await run('revoke-role', '--email', 'ada.admin@example.com', '--role', 'admin', '--force'),
         /^Revoked role admin from ada\.admin@example\.com\.\n$/,
       )
       assert.equal(await count(database, 'user_roles'), 0)
@@ -241,8 +248,9 @@ for (const { name, skip } of testDialects) {
     it('delete-user deletes the user with their roles', async () => {
       expectOk(await run('assign-role', '--email', 'bob@example.com', '--role', 'admin'))
       const bob = await service().getUserBy({ email: 'bob@example.com' })
+      expectFailure(await run('delete-user', '--id', String(bob?.id)), 1, /no active administrator/)
       expectOk(
-        await run('delete-user', '--id', String(bob?.id)),
+        await run('delete-user', '--id', String(bob?.id), '--force'),
         /^Deleted user bob@example\.com \(id .+\)\.\n$/,
       )
       assert.equal(await service().getUserBy({ email: 'bob@example.com' }), null)

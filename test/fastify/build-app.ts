@@ -95,6 +95,15 @@ export interface TestApp {
   request(options: InjectOptions): Promise<LightMyRequestResponse>
 }
 
+const highRate = { max: 100_000, windowSeconds: 60 }
+const highRateLimits = {
+  login: highRate,
+  register: highRate,
+  verification: highRate,
+  passwordReset: highRate,
+  public: highRate,
+}
+
 let counter = 0
 /** A unique email address. */
 export function uniqueEmail(prefix = 'user'): string {
@@ -174,6 +183,9 @@ export async function buildApp(options: BuildOptions): Promise<TestApp> {
       },
       baseUrl: BASE_URL,
       clock,
+      // On, as in production, but high: the suites send many requests from one address. The limits
+      // themselves are tested in rate-limit.test.ts.
+      rateLimit: { groups: highRateLimits },
       ...pluginOptions,
     })
     appRoutes?.(app)

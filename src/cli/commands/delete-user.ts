@@ -12,6 +12,7 @@ interface DeleteUserOptions extends DatabaseOptions {
   email?: string
   id?: string
   json?: boolean
+  force?: boolean
 }
 
 /**
@@ -22,6 +23,7 @@ interface DeleteUserOptions extends DatabaseOptions {
  * ```sh
  * fastify-users delete-user --email spam@example.com
  * fastify-users delete-user --id 0190a6e4-8f4b-7c1e-9d2a-3b4c5d6e7f80
+ * fastify-users delete-user --email last-admin@example.com --force
  * ```
  */
 export function deleteUserCommand(io: CliIo): Command {
@@ -30,11 +32,12 @@ export function deleteUserCommand(io: CliIo): Command {
     .option('--email <email>', 'the user, by email (case-insensitive)')
     .option('--id <id>', 'the user, by id')
     .option('--json', 'print the deleted user as JSON')
+    .option('--force', 'delete even the last active admin (the web API refuses that)')
     .action(async (options: DeleteUserOptions, command: Command) => {
       exactlyOne(command, { email: options.email, id: options.id }, 'the user')
       await withUserService(options, async ({ service }) => {
         const user = await findUser(service, { email: options.email, id: options.id })
-        const deleted = await service.deleteUser(user.id)
+        const deleted = await service.deleteUser(user.id, { force: options.force === true })
         if (options.json) io.stdout.write(`${JSON.stringify(publicUser(deleted), null, 2)}\n`)
         else io.stdout.write(`Deleted user ${deleted.email} (id ${deleted.id}).\n`)
       })

@@ -73,7 +73,12 @@ export function roleManagementRoutes(
       },
       async (request) => {
         const { userId, roleId } = request.body as { userId: Id; roleId: Id }
-        const user = await service[method](userId, roleId)
+        // The actor is passed so that an admin cannot take their own admin role (ERR_SELF_LOCKOUT).
+        const actor = { actorId: request.user?.id ?? null }
+        const user =
+          method === 'revokeRole'
+            ? await service.revokeRole(userId, roleId, actor)
+            : await service.assignRole(userId, roleId)
         audit(request, `${action}_role`, { userId, roleId })
         return user
       },
@@ -106,6 +111,7 @@ export function roleManagementRoutes(
       const role = await service.updateRole(
         (request.params as { id: Id }).id,
         request.body as { name?: string; description?: string | null },
+        { actorId: request.user?.id ?? null },
       )
       audit(request, 'update_role', { roleId: role.id })
       return role
@@ -125,7 +131,9 @@ export function roleManagementRoutes(
       },
     },
     async (request) => {
-      const role = await service.deleteRole((request.params as { id: Id }).id)
+      const role = await service.deleteRole((request.params as { id: Id }).id, {
+        actorId: request.user?.id ?? null,
+      })
       audit(request, 'delete_role', { roleId: role.id })
       return role
     },

@@ -95,7 +95,10 @@ export function userManagementRoutes(
     },
     async (request) => {
       const id = (request.params as { id: Id }).id
-      const updated = await service.updateUser(id, request.body as Partial<BaseUser>)
+      // The actor is passed so that an admin cannot deactivate themselves (ERR_SELF_LOCKOUT).
+      const updated = await service.updateUser(id, request.body as Partial<BaseUser>, {
+        actorId: request.user?.id ?? null,
+      })
       request.log.info(
         { event: 'authz_admin', actor: request.user?.id, userId: id, action: 'update_user' },
         'admin updated a user',
@@ -117,7 +120,9 @@ export function userManagementRoutes(
       },
     },
     async (request) => {
-      const deleted = await service.deleteUser((request.params as { id: Id }).id)
+      const deleted = await service.deleteUser((request.params as { id: Id }).id, {
+        actorId: request.user?.id ?? null,
+      })
       request.log.info(
         { event: 'authz_admin', actor: request.user?.id, userId: deleted.id, action: 'delete_user' },
         'admin deleted a user',

@@ -62,6 +62,13 @@ export interface LoginAttemptsTable {
   last_failure_at: number | string
 }
 
+/** `mail_cap`: mails of one kind to one address in the current window, keyed by a hex SHA-256. */
+export interface MailCapTable {
+  key: string
+  sent: number
+  window_start: number | string
+}
+
 /** The schema of the built-in tables. */
 export interface FastifyUsersDatabase {
   users: UsersTable
@@ -70,6 +77,7 @@ export interface FastifyUsersDatabase {
   sessions: SessionsTable
   revoked_tokens: RevokedTokensTable
   login_attempts: LoginAttemptsTable
+  mail_cap: MailCapTable
 }
 
 /**

@@ -6,7 +6,9 @@
 import type { Kysely } from 'kysely'
 import type { BaseUser, Role } from '../../core/user.js'
 import type { DynamicDb } from './database.js'
+import { KyselyExclusiveLock } from './kysely-exclusive-lock.js'
 import { KyselyLoginAttemptStore } from './kysely-login-attempt-store.js'
+import { KyselyMailCapStore } from './kysely-mail-cap-store.js'
 import { KyselyRoleRepository } from './kysely-role-repository.js'
 import { KyselySessionRepository, KyselyTokenDenylist } from './kysely-session-repository.js'
 import { type KyselyRepositoryOptions, KyselyUserRepository } from './kysely-user-repository.js'
@@ -20,7 +22,9 @@ export {
 } from './connect.js'
 export type { FastifyUsersDatabase } from './database.js'
 export { isUnavailable, translateDriverError } from './driver-errors.js'
+export { KyselyExclusiveLock } from './kysely-exclusive-lock.js'
 export { KyselyLoginAttemptStore } from './kysely-login-attempt-store.js'
+export { KyselyMailCapStore } from './kysely-mail-cap-store.js'
 export { KyselyRoleRepository } from './kysely-role-repository.js'
 export { KyselySessionRepository, KyselyTokenDenylist } from './kysely-session-repository.js'
 export { type KyselyRepositoryOptions, KyselyUserRepository } from './kysely-user-repository.js'
@@ -36,6 +40,10 @@ export interface KyselyRepositories<U extends BaseUser = BaseUser, R extends Rol
   tokenDenylist: KyselyTokenDenylist
   /** Failed-login counters; passing it to the service (as the spread below does) turns throttling on. */
   loginAttemptStore: KyselyLoginAttemptStore
+  /** Serialises admin removals across every instance on this database (the last-admin rule). */
+  adminLock: KyselyExclusiveLock
+  /** Mail counters per kind and address; passing it to the service (as the spread does) turns the cap on. */
+  mailCapStore: KyselyMailCapStore
 }
 
 /**
@@ -59,5 +67,7 @@ export function createKyselyRepositories<U extends BaseUser = BaseUser, R extend
     sessionRepository: new KyselySessionRepository(dynamic, options),
     tokenDenylist: new KyselyTokenDenylist(dynamic),
     loginAttemptStore: new KyselyLoginAttemptStore(dynamic),
+    adminLock: new KyselyExclusiveLock(dynamic),
+    mailCapStore: new KyselyMailCapStore(dynamic),
   }
 }

@@ -12,6 +12,7 @@ import { initialMigration } from './migrations/0001-initial.js'
 import { loginAttemptsMigration } from './migrations/0002-login-attempts.js'
 import { pendingEmailMigration } from './migrations/0003-pending-email.js'
 import { identifierCollationMigration } from './migrations/0004-identifier-collation.js'
+import { mailCapMigration } from './migrations/0005-mail-cap.js'
 
 /** Options of {@link migrateToLatest}. */
 export interface MigrateOptions {
@@ -64,6 +65,7 @@ export async function migrateToLatest<DB>(
     '0002-login-attempts': loginAttemptsMigration,
     '0003-pending-email': pendingEmailMigration(dialect),
     '0004-identifier-collation': identifierCollationMigration(dialect),
+    '0005-mail-cap': mailCapMigration,
   }
   const executed = check(
     await new Migrator({

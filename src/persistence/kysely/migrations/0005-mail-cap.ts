@@ -1,0 +1,28 @@
+/**
+ * The `mail_cap` table: how many mails of one kind went to one address in the current window. Keyed by
+ * the hex SHA-256 of the kind and the address (never the address itself).
+ *
+ * @module
+ */
+import type { Kysely, Migration } from 'kysely'
+
+/**
+ * The mail-cap migration. Dialect-neutral: `bigint` epoch milliseconds, as everywhere in the schema.
+ *
+ * @example
+ * ```ts
+ * const { executed } = await migrateToLatest(db) // [..., '0005-mail-cap'] the first time
+ * ```
+ */
+export const mailCapMigration: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('mail_cap')
+      .addColumn('key', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('sent', 'integer', (c) => c.notNull())
+      .addColumn('window_start', 'bigint', (c) => c.notNull())
+      .execute()
+    // For the periodic sweep of counters whose window has passed.
+    await db.schema.createIndex('fu_mail_cap_window_idx').on('mail_cap').column('window_start').execute()
+  },
+}
