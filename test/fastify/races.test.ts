@@ -131,10 +131,12 @@ for (const dialect of testDialects) {
       const counts = statuses(answers)
       assert.equal(counts[204], 1, `one change accepted: ${JSON.stringify(counts)}`)
       // The losers proved a password that is no longer the current one: 403 as a moment later; or, when
-      // the winner's change ended this credential before they were read, 401.
+      // the winner's change ended this credential before they were read, 401; or, once enough of them
+      // have failed against the new hash (each is a wrong password by then, and counts), 429.
       for (const res of answers) {
         if (res.statusCode === 204) continue
         if (res.statusCode === 401) assertProblem(res, 401)
+        else if (res.statusCode === 429) assertProblem(res, 429, 'ERR_TOO_MANY_ATTEMPTS')
         else assertProblem(res, 403, 'ERR_WRONG_PASSWORD')
       }
       const winner = passwords[answers.findIndex((r) => r.statusCode === 204)]!
