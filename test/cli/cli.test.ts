@@ -60,7 +60,7 @@ for (const { name, skip } of testDialects) {
     it('migrate creates the tables; a second run has nothing to do', async () => {
       expectOk(
         await run('migrate'),
-        /Applied 2 migration\(s\) .*\(uuid ids\): 0001-initial, 0002-login-attempts/,
+        /Applied 3 migration\(s\) .*\(uuid ids\): 0001-initial, 0002-login-attempts, 0003-pending-email/,
       )
       expectOk(await run('migrate'), /Nothing to do/)
       assert.equal(await count(database, 'users'), 0)
