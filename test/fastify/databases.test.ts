@@ -59,7 +59,7 @@ for (const dialect of testDialects) {
         const verified = await t.request({
           method: 'POST',
           url: '/verify',
-          payload: { token: await t.tokenFor(email, /verify/i) },
+          payload: { token: await t.tokenFor(email, /verify/i), password: PASSWORD },
         })
         assert.equal(verified.statusCode, 200)
         assert.equal(verified.headers['set-cookie'], undefined)
