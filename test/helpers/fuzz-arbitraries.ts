@@ -196,6 +196,8 @@ export const freshEmail: fc.Arbitrary<string> = fc
   .tuple(fc.stringMatching(/^[a-z][a-z0-9.+_-]{0,20}$/), fc.nat())
   .map(([local, n]) => `fz.${local.replace(/\.+$/, '')}.${n}@example.com`)
 
+const alnum = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789')
+
 /** Overrides for named fields, e.g. `userId` drawn from existing ids. */
 export type FieldArbitraries = Record<string, fc.Arbitrary<JsonValue>>
 
@@ -210,9 +212,18 @@ export function validValue(
   if (schema.const !== undefined) return fc.constant(schema.const as JsonValue)
   if (schema.enum) return fc.constantFrom(...(schema.enum as JsonValue[]))
   const members = schema.anyOf ?? schema.oneOf
-  if (members && members.length > 0) return fc.oneof(...members.map((m) => validValue(m, name, fields)))
+  // Null is one valid value among many: prefer the others, which reach further into the server.
+  const weight = (s: JsonSchema) => (s.type === 'null' ? 1 : 3)
+  if (members && members.length > 0)
+    return fc.oneof(...members.map((m) => ({ arbitrary: validValue(m, name, fields), weight: weight(m) })))
   const types = Array.isArray(schema.type) ? schema.type : schema.type ? [schema.type] : []
-  if (types.length > 1) return fc.oneof(...types.map((type) => validValue({ ...schema, type }, name, fields)))
+  if (types.length > 1)
+    return fc.oneof(
+      ...types.map((type) => ({
+        arbitrary: validValue({ ...schema, type }, name, fields),
+        weight: weight({ type }),
+      })),
+    )
   switch (types[0]) {
     case 'null':
       return fc.constant(null)
@@ -232,7 +243,8 @@ export function validValue(
       if (schema.format === 'uuid') return fc.uuid()
       const minLength = schema.minLength ?? 0
       const maxLength = Math.max(minLength, Math.min(schema.maxLength ?? 40, 40))
-      return fc.string({ unit: 'grapheme-ascii', minLength, maxLength })
+      // Plain letters and digits: valid for any text field, so the one hostile value is what gets tested.
+      return fc.string({ unit: alnum, minLength, maxLength })
     }
     default:
       return nastyValue
@@ -246,7 +258,11 @@ export function validObject(schema: JsonSchema, fields: FieldArbitraries): fc.Ar
   return fc
     .tuple(
       ...properties.map(([name, sub]) =>
-        fc.tuple(fc.constant(name), validValue(sub, name, fields), fc.boolean()),
+        fc.tuple(
+          fc.constant(name),
+          validValue(sub, name, fields),
+          fc.boolean().chain((b) => (b ? fc.constant(true) : fc.boolean())),
+        ),
       ),
     )
     .map((picked) => ({
@@ -261,6 +277,9 @@ export function validObject(schema: JsonSchema, fields: FieldArbitraries): fc.Ar
  * regex: NUL (PostgreSQL text refuses it), lone surrogates, bidi overrides, combining marks, controls.
  */
 const hostileChar: fc.Arbitrary<string> = fc.constantFrom(
+  '\u0000',
+  '\u0000',
+  '\u0000',
   '\u0000',
   '\ud800',
   '\udfff',
@@ -325,7 +344,12 @@ function mutate(value: JsonValue, mutations: Mutation[]): JsonValue {
       continue
     }
     if (entries.length === 0) continue
-    const i = m.index % entries.length
+    // A taint aims at a text field, where a hostile character passes the schema and reaches the database.
+    const strings = entries.flatMap(([, v], i) => (typeof v === 'string' ? [i] : []))
+    const i =
+      m.kind === 'taint' && strings.length > 0
+        ? (strings[m.index % strings.length] as number)
+        : m.index % entries.length
     const [key] = entries[i] as [string, JsonValue]
     const current = (entries[i] as [string, JsonValue])[1]
     if (m.kind === 'taint')
@@ -568,7 +592,7 @@ export function fuzzQuery(
     ),
   )
   const extra = fc.oneof(
-    fc.constant(''),
+    { arbitrary: fc.constant(''), weight: 9 },
     fc
       .tuple(fc.oneof(nastyKey.map(percentEncode), badPercentEncoding), edgeString.map(percentEncode))
       .map(([k, v]) => `${k}=${v}`),
