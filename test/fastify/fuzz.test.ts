@@ -125,6 +125,8 @@ const SEED = process.env.FASTIFY_USERS_FUZZ_SEED
   : randomInt(2 ** 31 - 1)
 const RUNS = Number(process.env.FASTIFY_USERS_FUZZ_RUNS ?? 8)
 const COLLECT = process.env.FASTIFY_USERS_FUZZ_COLLECT === '1'
+/** `FASTIFY_USERS_FUZZ_STRICT=1` ignores KNOWN_UNFIXED: every violation counts (to check a fix). */
+const STRICT = process.env.FASTIFY_USERS_FUZZ_STRICT === '1'
 /** `FASTIFY_USERS_FUZZ_TRACE=<regex>` prints every request (and its answer) whose `METHOD /route` matches. */
 const TRACE = process.env.FASTIFY_USERS_FUZZ_TRACE
   ? new RegExp(process.env.FASTIFY_USERS_FUZZ_TRACE)
@@ -427,7 +429,11 @@ for (const [dialectIndex, { name: dialect, skip }] of testDialects.entries()) {
 
         const safeId = (id: string) => (protectedIds.has(id) ? String(Number(id) + 100_000) : id)
 
-        /** The route's path with its parameters filled: valid ids by default, or the given arbitrary. */
+        /**
+         * The route's path with its parameters filled: valid ids by default, or the given arbitrary. (No
+         * `%2e%2e` segments: `inject` resolves them as a URL parser does, so the server would see another
+         * path than the one a raw HTTP client sends.)
+         */
         const pathOf = (route: string, ids: fc.Arbitrary<string>): fc.Arbitrary<string> => {
           const parts = route
             .split('/')
@@ -436,13 +442,7 @@ for (const [dialectIndex, { name: dialect, skip }] of testDialects.entries()) {
                 ? ids.map(safeId)
                 : part === '*'
                   ? fc.oneof(
-                      fc.constantFrom(
-                        'index.html',
-                        'x',
-                        'swagger-ui.css',
-                        '..%2F..%2Fpackage.json',
-                        '%2e%2e',
-                      ),
+                      fc.constantFrom('index.html', 'x', 'swagger-ui.css', '..%2F..%2Fpackage.json'),
                       ids,
                     )
                   : fc.constant(part),
@@ -491,7 +491,7 @@ for (const [dialectIndex, { name: dialect, skip }] of testDialects.entries()) {
               body: res.body,
               problems,
             }
-            const knownClass = KNOWN_UNFIXED.find((k) => k.matches(violation))
+            const knownClass = STRICT ? undefined : KNOWN_UNFIXED.find((k) => k.matches(violation))
             if (knownClass) {
               const entry = known.get(knownClass.id) ?? { count: 0, example: violation }
               entry.count += 1
