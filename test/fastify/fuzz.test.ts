@@ -550,7 +550,7 @@ for (const [dialectIndex, { name: dialect, skip }] of testDialects.entries()) {
           await run(
             1,
             handlers().filter((op) => op.body || ['POST', 'PUT', 'PATCH', 'DELETE'].includes(op.method)),
-            (op) => (op.body ? RUNS : few),
+            (op) => (op.body ? RUNS * 2 : few),
             (op) =>
               fc
                 .tuple(persona, pathOf(op.route, validIds()), fuzzBody(op.body, fields))
@@ -574,7 +574,7 @@ for (const [dialectIndex, { name: dialect, skip }] of testDialects.entries()) {
           await run(
             2,
             handlers(),
-            (op) => (op.query.length > 0 ? RUNS * 2 : few),
+            (op) => (op.query.length > 0 ? RUNS * 4 : few),
             (op) =>
               fc
                 .tuple(persona, pathOf(op.route, validIds()), fuzzQuery(op.query, fields), validBody(op))

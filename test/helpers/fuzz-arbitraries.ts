@@ -281,6 +281,12 @@ const hostileChar: fc.Arbitrary<string> = fc.constantFrom(
   '\u0000',
   '\u0000',
   '\u0000',
+  '\u0000',
+  '\u0000',
+  '\u0000',
+  '\u0000',
+  '\u0000',
+  '\u0000',
   '\ud800',
   '\udfff',
   '\u202e',
@@ -437,6 +443,36 @@ export function fuzzBody(schema: JsonSchema | undefined, fields: FieldArbitrarie
         payload: toJsonText(mutate(value, mutations)),
       }),
     )
+  // One field (any property of the schema, present or not in the valid object) made hostile, the others
+  // valid: the shape that gets past validation and the service's checks into the database.
+  const properties = Object.entries(schema?.properties ?? {})
+  const focused =
+    properties.length === 0
+      ? mutated
+      : fc
+          .tuple(
+            base,
+            fc.constantFrom(...properties).chain(([name, sub]) =>
+              fc.tuple(
+                fc.constant(name),
+                fc.oneof(
+                  {
+                    arbitrary: fc
+                      .tuple(validValue(sub, name, fields), hostileChar, fc.nat())
+                      .map(([v, c, at]): JsonValue => taint(typeof v === 'string' ? v : 'abc', c, at)),
+                    weight: 4,
+                  },
+                  { arbitrary: edgeString, weight: 2 },
+                  { arbitrary: nastyValue, weight: 2 },
+                ),
+              ),
+            ),
+            fc.constantFrom(...JSON_TYPES),
+          )
+          .map(([value, [name, hostile], contentType]): FuzzBody => {
+            const entries = isEntries(value) ? value.entries.filter(([k]) => k !== name) : []
+            return { contentType, payload: toJsonText({ entries: [...entries, [name, hostile]] }) }
+          })
   const wholeValue = fc
     .tuple(nastyValue, fc.constantFrom(...JSON_TYPES))
     .map(([value, contentType]): FuzzBody => ({ contentType, payload: toJsonText(value) }))
@@ -469,7 +505,8 @@ export function fuzzBody(schema: JsonSchema | undefined, fields: FieldArbitrarie
   )
   const bytes = invalidUtf8.map((payload): FuzzBody => ({ contentType: 'application/json', payload }))
   return fc.oneof(
-    { arbitrary: mutated, weight: 10 },
+    { arbitrary: focused, weight: 8 },
+    { arbitrary: mutated, weight: 6 },
     { arbitrary: wholeValue, weight: 2 },
     { arbitrary: malformed, weight: 3 },
     { arbitrary: wrongType, weight: 2 },
