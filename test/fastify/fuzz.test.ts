@@ -258,6 +258,7 @@ for (const [dialectIndex, { name: dialect, skip }] of testDialects.entries()) {
         let roleIds: string[]
         const known = new Map<string, { count: number; example: Violation }>()
         const collected = new Map<string, { count: number; example: Violation }>()
+        const reported = new Set<string>()
         let sent = 0
         const statuses = new Map<number, number>()
 
@@ -537,6 +538,14 @@ for (const [dialectIndex, { name: dialect, skip }] of testDialects.entries()) {
             )
           }
           await assertSane(`property ${property}`)
+          // Collecting mode kept going past failures; it still fails the test, naming every class found.
+          const found = [...collected.keys()].filter((key) => !reported.has(key))
+          for (const key of found) reported.add(key)
+          assert.equal(
+            found.length,
+            0,
+            `failing classes (reproductions printed after the suite):\n${found.join('\n')}`,
+          )
         }
 
         const request = (r: FuzzRequest, route: string): [FuzzRequest, string] => [withToString(r), route]
