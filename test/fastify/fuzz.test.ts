@@ -139,6 +139,9 @@ assert.ok(
 )
 assert.ok(Number.isInteger(RUNS) && RUNS > 0, `FASTIFY_USERS_FUZZ_RUNS must be a positive integer`)
 
+/** Known classes whose reproduction was printed already (once per file is enough). */
+const printedKnown = new Set<string>()
+
 const ALL_METHODS: HTTPMethods[] = [
   'GET',
   'HEAD',
@@ -395,8 +398,11 @@ for (const [dialectIndex, { name: dialect, skip }] of testDialects.entries()) {
           const counts = [...statuses].sort(([a], [b]) => a - b).map(([status, n]) => `${status}: ${n}`)
           console.log(`fuzz ${dialect}/${backend}: ${sent} requests (${counts.join(', ')})`)
           for (const [id, { count, example }] of known) {
+            // The reproduction once per class and file; after that, the count.
+            const first = !printedKnown.has(id)
+            printedKnown.add(id)
             console.log(
-              `known unfixed ${id}: ${count} request(s) on ${dialect}/${backend}, e.g.\n${reproduction(example)}`,
+              `known unfixed (${dialect}/${backend}, ${count} request(s)): ${id}${first ? `\n${reproduction(example)}` : ''}`,
             )
           }
           for (const [key, { count, example }] of collected) {
