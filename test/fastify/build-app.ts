@@ -51,6 +51,8 @@ export type BuildOptions = Partial<FastifyUsersOptions> & {
   dialect?: DatabaseDialect
   /** Called after the plugin is registered and before `ready()`, to add the application's own routes. */
   appRoutes?: (app: FastifyInstance) => void
+  /** Called on the bare app before the plugin is registered, e.g. to add an `onRoute` hook that sees every route. */
+  beforeRegister?: (app: FastifyInstance) => void
 }
 
 /** The user as the tests see it over HTTP. */
@@ -163,12 +165,13 @@ export function cookieOf(res: LightMyRequestResponse, name: string) {
 
 /** Builds an app on a fresh database. Call `destroy()` in an `after` hook. */
 export async function buildApp(options: BuildOptions): Promise<TestApp> {
-  const { backend, dialect = 'sqlite', appRoutes, ...pluginOptions } = options
+  const { backend, dialect = 'sqlite', appRoutes, beforeRegister, ...pluginOptions } = options
   const database = await createTestDatabase<TestDb>(dialect)
   const mails: MailMessage[] = []
   const clock = new ManualClock()
   const app = Fastify()
   try {
+    beforeRegister?.(app)
     await app.register(fastifyUsers, {
       secret: SECRET,
       database: database.db as unknown as Kysely<unknown>,
