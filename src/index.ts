@@ -43,6 +43,7 @@ export {
 } from './core/errors.js'
 export { canonicalEmail, canonicalRoleName, canonicalUsername, normalizeEmail } from './core/identifiers.js'
 export { type Logger, silentLogger } from './core/logger.js'
+export { type PublicUser, SECRET_USER_FIELDS, withoutSecrets } from './core/public-user.js'
 export type {
   LoginAttemptStore,
   LoginFailures,

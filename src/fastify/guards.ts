@@ -11,11 +11,11 @@
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import { ForbiddenError, UnauthenticatedError } from '../core/errors.js'
 import { canonicalRoleName } from '../core/identifiers.js'
-import type { BaseUser } from '../core/user.js'
+import type { PublicUser } from '../core/public-user.js'
 import { sendProblem } from './error-handler.js'
 import { authenticatorOf } from './request-auth.js'
 
-type Check = (user: BaseUser) => boolean
+type Check = (user: PublicUser) => boolean
 
 function guard(name: string, check: Check): preHandlerAsyncHookHandler {
   const handler = async function (this: unknown, request: FastifyRequest, reply: FastifyReply) {

@@ -15,6 +15,7 @@ import type { Kysely } from 'kysely'
 import type { AuthBackend } from '../auth/auth-backend.js'
 import { JwtBackend } from '../auth/jwt-backend.js'
 import { SessionBackend } from '../auth/session-backend.js'
+import type { PublicUser } from '../core/public-user.js'
 import type { BaseUser, Role } from '../core/user.js'
 import { BaseUserService } from '../core/user-service.js'
 import { connectDatabase } from '../persistence/kysely/connect.js'
@@ -39,8 +40,11 @@ declare module 'fastify' {
     users: BaseUserService<BaseUser, Role, FastifyRequest>
   }
   interface FastifyRequest {
-    /** The authenticated user, set by the `fastify-users` guards; `null` before them or without a credential. */
-    user: BaseUser | null
+    /**
+     * The authenticated user, set by the `fastify-users` guards; `null` before them or without a
+     * credential. It never holds the password hash: ask `fastify.users` for what the service keeps.
+     */
+    user: PublicUser | null
   }
   interface FastifyContextConfig extends GuardRouteConfig {}
 }
