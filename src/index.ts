@@ -19,6 +19,7 @@
 export { type Clock, systemClock } from './core/clock.js'
 export {
   type AnyFastifyUsersError,
+  BadUrlError,
   BusyError,
   ConflictError,
   CrossOriginError,
@@ -28,6 +29,7 @@ export {
   InactiveUserError,
   InvalidCredentialsError,
   InvalidTokenError,
+  MethodNotAllowedError,
   NotFoundError,
   NotVerifiedError,
   PasswordPolicyError,
@@ -35,8 +37,11 @@ export {
   RoleAlreadyAssignedError,
   RoleExistsError,
   RoleNotAssignedError,
+  RouteNotFoundError,
+  ShuttingDownError,
   TooManyAttemptsError,
   UnauthenticatedError,
+  UrlTooLongError,
   UserExistsError,
   ValidationError,
   WrongPasswordError,

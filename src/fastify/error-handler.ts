@@ -6,7 +6,13 @@
  * @module
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { FastifyUsersError, type FastifyUsersErrorCode, TooManyAttemptsError } from '../core/errors.js'
+import {
+  FastifyUsersError,
+  type FastifyUsersErrorCode,
+  MethodNotAllowedError,
+  ShuttingDownError,
+  TooManyAttemptsError,
+} from '../core/errors.js'
 
 /** HTTP status of every error code. The single table of the library. */
 export const statusByCode: Record<FastifyUsersErrorCode, number> = {
@@ -28,6 +34,11 @@ export const statusByCode: Record<FastifyUsersErrorCode, number> = {
   ERR_CONFLICT: 409,
   ERR_BUSY: 503,
   ERR_TOO_MANY_ATTEMPTS: 429,
+  ERR_ROUTE_NOT_FOUND: 404,
+  ERR_METHOD_NOT_ALLOWED: 405,
+  ERR_BAD_URL: 400,
+  ERR_URL_TOO_LONG: 414,
+  ERR_SHUTTING_DOWN: 503,
 }
 
 /** One field that failed validation. */
@@ -55,6 +66,7 @@ const TITLES: Record<number, string> = {
   406: 'Not Acceptable',
   409: 'Conflict',
   413: 'Content Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
@@ -146,6 +158,11 @@ export function sendProblem(reply: FastifyReply, error: unknown): FastifyReply {
   // The throttle knows when the identifier may try again. The body says nothing more, so it is the same
   // for a known and an unknown identifier.
   if (error instanceof TooManyAttemptsError) reply.header('retry-after', String(error.retryAfterSeconds))
+  if (error instanceof MethodNotAllowedError) reply.header('allow', error.allow.join(', '))
+  // The client should go elsewhere (the next instance behind the balancer), not reuse this connection.
+  if (error instanceof ShuttingDownError) reply.header('connection', 'close')
+  // An error answer is about this request only: no cache may keep it.
+  reply.header('cache-control', 'no-store')
   return reply.code(body.status).type('application/problem+json; charset=utf-8').send(body)
 }
 

@@ -11,6 +11,12 @@ export {
   statusByCode,
 } from './error-handler.js'
 export { type GuardRouteConfig, requireUser, rolesAccepted, rolesRequired } from './guards.js'
+export {
+  fastifyUsersLogSerializers,
+  REDACTED,
+  redactUrl,
+  SECRET_QUERY_PARAMETERS,
+} from './log-redaction.js'
 export type {
   AuthHandlerConfig,
   CookieOptions,

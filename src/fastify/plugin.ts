@@ -21,7 +21,10 @@ import { BaseUserService } from '../core/user-service.js'
 import { connectDatabase } from '../persistence/kysely/connect.js'
 import { createKyselyRepositories, migrateToLatest } from '../persistence/kysely/index.js'
 import { errorHandler } from './error-handler.js'
+import { installFrameworkErrors } from './framework-errors.js'
 import { type GuardRouteConfig, guardsFromConfig, rolesAccepted } from './guards.js'
+import { installLogRedaction } from './log-redaction.js'
+import { installNotFound, PluginPaths } from './not-found.js'
 import { type FastifyUsersOptions, type GuardsOption, resolveOptions } from './options.js'
 import { AUTHENTICATOR, RequestAuthenticator } from './request-auth.js'
 import type { RouteContext } from './route-context.js'
@@ -33,6 +36,7 @@ import { roleManagementRoutes } from './routes/role-management-routes.js'
 import { userManagementRoutes } from './routes/user-management-routes.js'
 import { verificationRoutes } from './routes/verification-routes.js'
 import { buildSchemas } from './schemas.js'
+import { apiSecurityHeaders, docsSecurityHeaders } from './security-headers.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -159,6 +163,10 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     logger: fastify.log,
   })
 
+  const redactingReq = installLogRedaction(fastify)
+  const pluginPaths = new PluginPaths()
+  installNotFound(fastify, pluginPaths)
+  installFrameworkErrors(fastify, pluginPaths)
   fastify.decorate('users', service)
   fastify.decorate(AUTHENTICATOR, auth)
   fastify.decorateRequest('user', null)
@@ -222,8 +230,12 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
       },
       refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
     })
-    await fastify.register(fastifySwaggerUi, { routePrefix: settings.docsPath ?? '/docs' })
-    fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger())
+    await fastify.register(async (docs) => {
+      docs.addHook('onRoute', (route) => pluginPaths.add(route.url, route.method))
+      docsSecurityHeaders(docs, { https: resolved.cookieSecure })
+      await docs.register(fastifySwaggerUi, { routePrefix: settings.docsPath ?? '/docs' })
+      docs.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger())
+    })
   }
 
   const context: RouteContext = {
@@ -247,13 +259,13 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     // JSON only: Fastify also parses text/plain by default, a type a cross-site form or a no-preflight
     // fetch can send; refusing it with 415 keeps every body of these routes a JSON object.
     routes.removeContentTypeParser('text/plain')
+    apiSecurityHeaders(routes, { https: resolved.cookieSecure })
     routes.addHook('onRoute', (route) => {
       route.bodyLimit ??= AUTH_BODY_LIMIT
+      route.logSerializers = { ...route.logSerializers, req: redactingReq }
+      pluginPaths.add(route.url, route.method)
     })
-    routes.addHook('onRequest', async (request, reply) => {
-      reply.header('cache-control', 'no-store')
-      reply.header('x-content-type-options', 'nosniff')
-      reply.header('referrer-policy', 'no-referrer')
+    routes.addHook('onRequest', async (request) => {
       auth.checkOrigin(request)
     })
     const groups = options.routes ?? {}

@@ -16,6 +16,7 @@ import { isSameOriginOrTrusted } from '../auth/origin-check.js'
 import { CrossOriginError } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
 import { type PublicUser, withoutSecrets } from '../core/public-user.js'
+import { redactUrl } from './log-redaction.js'
 
 /** The decorator name under which the plugin keeps its authenticator. */
 export const AUTHENTICATOR = 'fastifyUsersAuth'
@@ -104,7 +105,7 @@ export class RequestAuthenticator {
     )
     if (!ok) {
       this.#logger.warn(
-        { event: 'malicious_csrf', origin: header('origin') ?? null, url: request.url },
+        { event: 'malicious_csrf', origin: header('origin') ?? null, url: redactUrl(request.url) },
         'cross-origin request refused',
       )
       throw new CrossOriginError()

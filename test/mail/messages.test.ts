@@ -1,16 +1,16 @@
-/** Links in mails: built from the configured base URL only, with the token as `token=`. */
+/** Links in mails: built from the configured base URL only, with the token in the `#token=` fragment. */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { composeUserMail, tokenLink } from '../../src/mail/messages.js'
 
 describe('tokenLink', () => {
   it('resolves the page path under the base URL, prefix included', () => {
-    assert.equal(tokenLink('https://x.com', '/verify', 'abc'), 'https://x.com/verify?token=abc')
-    assert.equal(tokenLink('https://x.com/', 'verify', 'abc'), 'https://x.com/verify?token=abc')
-    assert.equal(tokenLink('https://x.com/app', '/verify', 'abc'), 'https://x.com/app/verify?token=abc')
+    assert.equal(tokenLink('https://x.com', '/verify', 'abc'), 'https://x.com/verify#token=abc')
+    assert.equal(tokenLink('https://x.com/', 'verify', 'abc'), 'https://x.com/verify#token=abc')
+    assert.equal(tokenLink('https://x.com/app', '/verify', 'abc'), 'https://x.com/app/verify#token=abc')
     assert.equal(
       tokenLink('https://x.com/app/', '/reset-password', 'a.b-c_d'),
-      'https://x.com/app/reset-password?token=a.b-c_d',
+      'https://x.com/app/reset-password#token=a.b-c_d',
     )
   })
   it('cannot be steered off the base by the path', () => {
