@@ -52,13 +52,11 @@ export function installFrameworkErrors(fastify: FastifyInstance, paths: PluginPa
     if (own) return own(error, request, reply)
     // Fastify's own answer, as it would have sent it.
     const status = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400
-    reply
-      .code(status)
-      .send({
-        error: status === 414 ? 'URI Too Long' : 'Bad Request',
-        code: error.code,
-        message: error.message,
-        statusCode: status,
-      })
+    reply.code(status).send({
+      error: status === 414 ? 'URI Too Long' : 'Bad Request',
+      code: error.code,
+      message: error.message,
+      statusCode: status,
+    })
   }) satisfies FrameworkErrors
 }

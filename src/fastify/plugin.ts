@@ -230,11 +230,13 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
       },
       refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
     })
-    await fastify.register(async (docs) => {
+    // Its own context, so that the docs' security headers stay off the application's routes.
+    await fastify.register((docs, _opts, done) => {
       docs.addHook('onRoute', (route) => pluginPaths.add(route.url, route.method))
       docsSecurityHeaders(docs, { https: resolved.cookieSecure })
-      await docs.register(fastifySwaggerUi, { routePrefix: settings.docsPath ?? '/docs' })
+      docs.register(fastifySwaggerUi, { routePrefix: settings.docsPath ?? '/docs' })
       docs.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger())
+      done()
     })
   }
 
