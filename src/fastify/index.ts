@@ -29,4 +29,6 @@ export type {
   UserManagementHandlerConfig,
   VerificationHandlerConfig,
 } from './options.js'
+export { fastifyUsersFrameworkErrors } from './framework-errors.js'
 export { fastifyUsers, fastifyUsers as default } from './plugin.js'
+export { type CloseOnSignalsOptions, closeOnSignals, type GracefulShutdown } from './shutdown.js'

@@ -76,7 +76,7 @@ export function redactUrl(url: string, names: readonly string[] = SECRET_QUERY_P
   return `${base.slice(0, start + 1)}${query}${fragment}`
 }
 
-type ReqSerializer = (request: FastifyRequest) => unknown
+type ReqSerializer = (request: FastifyRequest) => { [key: string]: unknown; url?: string }
 
 /** Fastify's own `req` serializer, with the URL redacted. */
 function defaultReqSerializer(request: FastifyRequest): Record<string, unknown> {
@@ -95,11 +95,9 @@ const REDACTING = Symbol('fastify-users.redacting')
 /** Wraps a `req` serializer so that whatever it returns has its `url` redacted. */
 function redactingReqSerializer(inner: ReqSerializer = defaultReqSerializer): ReqSerializer {
   if ((inner as { [REDACTING]?: boolean })[REDACTING]) return inner
-  const wrapped = (request: FastifyRequest): unknown => {
+  const wrapped: ReqSerializer = (request) => {
     const out = inner(request)
-    if (out && typeof out === 'object' && typeof (out as { url?: unknown }).url === 'string') {
-      return { ...out, url: redactUrl((out as { url: string }).url) }
-    }
+    if (out && typeof out === 'object' && typeof out.url === 'string') return { ...out, url: redactUrl(out.url) }
     return out
   }
   Object.defineProperty(wrapped, REDACTING, { value: true })
