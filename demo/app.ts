@@ -8,7 +8,11 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Kysely, Migration } from 'kysely'
 import type { AuthBackendName } from '../src/auth/auth-backend.js'
-import { fastifyUsers, fastifyUsersFrameworkErrors, fastifyUsersLogSerializers } from '../src/fastify/index.js'
+import {
+  fastifyUsers,
+  fastifyUsersFrameworkErrors,
+  fastifyUsersLogSerializers,
+} from '../src/fastify/index.js'
 import type { Mailer } from '../src/mail/index.js'
 import { demoPages } from './pages.js'
 

@@ -10,6 +10,7 @@ export {
   sendProblem,
   statusByCode,
 } from './error-handler.js'
+export { fastifyUsersFrameworkErrors } from './framework-errors.js'
 export { type GuardRouteConfig, requireUser, rolesAccepted, rolesRequired } from './guards.js'
 export {
   fastifyUsersLogSerializers,
@@ -29,6 +30,5 @@ export type {
   UserManagementHandlerConfig,
   VerificationHandlerConfig,
 } from './options.js'
-export { fastifyUsersFrameworkErrors } from './framework-errors.js'
 export { fastifyUsers, fastifyUsers as default } from './plugin.js'
 export { type CloseOnSignalsOptions, closeOnSignals, type GracefulShutdown } from './shutdown.js'

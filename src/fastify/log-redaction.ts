@@ -97,7 +97,8 @@ function redactingReqSerializer(inner: ReqSerializer = defaultReqSerializer): Re
   if ((inner as { [REDACTING]?: boolean })[REDACTING]) return inner
   const wrapped: ReqSerializer = (request) => {
     const out = inner(request)
-    if (out && typeof out === 'object' && typeof out.url === 'string') return { ...out, url: redactUrl(out.url) }
+    if (out && typeof out === 'object' && typeof out.url === 'string')
+      return { ...out, url: redactUrl(out.url) }
     return out
   }
   Object.defineProperty(wrapped, REDACTING, { value: true })

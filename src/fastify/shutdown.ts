@@ -137,10 +137,13 @@ export function closeOnSignals(app: FastifyInstance, options: CloseOnSignalsOpti
         },
       ),
       new Promise<number>((resolve) => {
-        timer = setTimeout(() => {
-          app.log.error({ event: 'shutdown_timeout', timeoutMs }, 'shutdown: the app did not close in time')
-          resolve(1)
-        }, Math.max(0, hardDeadline - Date.now()))
+        timer = setTimeout(
+          () => {
+            app.log.error({ event: 'shutdown_timeout', timeoutMs }, 'shutdown: the app did not close in time')
+            resolve(1)
+          },
+          Math.max(0, hardDeadline - Date.now()),
+        )
       }),
     ])
     clearTimeout(timer)

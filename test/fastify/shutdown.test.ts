@@ -140,7 +140,10 @@ describe('closeOnSignals: bounded graceful shutdown', () => {
     const [code, signal] = await Promise.race([
       exited,
       new Promise<never>((_, reject) =>
-        setTimeout(() => reject(new Error(`still running ${TIMEOUT_MS + 5_000} ms after SIGTERM`)), TIMEOUT_MS + 5_000),
+        setTimeout(
+          () => reject(new Error(`still running ${TIMEOUT_MS + 5_000} ms after SIGTERM`)),
+          TIMEOUT_MS + 5_000,
+        ),
       ),
     ])
     const elapsed = Date.now() - started
