@@ -157,7 +157,7 @@ export function closeOnSignals(app: FastifyInstance, options: CloseOnSignalsOpti
     return closing
   }
   const onSignal = (signal: NodeJS.Signals) => {
-    if (closing) {
+    if (closing !== undefined) {
       app.log.warn({ event: 'shutdown_forced', signal }, 'second signal: exiting at once')
       process.exit(1)
     }
