@@ -8,7 +8,11 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Kysely, Migration } from 'kysely'
 import type { AuthBackendName } from '../src/auth/auth-backend.js'
-import { fastifyUsers } from '../src/fastify/index.js'
+import {
+  fastifyUsers,
+  fastifyUsersFrameworkErrors,
+  fastifyUsersLogSerializers,
+} from '../src/fastify/index.js'
 import type { Mailer } from '../src/mail/index.js'
 import { demoPages } from './pages.js'
 
@@ -56,7 +60,10 @@ export const migrations: Record<string, Migration> = {
  * ```
  */
 export async function buildDemo(config: DemoConfig): Promise<FastifyInstance> {
-  const app = Fastify({ logger: { level: config.logLevel } })
+  const app = Fastify({
+    logger: { level: config.logLevel, serializers: fastifyUsersLogSerializers },
+    frameworkErrors: fastifyUsersFrameworkErrors,
+  })
   await app.register(fastifyUsers, {
     secret: config.secret,
     database: config.databaseUrl,

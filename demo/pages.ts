@@ -1,6 +1,7 @@
 /**
- * The pages the demo's mailed links open: `GET /verify?token=...`, `GET /reset-password?token=...`, and the
- * two links of an email change, `GET /confirm-email?token=...` and `GET /cancel-email?token=...`.
+ * The pages the demo's mailed links open: `GET /verify#token=...`, `GET /reset-password#token=...`, and the
+ * two links of an email change, `GET /confirm-email#token=...` and `GET /cancel-email#token=...`.
+ * The token is in the fragment, which the browser never sends: the server and its logs never see it.
  * The plugin serves only the JSON API (`POST /verify`, `POST /reset-password`); an application brings its
  * own pages, and these are the smallest that work in a browser.
  *
@@ -12,10 +13,14 @@
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 
-// Reads the token from the address, removes it from the address bar and the history, and posts it (with
-// the new password, on the reset page) as JSON to the form's action.
+// Reads the token from the address's fragment (or, for a link mailed before links used fragments, its
+// query), removes it from the address bar and the history, and posts it (with the new password, on the
+// reset page) as JSON to the form's action.
 const SCRIPT = `
-const token = new URLSearchParams(location.search).get('token') ?? ''
+const token =
+  new URLSearchParams(location.hash.slice(1)).get('token') ??
+  new URLSearchParams(location.search).get('token') ??
+  ''
 history.replaceState(null, '', location.pathname)
 const form = document.querySelector('form')
 const output = document.querySelector('output')

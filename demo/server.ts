@@ -21,6 +21,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { type AddressInfo, createServer } from 'node:net'
 import { join } from 'node:path'
 import type { AuthBackendName } from '../src/auth/auth-backend.js'
+import { closeOnSignals } from '../src/fastify/index.js'
 import { ConsoleMailer, type Mailer, SmtpMailer } from '../src/mail/index.js'
 import { buildDemo } from './app.js'
 
@@ -125,12 +126,9 @@ async function main(): Promise<void> {
     mailer,
     logLevel: env.LOG_LEVEL || 'warn',
   })
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      // close() waits for mails in flight and closes the database.
-      void app.close().then(() => process.exit(0))
-    })
-  }
+  // Idle connections close at once, requests in flight are answered, new ones get 503, and the process
+  // exits within 10 s whatever the clients do; app.close() inside waits for mails and closes the database.
+  closeOnSignals(app, { timeoutMs: 10_000 })
   await app.listen({ host, port })
 
   const { port: actualPort } = app.server.address() as AddressInfo

@@ -19,6 +19,7 @@
 export { type Clock, systemClock } from './core/clock.js'
 export {
   type AnyFastifyUsersError,
+  BadUrlError,
   BusyError,
   ConflictError,
   CrossOriginError,
@@ -30,6 +31,7 @@ export {
   InvalidCredentialsError,
   InvalidTokenError,
   LastAdminError,
+  MethodNotAllowedError,
   NotFoundError,
   NotVerifiedError,
   PasswordPolicyError,
@@ -39,15 +41,19 @@ export {
   RoleAlreadyAssignedError,
   RoleExistsError,
   RoleNotAssignedError,
+  RouteNotFoundError,
   SelfLockoutError,
+  ShuttingDownError,
   TooManyAttemptsError,
   UnauthenticatedError,
+  UrlTooLongError,
   UserExistsError,
   ValidationError,
   WrongPasswordError,
 } from './core/errors.js'
 export { canonicalEmail, canonicalRoleName, canonicalUsername, normalizeEmail } from './core/identifiers.js'
 export { type Logger, silentLogger } from './core/logger.js'
+export { type PublicUser, SECRET_USER_FIELDS, withoutSecrets } from './core/public-user.js'
 export type {
   LoginAttemptStore,
   LoginFailures,

@@ -34,6 +34,11 @@ export type FastifyUsersErrorCode =
   | 'ERR_SELF_LOCKOUT'
   | 'ERR_LAST_ADMIN'
   | 'ERR_RATE_LIMITED'
+  | 'ERR_ROUTE_NOT_FOUND'
+  | 'ERR_METHOD_NOT_ALLOWED'
+  | 'ERR_BAD_URL'
+  | 'ERR_URL_TOO_LONG'
+  | 'ERR_SHUTTING_DOWN'
 
 /**
  * Base class of every error fastify-users throws on purpose.
@@ -337,6 +342,49 @@ export class RateLimitedError extends FastifyUsersError {
   }
 }
 
+/** No route of the plugin has this path (answered under the plugin's paths only). */
+export class RouteNotFoundError extends FastifyUsersError {
+  readonly code = 'ERR_ROUTE_NOT_FOUND'
+  constructor() {
+    super('no such route')
+  }
+}
+
+/** The path exists, but not with this method; {@link allow} lists the methods it has (the `Allow` header). */
+export class MethodNotAllowedError extends FastifyUsersError {
+  readonly code = 'ERR_METHOD_NOT_ALLOWED'
+  /** The methods the path accepts, for example `['GET', 'HEAD', 'PATCH']`. */
+  readonly allow: readonly string[]
+  constructor(method: string, allow: readonly string[]) {
+    super(`${method} is not allowed here; allowed: ${allow.join(', ')}`)
+    this.allow = allow
+  }
+}
+
+/** The request's path is not valid percent-encoding. */
+export class BadUrlError extends FastifyUsersError {
+  readonly code = 'ERR_BAD_URL'
+  constructor() {
+    super('the URL is not valid percent-encoding')
+  }
+}
+
+/** A path segment (an id, for example) is longer than the router accepts. */
+export class UrlTooLongError extends FastifyUsersError {
+  readonly code = 'ERR_URL_TOO_LONG'
+  constructor() {
+    super('a path segment of the URL is too long')
+  }
+}
+
+/** The server is shutting down and takes no new requests; retry on another instance or later. */
+export class ShuttingDownError extends FastifyUsersError {
+  readonly code = 'ERR_SHUTTING_DOWN'
+  constructor() {
+    super('the server is shutting down, try again shortly')
+  }
+}
+
 /** Every concrete error, so that `switch (err.code)` narrows to the right class. */
 export type AnyFastifyUsersError =
   | UserExistsError
@@ -362,3 +410,8 @@ export type AnyFastifyUsersError =
   | SelfLockoutError
   | LastAdminError
   | RateLimitedError
+  | RouteNotFoundError
+  | MethodNotAllowedError
+  | BadUrlError
+  | UrlTooLongError
+  | ShuttingDownError

@@ -10,7 +10,9 @@ import {
   DatabaseUnavailableError,
   FastifyUsersError,
   type FastifyUsersErrorCode,
+  MethodNotAllowedError,
   RateLimitedError,
+  ShuttingDownError,
   TooManyAttemptsError,
 } from '../core/errors.js'
 
@@ -39,6 +41,11 @@ export const statusByCode: Record<FastifyUsersErrorCode, number> = {
   ERR_SELF_LOCKOUT: 409,
   ERR_LAST_ADMIN: 409,
   ERR_RATE_LIMITED: 429,
+  ERR_ROUTE_NOT_FOUND: 404,
+  ERR_METHOD_NOT_ALLOWED: 405,
+  ERR_BAD_URL: 400,
+  ERR_URL_TOO_LONG: 414,
+  ERR_SHUTTING_DOWN: 503,
 }
 
 /** One field that failed validation. */
@@ -66,6 +73,7 @@ const TITLES: Record<number, string> = {
   406: 'Not Acceptable',
   409: 'Conflict',
   413: 'Content Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
@@ -163,6 +171,11 @@ export function sendProblem(reply: FastifyReply, error: unknown): FastifyReply {
   ) {
     reply.header('retry-after', String(error.retryAfterSeconds))
   }
+  if (error instanceof MethodNotAllowedError) reply.header('allow', error.allow.join(', '))
+  // The client should go elsewhere (the next instance behind the balancer), not reuse this connection.
+  if (error instanceof ShuttingDownError) reply.header('connection', 'close')
+  // An error answer is about this request only: no cache may keep it.
+  reply.header('cache-control', 'no-store')
   return reply.code(body.status).type('application/problem+json; charset=utf-8').send(body)
 }
 

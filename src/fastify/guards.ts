@@ -11,11 +11,12 @@
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import { ForbiddenError, UnauthenticatedError } from '../core/errors.js'
 import { canonicalRoleName } from '../core/identifiers.js'
-import type { BaseUser } from '../core/user.js'
+import type { PublicUser } from '../core/public-user.js'
 import { sendProblem } from './error-handler.js'
+import { redactUrl } from './log-redaction.js'
 import { authenticatorOf } from './request-auth.js'
 
-type Check = (user: BaseUser) => boolean
+type Check = (user: PublicUser) => boolean
 
 function guard(name: string, check: Check): preHandlerAsyncHookHandler {
   const handler = async function (this: unknown, request: FastifyRequest, reply: FastifyReply) {
@@ -25,7 +26,10 @@ function guard(name: string, check: Check): preHandlerAsyncHookHandler {
       const user = await auth.authenticate(request)
       if (!user) throw new UnauthenticatedError()
       if (!check(user)) {
-        request.log.warn({ event: 'authz_fail', userId: user.id, guard: name, url: request.url }, 'forbidden')
+        request.log.warn(
+          { event: 'authz_fail', userId: user.id, guard: name, url: redactUrl(request.url) },
+          'forbidden',
+        )
         throw new ForbiddenError('a required role is missing')
       }
     } catch (err) {

@@ -10,7 +10,14 @@ export {
   sendProblem,
   statusByCode,
 } from './error-handler.js'
+export { fastifyUsersFrameworkErrors } from './framework-errors.js'
 export { type GuardRouteConfig, requireUser, rolesAccepted, rolesRequired } from './guards.js'
+export {
+  fastifyUsersLogSerializers,
+  REDACTED,
+  redactUrl,
+  SECRET_QUERY_PARAMETERS,
+} from './log-redaction.js'
 export type {
   AuthHandlerConfig,
   CookieOptions,
@@ -30,3 +37,4 @@ export {
   type RateLimitOptions,
   type RateLimitRule,
 } from './rate-limit.js'
+export { type CloseOnSignalsOptions, closeOnSignals, type GracefulShutdown } from './shutdown.js'

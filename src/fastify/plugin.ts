@@ -15,12 +15,16 @@ import type { Kysely } from 'kysely'
 import type { AuthBackend } from '../auth/auth-backend.js'
 import { JwtBackend } from '../auth/jwt-backend.js'
 import { SessionBackend } from '../auth/session-backend.js'
+import type { PublicUser } from '../core/public-user.js'
 import type { BaseUser, Role } from '../core/user.js'
 import { BaseUserService } from '../core/user-service.js'
 import { connectDatabase } from '../persistence/kysely/connect.js'
 import { createKyselyRepositories, migrateToLatest } from '../persistence/kysely/index.js'
 import { errorHandler } from './error-handler.js'
+import { installFrameworkErrors } from './framework-errors.js'
 import { type GuardRouteConfig, guardsFromConfig, rolesAccepted } from './guards.js'
+import { installLogRedaction } from './log-redaction.js'
+import { installNotFound, PluginPaths } from './not-found.js'
 import { type FastifyUsersOptions, type GuardsOption, resolveOptions } from './options.js'
 import { createRateLimits, resolveRateLimits } from './rate-limit.js'
 import { AUTHENTICATOR, RequestAuthenticator } from './request-auth.js'
@@ -33,6 +37,7 @@ import { roleManagementRoutes } from './routes/role-management-routes.js'
 import { userManagementRoutes } from './routes/user-management-routes.js'
 import { verificationRoutes } from './routes/verification-routes.js'
 import { buildSchemas } from './schemas.js'
+import { apiSecurityHeaders, docsSecurityHeaders } from './security-headers.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -40,8 +45,11 @@ declare module 'fastify' {
     users: BaseUserService<BaseUser, Role, FastifyRequest>
   }
   interface FastifyRequest {
-    /** The authenticated user, set by the `fastify-users` guards; `null` before them or without a credential. */
-    user: BaseUser | null
+    /**
+     * The authenticated user, set by the `fastify-users` guards; `null` before them or without a
+     * credential. It never holds the password hash: ask `fastify.users` for what the service keeps.
+     */
+    user: PublicUser | null
   }
   interface FastifyContextConfig extends GuardRouteConfig {}
 }
@@ -162,6 +170,10 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     logger: fastify.log,
   })
 
+  const redactingReq = installLogRedaction(fastify)
+  const pluginPaths = new PluginPaths()
+  installNotFound(fastify, pluginPaths)
+  installFrameworkErrors(fastify, pluginPaths)
   fastify.decorate('users', service)
   fastify.decorate(AUTHENTICATOR, auth)
   fastify.decorateRequest('user', null)
@@ -225,8 +237,14 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
       },
       refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
     })
-    await fastify.register(fastifySwaggerUi, { routePrefix: settings.docsPath ?? '/docs' })
-    fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger())
+    // Its own context, so that the docs' security headers stay off the application's routes.
+    await fastify.register((docs, _opts, done) => {
+      docs.addHook('onRoute', (route) => pluginPaths.add(route.url, route.method))
+      docsSecurityHeaders(docs, { https: resolved.cookieSecure })
+      docs.register(fastifySwaggerUi, { routePrefix: settings.docsPath ?? '/docs' })
+      docs.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger())
+      done()
+    })
   }
 
   const context: RouteContext = {
@@ -251,14 +269,14 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     // JSON only: Fastify also parses text/plain by default, a type a cross-site form or a no-preflight
     // fetch can send; refusing it with 415 keeps every body of these routes a JSON object.
     routes.removeContentTypeParser('text/plain')
+    apiSecurityHeaders(routes, { https: resolved.cookieSecure })
     routes.addHook('onRoute', (route) => {
       route.bodyLimit ??= AUTH_BODY_LIMIT
+      route.logSerializers = { ...route.logSerializers, req: redactingReq }
+      pluginPaths.add(route.url, route.method)
     })
     routes.addHook('onRoute', limitRoute)
-    routes.addHook('onRequest', async (request, reply) => {
-      reply.header('cache-control', 'no-store')
-      reply.header('x-content-type-options', 'nosniff')
-      reply.header('referrer-policy', 'no-referrer')
+    routes.addHook('onRequest', async (request) => {
       auth.checkOrigin(request)
     })
     const groups = options.routes ?? {}

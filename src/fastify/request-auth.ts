@@ -15,14 +15,15 @@ import type {
 import { isSameOriginOrTrusted } from '../auth/origin-check.js'
 import { CrossOriginError } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
-import type { BaseUser } from '../core/user.js'
+import { type PublicUser, withoutSecrets } from '../core/public-user.js'
+import { redactUrl } from './log-redaction.js'
 
 /** The decorator name under which the plugin keeps its authenticator. */
 export const AUTHENTICATOR = 'fastifyUsersAuth'
 
 interface RequestState {
   done: boolean
-  user: BaseUser | null
+  user: PublicUser | null
   credential: ActiveCredential | null
 }
 
@@ -60,14 +61,17 @@ export class RequestAuthenticator {
     }
   }
 
-  /** The request's user, or `null`; computed once per request, and set on `request.user`. */
-  async authenticate(request: FastifyRequest): Promise<BaseUser | null> {
+  /**
+   * The request's user, or `null`; computed once per request, and set on `request.user`. The user comes
+   * without its secrets (no `passwordHash`): application code that needs more asks the service.
+   */
+  async authenticate(request: FastifyRequest): Promise<PublicUser | null> {
     const known = this.#states.get(request)
     if (known?.done) return known.user
     const result = await this.backend.authenticate(this.credentials(request))
     const state: RequestState = {
       done: true,
-      user: result?.user ?? null,
+      user: result ? withoutSecrets(result.user) : null,
       credential: result?.credential ?? null,
     }
     this.#states.set(request, state)
@@ -101,7 +105,7 @@ export class RequestAuthenticator {
     )
     if (!ok) {
       this.#logger.warn(
-        { event: 'malicious_csrf', origin: header('origin') ?? null, url: request.url },
+        { event: 'malicious_csrf', origin: header('origin') ?? null, url: redactUrl(request.url) },
         'cross-origin request refused',
       )
       throw new CrossOriginError()

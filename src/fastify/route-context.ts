@@ -6,6 +6,7 @@
  */
 import type { FastifyRequest } from 'fastify'
 import { UnauthenticatedError } from '../core/errors.js'
+import type { PublicUser } from '../core/public-user.js'
 import type { BaseUser, Role } from '../core/user.js'
 import type { BaseUserService } from '../core/user-service.js'
 import type { FastifyUsersOptions, ResolvedOptions } from './options.js'
@@ -24,7 +25,7 @@ export interface RouteContext {
 }
 
 /** The authenticated user of a request, or 401. For handlers behind `requireUser()`. */
-export async function currentUser(context: RouteContext, request: FastifyRequest): Promise<BaseUser> {
+export async function currentUser(context: RouteContext, request: FastifyRequest): Promise<PublicUser> {
   const user = await context.auth.authenticate(request)
   if (!user) throw new UnauthenticatedError()
   return user

@@ -19,7 +19,7 @@ const LINK = /https?:\/\/[^\s<>"]+/
 
 /**
  * Writes every mail as one line: recipient, subject, and the full link of the mail (which carries the
- * token as its `token=` query parameter), or no link for notices that have none.
+ * token in its `#token=` fragment), or no link for notices that have none.
  *
  * For development only: the line contains a live token, so in production it would put credentials in the
  * logs. Use {@link SmtpMailer} (or your own {@link Mailer}) there.
@@ -28,7 +28,7 @@ const LINK = /https?:\/\/[^\s<>"]+/
  * ```ts
  * const mailer = new ConsoleMailer()
  * await mailer.send(composeUserMail('verification', { to, token }, { baseUrl, appName: 'demo' }))
- * // [mail] to=ada@example.com subject="Verify your email address for demo" link=http://127.0.0.1:3000/verify?token=eyJ...
+ * // [mail] to=ada@example.com subject="Verify your email address for demo" link=http://127.0.0.1:3000/verify#token=eyJ...
  * ```
  */
 export class ConsoleMailer implements Mailer {
@@ -52,8 +52,8 @@ export class ConsoleMailer implements Mailer {
  *
  * @example
  * ```ts
- * formatMailLine({ to: 'a@example.com', subject: 'Hi', text: 'see https://x.test/v?token=t', html: '' })
- * // '[mail] to=a@example.com subject="Hi" link=https://x.test/v?token=t'
+ * formatMailLine({ to: 'a@example.com', subject: 'Hi', text: 'see https://x.test/v#token=t', html: '' })
+ * // '[mail] to=a@example.com subject="Hi" link=https://x.test/v#token=t'
  * ```
  */
 export function formatMailLine(message: MailMessage, prefix = '[mail]'): string {

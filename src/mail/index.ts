@@ -18,6 +18,7 @@ export type { Mailer, MailMessage } from './mailer.js'
 export {
   composeUserMail,
   type MailLinkOptions,
+  tokenFromLink,
   tokenLink,
   type UserMailInput,
   type UserMailKind,

@@ -1,7 +1,8 @@
 /**
  * The mails the user service sends, each with a text and an HTML part. Links are built only from the
  * configured base URL, never from a request's `Host` or `X-Forwarded-Host` (security.md item 32), so a
- * forged header cannot send a victim a link to an attacker's site.
+ * forged header cannot send a victim a link to an attacker's site. Tokens travel in the link's fragment
+ * (`#token=`), which browsers never send to a server, so no server log ever records them.
  *
  * @module
  */
@@ -51,13 +52,35 @@ const escapeHtml = (value: string): string =>
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
   )
 
-/** Builds the link carrying a token as the `token=` query parameter. */
+/**
+ * Builds the link carrying a token in the URL fragment: `https://app.example/verify#token=...`. A browser
+ * never sends the fragment to a server, so the token stays out of access logs, proxy logs and `Referer`
+ * headers; the page the link opens reads it with a script and posts it in a JSON body.
+ *
+ * @example
+ * ```ts
+ * tokenLink('https://app.example', '/verify', 'abc') // 'https://app.example/verify#token=abc'
+ * ```
+ */
 export function tokenLink(baseUrl: string, path: string, token: string): string {
   // Resolved relative to the base, so an application served under a path prefix (`https://x.com/app`)
   // gets `https://x.com/app/verify`, not a link to the site's root.
   const url = new URL(path.replace(/^\/+/, ''), baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`)
-  url.searchParams.set('token', token)
+  url.hash = new URLSearchParams({ token }).toString()
   return url.toString()
+}
+
+/**
+ * The token of a link built by {@link tokenLink} (read from the fragment), or `null`.
+ *
+ * @example
+ * ```ts
+ * tokenFromLink('https://app.example/verify#token=abc') // 'abc'
+ * ```
+ */
+export function tokenFromLink(link: string): string | null {
+  if (!URL.canParse(link)) return null
+  return new URLSearchParams(new URL(link).hash.replace(/^#/, '')).get('token')
 }
 
 /**

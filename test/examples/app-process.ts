@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { type AddressInfo, createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
+import { tokenFromLink } from '../../src/mail/messages.js'
 
 /** The repository root, where the entry points live. */
 export const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -174,7 +175,7 @@ export async function mailedToken(
     },
   )
   const link = new URL(match[2]!)
-  const token = link.searchParams.get('token')
+  const token = tokenFromLink(match[2]!)
   if (!token) throw new Error(`mail line without a token: ${match[0]}`)
   return { token, link, subject: JSON.parse(match[1]!) as string }
 }

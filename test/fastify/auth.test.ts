@@ -196,7 +196,9 @@ for (const backend of backends) {
       it('is not a GET: GET /logout ends nothing', async () => {
         const { email } = await t.createUser()
         const headers = await t.login(email)
-        assert.equal((await t.request({ method: 'GET', url: '/logout', headers })).statusCode, 404)
+        const res = await t.request({ method: 'GET', url: '/logout', headers })
+        assert.equal(res.statusCode, 405)
+        assert.equal(res.headers.allow, 'POST')
         assert.equal((await me(headers)).statusCode, 200)
       })
     })

@@ -4,13 +4,19 @@
  * Requests go through `app.inject` (no sockets).
  */
 import assert from 'node:assert/strict'
-import Fastify, { type FastifyInstance, type InjectOptions, type LightMyRequestResponse } from 'fastify'
+import Fastify, {
+  type FastifyInstance,
+  type FastifyServerOptions,
+  type InjectOptions,
+  type LightMyRequestResponse,
+} from 'fastify'
 import type { Kysely } from 'kysely'
 import type { AuthBackendName } from '../../src/auth/auth-backend.js'
 import type { Clock } from '../../src/core/clock.js'
 import type { BaseUser } from '../../src/core/user.js'
 import { type FastifyUsersOptions, fastifyUsers } from '../../src/fastify/index.js'
 import type { MailMessage } from '../../src/mail/mailer.js'
+import { tokenFromLink } from '../../src/mail/messages.js'
 import type { DatabaseDialect } from '../../src/persistence/kysely/connect.js'
 import type { FastifyUsersDatabase } from '../../src/persistence/kysely/database.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js'
@@ -53,6 +59,8 @@ export type BuildOptions = Partial<FastifyUsersOptions> & {
   appRoutes?: (app: FastifyInstance) => void
   /** Called on the bare app before the plugin is registered, e.g. to add an `onRoute` hook that sees every route. */
   beforeRegister?: (app: FastifyInstance) => void
+  /** Options of the Fastify instance (a logger, for example). */
+  fastify?: FastifyServerOptions
 }
 
 /** The user as the tests see it over HTTP. */
@@ -113,11 +121,11 @@ export function uniqueEmail(prefix = 'user'): string {
   return `${prefix}${counter}.${process.pid}.${Date.now().toString(36)}@example.com`
 }
 
-/** The `token` query parameter of the first link in a mail. */
+/** The token (in the fragment) of the first link in a mail. */
 export function tokenFromMail(mail: MailMessage): string {
   const link = /https?:\/\/\S+/.exec(mail.text)?.[0]
   assert.ok(link, `mail "${mail.subject}" has a link`)
-  const token = new URL(link).searchParams.get('token')
+  const token = tokenFromLink(link)
   assert.ok(token, `the link of "${mail.subject}" has a token`)
   return token
 }
@@ -165,11 +173,11 @@ export function cookieOf(res: LightMyRequestResponse, name: string) {
 
 /** Builds an app on a fresh database. Call `destroy()` in an `after` hook. */
 export async function buildApp(options: BuildOptions): Promise<TestApp> {
-  const { backend, dialect = 'sqlite', appRoutes, beforeRegister, ...pluginOptions } = options
+  const { backend, dialect = 'sqlite', appRoutes, beforeRegister, fastify, ...pluginOptions } = options
   const database = await createTestDatabase<TestDb>(dialect)
   const mails: MailMessage[] = []
   const clock = new ManualClock()
-  const app = Fastify()
+  const app = Fastify(fastify)
   try {
     beforeRegister?.(app)
     await app.register(fastifyUsers, {

@@ -48,7 +48,7 @@ for (const backend of backends) {
         assert.equal(typeof json(known).message, 'string')
         const mails = await t.mailsTo(email)
         assert.equal(mails.length, 1)
-        assert.match(mails[0]!.text, /https:\/\/app\.example\.com\/reset-password\?token=/)
+        assert.match(mails[0]!.text, /https:\/\/app\.example\.com\/reset-password#token=/)
         assert.equal((await t.mailsTo(unknown)).length, 0)
         // Asking changes nothing yet.
         assert.equal(await loginStatus(email, PASSWORD), 200)

@@ -61,7 +61,7 @@ for (const backend of backends) {
         const first = await t.mailsTo(email)
         assert.equal(first.length, 1)
         assert.match(first[0]!.subject, /verify/i)
-        assert.match(first[0]!.text, /https:\/\/app\.example\.com\/verify\?token=/)
+        assert.match(first[0]!.text, /https:\/\/app\.example\.com\/verify#token=/)
         const verified = await t.request({
           method: 'POST',
           url: '/verify',
@@ -205,7 +205,8 @@ for (const backend of backends) {
       it('is not a GET', async () => {
         const { email, token } = await registered()
         const res = await t.request({ method: 'GET', url: `/verify?token=${token}` })
-        assert.equal(res.statusCode, 404)
+        assertProblem(res, 405, 'ERR_METHOD_NOT_ALLOWED')
+        assert.equal(res.headers.allow, 'POST')
         const row = await t.db
           .selectFrom('users')
           .select('is_verified')

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import type { AuthBackendName } from '../../src/auth/auth-backend.js'
 import { fastifyUsers } from '../../src/fastify/index.js'
-import { SmtpMailer } from '../../src/mail/index.js'
+import { SmtpMailer, tokenFromLink } from '../../src/mail/index.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js'
 import { closedPort, type ReceivedMail, type SmtpSink, startSmtpSink } from './smtp-sink.js'
 
@@ -31,7 +31,7 @@ function followLink(mail: ReceivedMail, path: string): string {
   assert.equal(url.pathname, path)
   assert.equal(mail.htmlLink, mail.link, 'the HTML part links to the same place')
   assert.ok(mail.text.length > 0 && mail.html.length > 0, 'a text and an HTML part')
-  const token = url.searchParams.get('token')
+  const token = tokenFromLink(mail.link)
   assert.ok(token)
   return token
 }

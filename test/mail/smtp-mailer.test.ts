@@ -243,7 +243,7 @@ describe('the user service sends its mails through SmtpMailer', () => {
   it('verification: the link of the received mail verifies the address', async () => {
     await service.register({ email: 'ada@example.com', password: PASSWORD })
     const mail = await sink.nextMail({ to: 'ada@example.com', subject: /^Verify/ })
-    assert.ok(mail.link?.startsWith(`${LINKS.baseUrl}/verify?token=`))
+    assert.ok(mail.link?.startsWith(`${LINKS.baseUrl}/verify#token=`))
     const verified = await service.verify(mail.token!, undefined, { password: PASSWORD })
     assert.equal(verified.isVerified, true)
   })
@@ -253,13 +253,13 @@ describe('the user service sends its mails through SmtpMailer', () => {
       code: 'ERR_USER_EXISTS',
     })
     const mail = await sink.nextMail({ to: 'ada@example.com', subject: /tried to register/ })
-    assert.ok(mail.link?.startsWith(`${LINKS.baseUrl}/reset-password?token=`))
+    assert.ok(mail.link?.startsWith(`${LINKS.baseUrl}/reset-password#token=`))
   })
 
   it('password reset: the link resets the password once, and a change notice follows', async () => {
     await service.initiatePasswordReset('Ada@Example.com')
     const mail = await sink.nextMail({ to: 'ada@example.com', subject: /^Reset/ })
-    assert.ok(mail.link?.startsWith(`${LINKS.baseUrl}/reset-password?token=`))
+    assert.ok(mail.link?.startsWith(`${LINKS.baseUrl}/reset-password#token=`))
     await service.resetPassword(mail.token!, 'a brand new password')
     await sink.nextMail({ to: 'ada@example.com', subject: /password was changed/ })
     assert.ok(await service.authenticate({ email: 'ada@example.com', password: 'a brand new password' }))

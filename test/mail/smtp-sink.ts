@@ -18,6 +18,7 @@
 import { type AddressInfo, createServer } from 'node:net'
 import { type ParsedMail, simpleParser } from 'mailparser'
 import { SMTPServer } from 'smtp-server'
+import { tokenFromLink } from '../../src/mail/messages.js'
 
 /** One mail as the sink received it. */
 export interface ReceivedMail {
@@ -198,7 +199,7 @@ function toReceived(
     html,
     link,
     htmlLink,
-    token: link ? (new URL(link).searchParams.get('token') ?? undefined) : undefined,
+    token: link ? (tokenFromLink(link) ?? undefined) : undefined,
   }
 }
 

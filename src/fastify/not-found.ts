@@ -1,0 +1,89 @@
+/**
+ * Problem answers for requests Fastify's router cannot place, under the plugin's paths: a known path with
+ * another method answers 405 with `Allow`, an unknown path under one of the plugin's top-level segments
+ * (`/users/...`, `/verify/...`) 404, both `application/problem+json`. Fastify's own 404 is left to the
+ * application everywhere else, except when the URL carries a secret query parameter: Fastify's default
+ * 404 writes the raw URL into its log line, so such a request is answered here instead.
+ *
+ * A root `onRequest` hook rather than `setNotFoundHandler`: Fastify allows one not-found handler per
+ * prefix, so taking the root one would make the application's own call fail.
+ *
+ * @module
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { MethodNotAllowedError, RouteNotFoundError } from '../core/errors.js'
+import { sendProblem } from './error-handler.js'
+import { redactUrl } from './log-redaction.js'
+
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
+/** The paths and methods of the plugin's routes, to tell a wrong method from an unknown path. */
+export class PluginPaths {
+  readonly #routes = new Map<string, { pattern: RegExp; methods: Set<string> }>()
+  readonly #segments = new Set<string>()
+
+  /** Records a route of the plugin (`/users/:id`, `/docs/*`). */
+  add(url: string, method: string | readonly string[]): void {
+    let entry = this.#routes.get(url)
+    if (!entry) {
+      const source = url
+        .split('/')
+        .map((part) =>
+          part === '*' ? '.*' : part.startsWith(':') ? '[^/]+' : escapeRegExp(part.replace(/\*$/, '')),
+        )
+        .join('/')
+      entry = { pattern: new RegExp(`^${source}/?$`), methods: new Set() }
+      this.#routes.set(url, entry)
+      const first = url.split('/')[1]
+      if (first && !first.startsWith(':') && first !== '*') this.#segments.add(first)
+    }
+    for (const m of typeof method === 'string' ? [method] : method) entry.methods.add(m.toUpperCase())
+  }
+
+  /** The methods a path has (with `HEAD` where there is `GET`), or `null` when no route has the path. */
+  allowed(path: string): string[] | null {
+    const methods = new Set<string>()
+    for (const { pattern, methods: own } of this.#routes.values()) {
+      if (pattern.test(path)) for (const m of own) methods.add(m)
+    }
+    if (methods.size === 0) return null
+    if (methods.has('GET')) methods.add('HEAD')
+    return [...methods].sort()
+  }
+
+  /** Whether a path lies under one of the plugin's top-level segments. */
+  owns(path: string): boolean {
+    const first = path.split('/')[1]
+    return first !== undefined && this.#segments.has(first)
+  }
+}
+
+const pathOf = (url: string): string => {
+  const end = url.search(/[?#]/)
+  const raw = end === -1 ? url : url.slice(0, end)
+  try {
+    return decodeURI(raw)
+  } catch {
+    return raw
+  }
+}
+
+/** Answers a request the router did not match, when it belongs to the plugin; otherwise does nothing. */
+export function answerUnmatched(paths: PluginPaths, request: FastifyRequest, reply: FastifyReply): boolean {
+  const path = pathOf(request.url)
+  const allow = paths.allowed(path)
+  let error: MethodNotAllowedError | RouteNotFoundError | undefined
+  if (allow) error = new MethodNotAllowedError(request.method, allow)
+  else if (paths.owns(path) || redactUrl(request.url) !== request.url) error = new RouteNotFoundError()
+  if (!error) return false
+  request.log.info({ event: 'route_not_found', status: allow ? 405 : 404 }, 'no such route')
+  sendProblem(reply, error)
+  return true
+}
+
+/** Installs the root hook that answers unmatched requests under the plugin's paths. */
+export function installNotFound(fastify: FastifyInstance, paths: PluginPaths): void {
+  fastify.addHook('onRequest', async (request, reply) => {
+    if (request.is404 && answerUnmatched(paths, request, reply)) return reply
+  })
+}
