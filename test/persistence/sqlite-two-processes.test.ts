@@ -38,7 +38,7 @@ describe('two server processes on one SQLite file', () => {
   const start = async (): Promise<void> => {
     const server = new AppProcess({ entry: 'test/persistence/db-server.ts', env: { DATABASE_URL: url } })
     servers.push(server)
-    const match = await server.waitForLine(/^listening (\d+)$/)
+    const match = await server.waitForLine(/^listening (\d+)$/, { timeoutMs: 120_000 })
     bases.push(`http://127.0.0.1:${match[1]}`)
   }
 
