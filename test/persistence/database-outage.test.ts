@@ -118,7 +118,10 @@ for (const { name: dialect, skip } of testDialects) {
       database = await createTestDatabase<unknown>(dialect, { poolSize: 2 })
       admin = (await connectDatabase<unknown>(testServerUrl(dialect)!, { poolSize: 1 })).db
       server = new AppProcess({ entry: 'test/persistence/db-server.ts', env: { DATABASE_URL: database.url } })
-      const [, port] = (await server.waitForLine(/^listening (\d+)$/)) as unknown as [string, string]
+      const [, port] = (await server.waitForLine(/^listening (\d+)$/, { timeoutMs: 120_000 })) as unknown as [
+        string,
+        string,
+      ]
       base = `http://127.0.0.1:${port}`
     })
     after(async () => {
@@ -206,7 +209,8 @@ describe('a database that is down at start', () => {
       entry: 'test/persistence/db-server.ts',
       env: { DATABASE_URL: `mysql://root@127.0.0.1:${port}/nothing`, CONNECT_TIMEOUT_MS: '1000' },
     })
-    const code = await server.exited(20_000)
+    // Generous: a loaded CI machine can take many seconds just to start a TypeScript child process.
+    const code = await server.exited(90_000)
     assert.notEqual(code, 0)
     assert.match(
       server.output,
