@@ -1524,7 +1524,7 @@ function sameFingerprint(claim: unknown, expected: string): boolean {
  * How long an attempt that found others in flight for its identifier waits for them to end (they end after
  * one hash), before it is refused with `Retry-After: 1`; and the first interval it polls the store at.
  */
-const IN_FLIGHT_WAIT_MS = 15_000
+const IN_FLIGHT_WAIT_MS = 30_000
 const IN_FLIGHT_POLL_MS = 10
 /**
  * Reservations of attempts in flight are forgotten once the last one is this old: an attempt ends after

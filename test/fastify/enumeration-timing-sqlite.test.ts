@@ -1,0 +1,5 @@
+/** Known and unknown addresses answer alike in time, on SQLite; see enumeration-timing.ts. */
+import { testDialects } from '../helpers/databases.js'
+import { enumerationTimingSuite } from './enumeration-timing.js'
+
+enumerationTimingSuite(testDialects.find((d) => d.name === 'sqlite')!)
