@@ -79,8 +79,9 @@ export async function withDatabase<T>(
   }
   let connected: Awaited<ReturnType<typeof connectDatabase<unknown>>>
   try {
-    // One connection is all a command needs.
-    connected = await connectDatabase<unknown>(url, { poolSize: 1 })
+    // Two connections: admin removals (delete-user, revoke-role) hold the database's admin lock on one
+    // while their queries run on the other; with one, they would wait for themselves.
+    connected = await connectDatabase<unknown>(url, { poolSize: 2 })
   } catch (error) {
     throw new CliError(error instanceof Error ? error.message : String(error))
   }

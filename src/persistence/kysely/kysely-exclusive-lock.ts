@@ -22,7 +22,8 @@ const MYSQL_TIMEOUT_SECONDS = 10
 
 /**
  * One named lock in the database, held on a dedicated connection while `fn` runs on the pool's others.
- * Calls in one process queue in memory first, so a burst holds one connection, not one per call.
+ * Calls in one process queue in memory first, so a burst holds one connection, not one per call. The
+ * pool needs at least two connections (one holds the lock, `fn` queries on another).
  *
  * @example
  * ```ts
