@@ -79,9 +79,11 @@ export async function withDatabase<T>(
   }
   let connected: Awaited<ReturnType<typeof connectDatabase<unknown>>>
   try {
-    // One connection is all a command needs. An interactive command reports an unreachable database at
-    // once rather than retrying for the server's start-up grace period.
-    connected = await connectDatabase<unknown>(url, { poolSize: 1, connectTimeoutMs: 0 })
+    // Two connections: admin removals (delete-user, revoke-role) hold the database's admin lock on one
+    // while their queries run on the other; with one, they would wait for themselves. An interactive
+    // command reports an unreachable database at once rather than retrying for the server's start-up
+    // grace period.
+    connected = await connectDatabase<unknown>(url, { poolSize: 2, connectTimeoutMs: 0 })
   } catch (error) {
     throw new CliError(error instanceof Error ? error.message : String(error))
   }

@@ -85,7 +85,13 @@ for (const { name, skip } of testDialects) {
     it('revoke-role takes effect on the next request; delete-user ends the credentials', async () => {
       const token = await login('root@example.com')
       assert.equal((await listUsers(token)).statusCode, 200)
-      expectOk(await cli('revoke-role', '--email', 'root@example.com', '--role', 'admin'))
+      // root is the last admin: the CLI refuses without --force, like the web API, and does it with it.
+      assert.match(
+        (await cli('revoke-role', '--email', 'root@example.com', '--role', 'admin')).stderr,
+        /ERR_LAST_ADMIN/,
+      )
+      assert.equal((await listUsers(token)).statusCode, 200)
+      expectOk(await cli('revoke-role', '--email', 'root@example.com', '--role', 'admin', '--force'))
       assert.equal((await listUsers(token)).statusCode, 403)
 
       expectOk(await cli('delete-user', '--email', 'root@example.com'))

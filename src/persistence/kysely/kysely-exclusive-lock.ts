@@ -13,12 +13,17 @@ import type { DynamicDb } from './database.js'
 
 /** The PostgreSQL advisory lock key (a fixed 64-bit number: "fu-admin" in ASCII). */
 const PG_KEY = 0x66752d61646d696en
-const MYSQL_NAME = 'fastify_users_admin'
+/**
+ * MySQL named locks are server-wide: the name carries a hash of the database's name, so that two
+ * applications (or two test databases) on one server do not wait for each other.
+ */
+const MYSQL_NAME = sql`concat('fastify_users_admin:', md5(database()))`
 const MYSQL_TIMEOUT_SECONDS = 10
 
 /**
  * One named lock in the database, held on a dedicated connection while `fn` runs on the pool's others.
- * Calls in one process queue in memory first, so a burst holds one connection, not one per call.
+ * Calls in one process queue in memory first, so a burst holds one connection, not one per call. The
+ * pool needs at least two connections (one holds the lock, `fn` queries on another).
  *
  * @example
  * ```ts
