@@ -21,6 +21,7 @@ import { connectDatabase } from '../persistence/kysely/connect.js'
 import { createKyselyRepositories, migrateToLatest } from '../persistence/kysely/index.js'
 import { errorHandler } from './error-handler.js'
 import { type GuardRouteConfig, guardsFromConfig, rolesAccepted } from './guards.js'
+import { appHasSwagger, declareSecuritySchemeInAppDocument, securitySchemeOf } from './openapi.js'
 import { type FastifyUsersOptions, type GuardsOption, resolveOptions } from './options.js'
 import { AUTHENTICATOR, RequestAuthenticator } from './request-auth.js'
 import type { RouteContext } from './route-context.js'
@@ -198,7 +199,10 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
 
   const securityName = resolved.authBackend === 'jwt' ? 'bearerAuth' : 'cookieAuth'
   const openapi = options.openapi ?? true
-  if (openapi !== false) {
+  const securitySchemes = securitySchemeOf(resolved.authBackend, backend.cookieName)
+  // An app that registered @fastify/swagger first keeps its document; the plugin's routes join it.
+  const inAppDocument = appHasSwagger(fastify)
+  if (openapi !== false && !inAppDocument) {
     const settings = typeof openapi === 'object' ? openapi : {}
     await fastify.register(fastifySwagger, {
       openapi: {
@@ -210,10 +214,7 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
             'User management: registration, verification, login, password reset, profile, admin users and roles.',
         },
         components: {
-          securitySchemes:
-            resolved.authBackend === 'jwt'
-              ? { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } }
-              : { cookieAuth: { type: 'apiKey', in: 'cookie', name: backend.cookieName ?? '' } },
+          securitySchemes,
         },
       },
       refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
@@ -235,6 +236,7 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
 
   // Route registration is synchronous, hence the callback form of an encapsulated plugin.
   await fastify.register((routes, _opts, done) => {
+    if (inAppDocument) declareSecuritySchemeInAppDocument(routes, securitySchemes)
     const ajv = validators()
     routes.setValidatorCompiler(({ schema, httpPart }) =>
       (httpPart === 'body' ? ajv.body : ajv.text).compile(schema),
