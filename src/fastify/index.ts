@@ -11,6 +11,7 @@ export {
   statusByCode,
 } from './error-handler.js'
 export { type GuardRouteConfig, requireUser, rolesAccepted, rolesRequired } from './guards.js'
+export { type OptionalUserRouteConfig, optionalUser } from './optional-auth.js'
 export type {
   AuthHandlerConfig,
   CookieOptions,

@@ -22,6 +22,11 @@ import { createKyselyRepositories, migrateToLatest } from '../persistence/kysely
 import { errorHandler } from './error-handler.js'
 import { type GuardRouteConfig, guardsFromConfig, rolesAccepted } from './guards.js'
 import { appHasSwagger, declareSecuritySchemeInAppDocument, securitySchemeOf } from './openapi.js'
+import {
+  checkOptionalUserConfig,
+  type OptionalUserRouteConfig,
+  resolveOptionalUser,
+} from './optional-auth.js'
 import { type FastifyUsersOptions, type GuardsOption, resolveOptions } from './options.js'
 import { AUTHENTICATOR, RequestAuthenticator } from './request-auth.js'
 import type { RouteContext } from './route-context.js'
@@ -40,10 +45,13 @@ declare module 'fastify' {
     users: BaseUserService<BaseUser, Role, FastifyRequest>
   }
   interface FastifyRequest {
-    /** The authenticated user, set by the `fastify-users` guards; `null` before them or without a credential. */
+    /**
+     * The authenticated user, set by the `fastify-users` guards and by `optionalUser`; `null` before them or
+     * without a valid credential.
+     */
     user: BaseUser | null
   }
-  interface FastifyContextConfig extends GuardRouteConfig {}
+  interface FastifyContextConfig extends GuardRouteConfig, OptionalUserRouteConfig {}
 }
 
 // ajv-formats is CommonJS; under NodeNext its default import is the module object.
@@ -169,9 +177,11 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
   fastify.addHook('onRoute', (route) => {
     // Malformed guard config fails at registration, not at the first request.
     guardsFromConfig(route.config as GuardRouteConfig | undefined, route.url)
+    checkOptionalUserConfig(route.config as OptionalUserRouteConfig | undefined, route.url)
   })
   fastify.addHook('preValidation', async function (request, reply) {
-    const config = request.routeOptions.config as GuardRouteConfig | undefined
+    const config = request.routeOptions.config as (GuardRouteConfig & OptionalUserRouteConfig) | undefined
+    if (config?.optionalUser === true) await resolveOptionalUser(request)
     if (!config || (config.requireUser === undefined && !config.rolesAccepted && !config.rolesRequired))
       return
     let guards = configGuards.get(config)
