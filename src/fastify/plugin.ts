@@ -25,6 +25,12 @@ import { installFrameworkErrors } from './framework-errors.js'
 import { type GuardRouteConfig, guardsFromConfig, rolesAccepted } from './guards.js'
 import { installLogRedaction } from './log-redaction.js'
 import { installNotFound, PluginPaths } from './not-found.js'
+import { appHasSwagger, declareSecuritySchemeInAppDocument, securitySchemeOf } from './openapi.js'
+import {
+  checkOptionalUserConfig,
+  type OptionalUserRouteConfig,
+  resolveOptionalUser,
+} from './optional-auth.js'
 import { type FastifyUsersOptions, type GuardsOption, resolveOptions } from './options.js'
 import { createRateLimits, resolveRateLimits } from './rate-limit.js'
 import { AUTHENTICATOR, RequestAuthenticator } from './request-auth.js'
@@ -46,12 +52,13 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     /**
-     * The authenticated user, set by the `fastify-users` guards; `null` before them or without a
-     * credential. It never holds the password hash: ask `fastify.users` for what the service keeps.
+     * The authenticated user, set by the `fastify-users` guards and by `optionalUser`; `null` before them or
+     * without a valid credential. It never holds the password hash: ask `fastify.users` for what the service
+     * keeps.
      */
     user: PublicUser | null
   }
-  interface FastifyContextConfig extends GuardRouteConfig {}
+  interface FastifyContextConfig extends GuardRouteConfig, OptionalUserRouteConfig {}
 }
 
 // ajv-formats is CommonJS; under NodeNext its default import is the module object.
@@ -187,9 +194,11 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
   fastify.addHook('onRoute', (route) => {
     // Malformed guard config fails at registration, not at the first request.
     guardsFromConfig(route.config as GuardRouteConfig | undefined, route.url)
+    checkOptionalUserConfig(route.config as OptionalUserRouteConfig | undefined, route.url)
   })
   fastify.addHook('preValidation', async function (request, reply) {
-    const config = request.routeOptions.config as GuardRouteConfig | undefined
+    const config = request.routeOptions.config as (GuardRouteConfig & OptionalUserRouteConfig) | undefined
+    if (config?.optionalUser === true) await resolveOptionalUser(request)
     if (!config || (config.requireUser === undefined && !config.rolesAccepted && !config.rolesRequired))
       return
     let guards = configGuards.get(config)
@@ -217,7 +226,10 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
 
   const securityName = resolved.authBackend === 'jwt' ? 'bearerAuth' : 'cookieAuth'
   const openapi = options.openapi ?? true
-  if (openapi !== false) {
+  const securitySchemes = securitySchemeOf(resolved.authBackend, backend.cookieName)
+  // An app that registered @fastify/swagger first keeps its document; the plugin's routes join it.
+  const inAppDocument = appHasSwagger(fastify)
+  if (openapi !== false && !inAppDocument) {
     const settings = typeof openapi === 'object' ? openapi : {}
     await fastify.register(fastifySwagger, {
       openapi: {
@@ -229,10 +241,7 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
             'User management: registration, verification, login, password reset, profile, admin users and roles.',
         },
         components: {
-          securitySchemes:
-            resolved.authBackend === 'jwt'
-              ? { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } }
-              : { cookieAuth: { type: 'apiKey', in: 'cookie', name: backend.cookieName ?? '' } },
+          securitySchemes,
         },
       },
       refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
@@ -261,6 +270,7 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
   const limitRoute = await createRateLimits(fastify, resolveRateLimits(options.rateLimit), options.routes)
   // Route registration is synchronous, hence the callback form of an encapsulated plugin.
   await fastify.register((routes, _opts, done) => {
+    if (inAppDocument) declareSecuritySchemeInAppDocument(routes, securitySchemes)
     const ajv = validators()
     routes.setValidatorCompiler(({ schema, httpPart }) =>
       (httpPart === 'body' ? ajv.body : ajv.text).compile(schema),
