@@ -12,7 +12,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { MethodNotAllowedError, RouteNotFoundError } from '../core/errors.js'
-import { sendProblem } from './error-handler.js'
+import { problemFromError, sendProblem } from './error-handler.js'
 import { redactUrl } from './log-redaction.js'
 
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
@@ -85,5 +85,34 @@ export function answerUnmatched(paths: PluginPaths, request: FastifyRequest, rep
 export function installNotFound(fastify: FastifyInstance, paths: PluginPaths): void {
   fastify.addHook('onRequest', async (request, reply) => {
     if (request.is404 && answerUnmatched(paths, request, reply)) return reply
+  })
+}
+
+/**
+ * The last line of "every answer under the plugin's paths is problem+json": an error answer that another
+ * plugin wrote there by itself (Swagger UI's file server answers a missing or forbidden file in Fastify's
+ * plain JSON, through handlers no hook of ours precedes) is rewritten into a problem of the same status.
+ * Answers under 400, answers already in problem+json, and the application's own paths pass untouched.
+ *
+ * @example
+ * ```ts
+ * installProblemAnswers(fastify, pluginPaths) // GET /docs/static/missing.js -> 404 application/problem+json
+ * ```
+ */
+export function installProblemAnswers(fastify: FastifyInstance, paths: PluginPaths): void {
+  fastify.addHook('onSend', async (request, reply, payload) => {
+    if (reply.statusCode < 400) return payload
+    if (String(reply.getHeader('content-type') ?? '').startsWith('application/problem+json')) return payload
+    if (!paths.owns(pathOf(request.url))) return payload
+    const error =
+      reply.statusCode === 404
+        ? new RouteNotFoundError()
+        : { statusCode: reply.statusCode, code: reply.statusCode < 500 ? 'ERR_BAD_REQUEST' : undefined }
+    const body = problemFromError(error)
+    // The other plugin's length and type described its own body.
+    reply.removeHeader('content-length')
+    reply.header('cache-control', 'no-store')
+    reply.type('application/problem+json; charset=utf-8')
+    return JSON.stringify(body)
   })
 }

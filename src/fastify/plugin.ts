@@ -24,7 +24,7 @@ import { errorHandler } from './error-handler.js'
 import { installFrameworkErrors } from './framework-errors.js'
 import { type GuardRouteConfig, guardsFromConfig, rolesAccepted } from './guards.js'
 import { installLogRedaction } from './log-redaction.js'
-import { installNotFound, PluginPaths } from './not-found.js'
+import { installNotFound, installProblemAnswers, PluginPaths } from './not-found.js'
 import { appHasSwagger, declareSecuritySchemeInAppDocument, securitySchemeOf } from './openapi.js'
 import {
   checkOptionalUserConfig,
@@ -180,6 +180,7 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
   const redactingReq = installLogRedaction(fastify)
   const pluginPaths = new PluginPaths()
   installNotFound(fastify, pluginPaths)
+  installProblemAnswers(fastify, pluginPaths)
   installFrameworkErrors(fastify, pluginPaths)
   fastify.decorate('users', service)
   fastify.decorate(AUTHENTICATOR, auth)
