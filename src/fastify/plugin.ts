@@ -268,7 +268,15 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
   const adminGuards = (guards: GuardsOption | undefined): preHandlerAsyncHookHandler[] =>
     guards === 'public' ? [] : guards ? [...guards] : [rolesAccepted(...service.adminGuard.adminRoles)]
 
-  const limitRoute = await createRateLimits(fastify, resolveRateLimits(options.rateLimit), options.routes)
+  // A route group turned off (`false`) keeps its default path: its routes are not registered anyway.
+  const { auth: a, register: r, verification: v, passwordReset: p } = options.routes ?? {}
+  const limitRoute = await createRateLimits(fastify, resolveRateLimits(options.rateLimit), {
+    login: (a ? a.loginPath : undefined) ?? '/login',
+    register: (r ? r.path : undefined) ?? '/register',
+    verify: (v ? v.path : undefined) ?? '/verify',
+    forgot: (p ? p.forgotPath : undefined) ?? '/forgot-password',
+    reset: (p ? p.resetPath : undefined) ?? '/reset-password',
+  })
   // Route registration is synchronous, hence the callback form of an encapsulated plugin.
   await fastify.register((routes, _opts, done) => {
     if (inAppDocument) declareSecuritySchemeInAppDocument(routes, securitySchemes)

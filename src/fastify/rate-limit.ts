@@ -15,7 +15,6 @@
 import fastifyRateLimit, { normalizeIP } from '@fastify/rate-limit'
 import type { FastifyInstance, onRequestHookHandler, RouteOptions } from 'fastify'
 import { RateLimitedError } from '../core/errors.js'
-import type { FastifyUsersOptions } from './options.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -80,7 +79,7 @@ export type ResolvedRateLimits = {
  * resolveRateLimits({ groups: { login: { max: 5, windowSeconds: 60 } } }).rules.login // { max: 5, ... }
  * ```
  */
-export function resolveRateLimits(option: FastifyUsersOptions['rateLimit']): ResolvedRateLimits {
+export function resolveRateLimits(option: RateLimitOptions | false | undefined): ResolvedRateLimits {
   if (option === false) return null
   if (option !== undefined && (option === null || typeof option !== 'object')) {
     throw new TypeError('fastify-users: `rateLimit` must be an object or `false`')
@@ -114,18 +113,29 @@ export function resolveRateLimits(option: FastifyUsersOptions['rateLimit']): Res
   return { rules, redis: option?.redis, nameSpace: option?.nameSpace ?? 'fastify-users-rate-limit:' }
 }
 
-/** The group of a public route, from its path and the route-group options. */
-function groupOfPath(url: string, routes: FastifyUsersOptions['routes']): RateLimitGroup {
-  const auth = routes?.auth || {}
-  const register = routes?.register || {}
-  const verification = routes?.verification || {}
-  const reset = routes?.passwordReset || {}
-  if (url === (auth.loginPath ?? '/login')) return 'login'
-  if (url === (register.path ?? '/register')) return 'register'
-  const verify = verification.path ?? '/verify'
-  if (url === verify || url.startsWith(`${verify}/`)) return 'verification'
-  if (url === (reset.forgotPath ?? '/forgot-password') || url === (reset.resetPath ?? '/reset-password'))
-    return 'passwordReset'
+/**
+ * Where the rate-limited route groups live (they move with the route-group options); the plugin fills it in.
+ *
+ * @example
+ * ```ts
+ * const paths: RateLimitPaths = { login: '/login', register: '/register', verify: '/verify', forgot: '/forgot-password', reset: '/reset-password' }
+ * ```
+ */
+export interface RateLimitPaths {
+  login: string
+  register: string
+  /** The verification route; the routes below it (`/verify/request`) count with it. */
+  verify: string
+  forgot: string
+  reset: string
+}
+
+/** The group of a public route, from its path. */
+function groupOfPath(url: string, paths: RateLimitPaths): RateLimitGroup {
+  if (url === paths.login) return 'login'
+  if (url === paths.register) return 'register'
+  if (url === paths.verify || url.startsWith(`${paths.verify}/`)) return 'verification'
+  if (url === paths.forgot || url === paths.reset) return 'passwordReset'
   return 'public'
 }
 
@@ -147,14 +157,14 @@ function isGuarded(route: RouteOptions): boolean {
  *
  * @example
  * ```ts
- * const onRoute = await createRateLimits(fastify, resolveRateLimits(options.rateLimit), options.routes)
+ * const onRoute = await createRateLimits(fastify, resolveRateLimits(options.rateLimit), paths)
  * routes.addHook('onRoute', onRoute)
  * ```
  */
 export async function createRateLimits(
   fastify: FastifyInstance,
   resolved: ResolvedRateLimits,
-  routeOptions: FastifyUsersOptions['routes'],
+  paths: RateLimitPaths,
 ): Promise<(route: RouteOptions) => void> {
   if (!resolved) return () => {}
   const limiters = new Map<RateLimitGroup, onRequestHookHandler>()
@@ -191,7 +201,7 @@ export async function createRateLimits(
     if (configured !== undefined && !GROUPS.includes(configured)) {
       throw new TypeError(`fastify-users: unknown rateLimitGroup '${String(configured)}' on ${route.url}`)
     }
-    const group = configured ?? (isGuarded(route) ? null : groupOfPath(route.url, routeOptions))
+    const group = configured ?? (isGuarded(route) ? null : groupOfPath(route.url, paths))
     const limiter = group ? limiters.get(group) : undefined
     if (!limiter) return
     const existing = route.onRequest

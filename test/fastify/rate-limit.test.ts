@@ -147,7 +147,13 @@ describe('per-IP rate limits: options', () => {
     const app = Fastify()
     app.setErrorHandler(errorHandler)
     try {
-      const limitRoute = await createRateLimits(app, resolveRateLimits({}), undefined)
+      const limitRoute = await createRateLimits(app, resolveRateLimits({}), {
+        login: '/login',
+        register: '/register',
+        verify: '/verify',
+        forgot: '/forgot-password',
+        reset: '/reset-password',
+      })
       app.register((scope, _opts, done) => {
         scope.addHook('onRoute', limitRoute)
         scope.post('/email/confirm', async () => ({ ok: true }))
