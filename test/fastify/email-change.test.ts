@@ -110,12 +110,12 @@ for (const backend of backends) {
       const toNew = await t.mailsTo(newEmail)
       assert.equal(toNew.length, 1)
       assert.match(toNew[0]!.subject, CONFIRM)
-      assert.match(toNew[0]!.text, /https:\/\/app\.example\.com\/confirm-email\?token=/)
+      assert.match(toNew[0]!.text, /https:\/\/app\.example\.com\/confirm-email#token=/)
       const toOld = await t.mailsTo(oldEmail)
       assert.equal(toOld.length, 1)
       assert.match(toOld[0]!.subject, NOTICE)
       assert.ok(toOld[0]!.text.includes(newEmail))
-      assert.match(toOld[0]!.text, /https:\/\/app\.example\.com\/cancel-email\?token=/)
+      assert.match(toOld[0]!.text, /https:\/\/app\.example\.com\/cancel-email#token=/)
     })
 
     it('POST /users/me/email/confirm with the password switches the address, ends every session, and tells the old address', async () => {
@@ -232,11 +232,11 @@ describe('email change links follow linkPaths', () => {
     assert.equal(res.statusCode, 200, res.body)
     assert.match(
       (await t.mailsTo(newEmail))[0]!.text,
-      /https:\/\/app\.example\.com\/account\/confirm-email\?token=/,
+      /https:\/\/app\.example\.com\/account\/confirm-email#token=/,
     )
     assert.match(
       (await t.mailsTo(email))[0]!.text,
-      /https:\/\/app\.example\.com\/account\/cancel-email\?token=/,
+      /https:\/\/app\.example\.com\/account\/cancel-email#token=/,
     )
   })
 })
