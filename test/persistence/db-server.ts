@@ -1,6 +1,6 @@
 /**
  * A real server process for the outage and multi-process tests: the plugin on `DATABASE_URL`, the JWT
- * backend (so a client needs no cookie handling), verification off, a `display_name` custom field, and
+ * backend (so a client needs no cookie handling), verification off, per-IP limits off, a `display_name` custom field, and
  * no mailer. Listens on 127.0.0.1 and prints `listening <port>`; exits on SIGTERM. A crash (an unhandled
  * `error` event of a driver, say) shows up to the test as an exit.
  *
@@ -22,6 +22,8 @@ await app.register(fastifyUsers, {
   authBackend: 'jwt',
   requireVerificationOnRegistration: false,
   loginThrottle: false,
+  // The load of these tests comes from one address, far past any per-IP limit; they test the database.
+  rateLimit: false,
   userFields: { displayName: { type: 'string', maxLength: 100 } },
   migrations: {
     '0001-display-name': {
