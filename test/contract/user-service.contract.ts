@@ -441,6 +441,82 @@ export function userServiceContract(dialect: TestDialect, idType: IdType): void 
           made.map((u) => u.id),
         )
       })
+      it('walks every page of each sort in both directions: a cursor carries its sort and filters', async () => {
+        // Regression: the cursor held only the sort value and id, so page 2 read under another (or the
+        // default) order was empty or held the wrong users, and nothing refused it.
+        const tag = `walk${Date.now()}`
+        const made: AppUser[] = []
+        for (const i of [3, 0, 4, 1, 2]) {
+          clock.advance(1)
+          made.push(await service.addUser({ email: `${tag}.${i}@example.com`, password: PASSWORD }))
+        }
+        // Updated in another order than created, so each sort field gives its own order.
+        for (const i of [2, 0, 4, 1, 3]) {
+          clock.advance(1)
+          await service.updateUser(made[i]!.id, { displayName: `u${i}` })
+        }
+        const all = await Promise.all(made.map((u) => service.getUser(u.id)))
+        const key = (u: AppUser, field: 'createdAt' | 'updatedAt' | 'email' | 'id'): string | number =>
+          field === 'email' ? u.email : field === 'id' ? String(u.id) : u[field].getTime()
+        for (const field of ['createdAt', 'updatedAt', 'email'] as const) {
+          for (const direction of ['asc', 'desc'] as const) {
+            const orderBy = { field, direction }
+            const [expected] = await service.listAndCountUsers({ filters: { email: tag }, orderBy })
+            const sorted = [...all].sort((a, b) => {
+              const [x, y] = [key(a, field), key(b, field)]
+              const c = x < y ? -1 : x > y ? 1 : 0
+              return direction === 'asc' ? c : -c
+            })
+            assert.deepEqual(
+              expected.map((u) => u.id),
+              sorted.map((u) => u.id),
+              `${field} ${direction}`,
+            )
+            const walked: Id[] = []
+            let cursor: string | undefined
+            do {
+              const page = await service.listUsers({ filters: { email: tag }, orderBy, limit: 2, cursor })
+              assert.equal(page.total, 5)
+              walked.push(...page.items.map((u) => u.id))
+              cursor = page.nextCursor ?? undefined
+            } while (cursor && walked.length <= 10)
+            assert.deepEqual(
+              walked,
+              expected.map((u) => u.id),
+              `${field} ${direction}`,
+            )
+
+            const first = await service.listUsers({ filters: { email: tag }, orderBy, limit: 2 })
+            const next = first.nextCursor ?? undefined
+            assert.ok(next)
+            const mismatched: Array<NonNullable<Parameters<typeof service.listUsers>[0]>> = [
+              { filters: { email: tag } },
+              {
+                filters: { email: tag },
+                orderBy: { field, direction: direction === 'asc' ? 'desc' : 'asc' },
+              },
+              {
+                filters: { email: tag },
+                orderBy: { field: field === 'email' ? 'createdAt' : 'email', direction },
+              },
+              {
+                filters: { email: tag },
+                orderBy: { field: field === 'updatedAt' ? 'createdAt' : 'updatedAt', direction },
+              },
+              { orderBy },
+              { filters: { email: tag, isActive: true }, orderBy },
+            ]
+            for (const query of mismatched) {
+              if (query.orderBy === undefined && field === 'createdAt' && direction === 'asc') continue
+              await assert.rejects(
+                service.listUsers({ ...query, limit: 2, cursor: next }),
+                (err) => err instanceof ValidationError && err.field === 'cursor',
+                `${field} ${direction} under ${JSON.stringify(query)}`,
+              )
+            }
+          }
+        }
+      })
       it('treats LIKE wildcards in the email filter literally', async () => {
         const [users] = await service.listAndCountUsers({ filters: { email: '%' } })
         assert.deepEqual(users, [])
