@@ -454,12 +454,16 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
   /**
    * Updates a user. A `password` is policy-checked and hashed, and ends every credential of the user; an
    * email change resets `isVerified` (unless the patch sets it) and tells the old address; deactivation
-   * ends every credential. Unknown fields throw {@link ValidationError}.
+   * ends every credential. Unknown fields throw {@link ValidationError}. An empty patch returns the user
+   * unchanged without writing.
    */
   async updateUser(id: Id, patch: UserPatch<U>, options: AdminActionOptions = {}): Promise<U> {
     const current = await this.getUser(id)
     const record = this.#checkFields(patch as Record<string, unknown>, 'update') as UserRecordPatch
     const { password } = patch as { password?: unknown }
+    // An empty patch changes nothing and answers the user as they are (as the peers do): no write, so
+    // `updatedAt` stays too.
+    if (Object.keys(record).length === 0 && password === undefined) return current
     let endCredentials = false
     if (password !== undefined) {
       if (typeof password !== 'string') throw new ValidationError('password', 'password must be a string')
@@ -739,12 +743,16 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
   }
 
   /**
-   * Asks for a new verification mail by email address. Silent for unknown, already verified or inactive
-   * addresses, so it reveals nothing: it resolves at once, before the address is even looked up, and the
+   * Asks for a new verification mail by email address. Throws {@link ValidationError} for a malformed
+   * address (a check of the text alone). Silent for unknown, already verified or inactive addresses, so it
+   * reveals nothing: it resolves at once, before the address is even looked up, and the
    * lookup and the mail happen in the background ({@link settled} waits for them), so a known address
    * cannot answer slower than an unknown one.
    */
   async requestVerification(email: string): Promise<void> {
+    // A malformed address is refused (ValidationError) as at registration: the check looks at the text
+    // only, the same for every input, so it says nothing about accounts.
+    canonicalEmail(email)
     this.#inBackground('verification', async () => {
       const user = await this.#findByEmail(email)
       if (user?.isActive && !user.isVerified) await this.initiateVerification(user)
@@ -794,12 +802,15 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
 
   /**
    * Starts a password reset for an email address: a single-use token bound to the current password hash,
-   * the address and the credential version, handed to `sendPasswordResetToken`. Silent for unknown or
+   * the address and the credential version, handed to `sendPasswordResetToken`. Throws
+   * {@link ValidationError} for a malformed address (a check of the text alone). Silent for unknown or
    * inactive addresses: it resolves at once, before the address is even looked up, and the lookup and
    * the mail happen in the background ({@link settled} waits for them), so a known address cannot answer
    * slower than an unknown one.
    */
   async initiatePasswordReset(email: string): Promise<void> {
+    // Refused as at registration when malformed: a check of the text alone, which reveals no account.
+    canonicalEmail(email)
     this.#inBackground('password-reset', async () => {
       const user = await this.#findByEmail(email)
       if (!user?.isActive) return

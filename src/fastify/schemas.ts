@@ -185,7 +185,7 @@ export function buildSchemas(options: SchemaOptions) {
         ...(usesUsername ? { username: Type.Optional(Username) } : {}),
         ...optionalFields(selfFields),
       },
-      { additionalProperties: false, minProperties: 1 },
+      { additionalProperties: false },
     ),
     AdminUserPatch: Type.Object(
       {
@@ -196,7 +196,7 @@ export function buildSchemas(options: SchemaOptions) {
         password: Type.Optional(Password),
         ...optionalFields(custom),
       },
-      { additionalProperties: false, minProperties: 1 },
+      { additionalProperties: false },
     ),
     ListQuery: Type.Object(
       {

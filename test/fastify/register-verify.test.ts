@@ -448,6 +448,20 @@ for (const backend of backends) {
         assertProblem(res, 400, 'ERR_VALIDATION')
         assert.deepEqual(problemFields(res), ['email'])
       })
+
+      it('refuses a malformed address with 400 as /register does (it was a 202)', async () => {
+        for (const email of ['not-an-address', 'a@b', '@example.com', 'two@@example.com']) {
+          const res = await t.request({ method: 'POST', url: '/verify/request', payload: { email } })
+          assertProblem(res, 400, 'ERR_VALIDATION')
+          assert.deepEqual(problemFields(res), ['email'], email)
+          const register = await t.request({
+            method: 'POST',
+            url: '/register',
+            payload: { email, password: PASSWORD },
+          })
+          assertProblem(register, 400, 'ERR_VALIDATION')
+        }
+      })
     })
   })
 
