@@ -19,6 +19,7 @@
 export { type Clock, systemClock } from './core/clock.js'
 export {
   type AnyFastifyUsersError,
+  AlreadyVerifiedError,
   BadUrlError,
   BusyError,
   ConflictError,

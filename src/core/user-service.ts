@@ -19,6 +19,7 @@ import { type AdminActionOptions, AdminGuard, type ExclusiveLock } from './admin
 import { type Clock, systemClock } from './clock.js'
 import * as emailChange from './email-change.js'
 import {
+  AlreadyVerifiedError,
   ConflictError,
   InactiveUserError,
   InvalidTokenError,
@@ -761,8 +762,9 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
 
   /**
    * Verifies a user with a verification token and the account's password, and runs
-   * `postVerificationHook`. Throws {@link InvalidTokenError} when the token is tampered, expired, of
-   * another purpose, already used, or issued for an email the user no longer has;
+   * `postVerificationHook`. Throws {@link AlreadyVerifiedError} (an `ERR_INVALID_TOKEN` whose message
+   * says so) for a good link whose address is verified already; {@link InvalidTokenError} when the token
+   * is tampered, expired, of another purpose, or issued for an email the user no longer has;
    * {@link PasswordRequiredError} when `options.password` is missing or wrong (a wrong one counts as a
    * failed login, and past the limit {@link TooManyAttemptsError} comes first). A link alone never
    * verifies: the person opening it must not make usable a password they did not choose. Whoever does not
@@ -779,7 +781,8 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     if (claims.ver !== user.authVersion) throw new InvalidTokenError('credentials changed since')
     if (typeof claims.ef !== 'string' || claims.ef !== emailFingerprint(user.email))
       throw new InvalidTokenError('email changed')
-    if (user.isVerified) throw new InvalidTokenError('already used')
+    // A second click on a good link: say so (only the link's holder can get here).
+    if (user.isVerified) throw new AlreadyVerifiedError()
     // Pre-account hijacking: whoever registered may not own the mailbox, so the link alone must not make
     // their password usable. Completing needs that password; the mailbox owner who did not register
     // resets it instead (which verifies too).
