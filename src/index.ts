@@ -18,8 +18,8 @@
 
 export { type Clock, systemClock } from './core/clock.js'
 export {
-  type AnyFastifyUsersError,
   AlreadyVerifiedError,
+  type AnyFastifyUsersError,
   BadUrlError,
   BusyError,
   ConflictError,
