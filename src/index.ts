@@ -18,6 +18,7 @@
 
 export { type Clock, systemClock } from './core/clock.js'
 export {
+  AlreadyVerifiedError,
   type AnyFastifyUsersError,
   BadUrlError,
   BusyError,

@@ -99,6 +99,23 @@ export class InvalidTokenError extends FastifyUsersError {
   }
 }
 
+/**
+ * A valid verification link whose address is verified already (a second click). Still
+ * `ERR_INVALID_TOKEN`, but its message says why: only the holder of the link, which went to the address's
+ * mailbox, can get this answer, so it tells nothing to anyone else.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof AlreadyVerifiedError) showLoginForm()
+ * ```
+ */
+export class AlreadyVerifiedError extends InvalidTokenError {
+  constructor() {
+    super('already verified')
+    this.message = 'already verified: the address of this link is verified, log in as usual'
+  }
+}
+
 /** Login failed. One error for unknown user and wrong password, so neither can be told apart. */
 export class InvalidCredentialsError extends FastifyUsersError {
   readonly code = 'ERR_INVALID_CREDENTIALS'

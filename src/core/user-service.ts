@@ -19,6 +19,7 @@ import { type AdminActionOptions, AdminGuard, type ExclusiveLock } from './admin
 import { type Clock, systemClock } from './clock.js'
 import * as emailChange from './email-change.js'
 import {
+  AlreadyVerifiedError,
   ConflictError,
   InactiveUserError,
   InvalidTokenError,
@@ -454,12 +455,16 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
   /**
    * Updates a user. A `password` is policy-checked and hashed, and ends every credential of the user; an
    * email change resets `isVerified` (unless the patch sets it) and tells the old address; deactivation
-   * ends every credential. Unknown fields throw {@link ValidationError}.
+   * ends every credential. Unknown fields throw {@link ValidationError}. An empty patch returns the user
+   * unchanged without writing.
    */
   async updateUser(id: Id, patch: UserPatch<U>, options: AdminActionOptions = {}): Promise<U> {
     const current = await this.getUser(id)
     const record = this.#checkFields(patch as Record<string, unknown>, 'update') as UserRecordPatch
     const { password } = patch as { password?: unknown }
+    // An empty patch changes nothing and answers the user as they are (as the peers do): no write, so
+    // `updatedAt` stays too.
+    if (Object.keys(record).length === 0 && password === undefined) return current
     let endCredentials = false
     if (password !== undefined) {
       if (typeof password !== 'string') throw new ValidationError('password', 'password must be a string')
@@ -739,12 +744,16 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
   }
 
   /**
-   * Asks for a new verification mail by email address. Silent for unknown, already verified or inactive
-   * addresses, so it reveals nothing: it resolves at once, before the address is even looked up, and the
+   * Asks for a new verification mail by email address. Throws {@link ValidationError} for a malformed
+   * address (a check of the text alone). Silent for unknown, already verified or inactive addresses, so it
+   * reveals nothing: it resolves at once, before the address is even looked up, and the
    * lookup and the mail happen in the background ({@link settled} waits for them), so a known address
    * cannot answer slower than an unknown one.
    */
   async requestVerification(email: string): Promise<void> {
+    // A malformed address is refused (ValidationError) as at registration: the check looks at the text
+    // only, the same for every input, so it says nothing about accounts.
+    canonicalEmail(email)
     this.#inBackground('verification', async () => {
       const user = await this.#findByEmail(email)
       if (user?.isActive && !user.isVerified) await this.initiateVerification(user)
@@ -753,8 +762,9 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
 
   /**
    * Verifies a user with a verification token and the account's password, and runs
-   * `postVerificationHook`. Throws {@link InvalidTokenError} when the token is tampered, expired, of
-   * another purpose, already used, or issued for an email the user no longer has;
+   * `postVerificationHook`. Throws {@link AlreadyVerifiedError} (an `ERR_INVALID_TOKEN` whose message
+   * says so) for a good link whose address is verified already; {@link InvalidTokenError} when the token
+   * is tampered, expired, of another purpose, or issued for an email the user no longer has;
    * {@link PasswordRequiredError} when `options.password` is missing or wrong (a wrong one counts as a
    * failed login, and past the limit {@link TooManyAttemptsError} comes first). A link alone never
    * verifies: the person opening it must not make usable a password they did not choose. Whoever does not
@@ -771,7 +781,8 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     if (claims.ver !== user.authVersion) throw new InvalidTokenError('credentials changed since')
     if (typeof claims.ef !== 'string' || claims.ef !== emailFingerprint(user.email))
       throw new InvalidTokenError('email changed')
-    if (user.isVerified) throw new InvalidTokenError('already used')
+    // A second click on a good link: say so (only the link's holder can get here).
+    if (user.isVerified) throw new AlreadyVerifiedError()
     // Pre-account hijacking: whoever registered may not own the mailbox, so the link alone must not make
     // their password usable. Completing needs that password; the mailbox owner who did not register
     // resets it instead (which verifies too).
@@ -794,12 +805,15 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
 
   /**
    * Starts a password reset for an email address: a single-use token bound to the current password hash,
-   * the address and the credential version, handed to `sendPasswordResetToken`. Silent for unknown or
+   * the address and the credential version, handed to `sendPasswordResetToken`. Throws
+   * {@link ValidationError} for a malformed address (a check of the text alone). Silent for unknown or
    * inactive addresses: it resolves at once, before the address is even looked up, and the lookup and
    * the mail happen in the background ({@link settled} waits for them), so a known address cannot answer
    * slower than an unknown one.
    */
   async initiatePasswordReset(email: string): Promise<void> {
+    // Refused as at registration when malformed: a check of the text alone, which reveals no account.
+    canonicalEmail(email)
     this.#inBackground('password-reset', async () => {
       const user = await this.#findByEmail(email)
       if (!user?.isActive) return

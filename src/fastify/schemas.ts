@@ -7,6 +7,7 @@
  */
 import { type TSchema, Type } from 'typebox'
 import type { IdType, UserFieldSchema } from '../core/user.js'
+import { MAX_CURSOR_LENGTH } from '../persistence/kysely/cursor.js'
 
 /** What the schemas depend on. */
 export interface SchemaOptions {
@@ -184,7 +185,7 @@ export function buildSchemas(options: SchemaOptions) {
         ...(usesUsername ? { username: Type.Optional(Username) } : {}),
         ...optionalFields(selfFields),
       },
-      { additionalProperties: false, minProperties: 1 },
+      { additionalProperties: false },
     ),
     AdminUserPatch: Type.Object(
       {
@@ -195,13 +196,13 @@ export function buildSchemas(options: SchemaOptions) {
         password: Type.Optional(Password),
         ...optionalFields(custom),
       },
-      { additionalProperties: false, minProperties: 1 },
+      { additionalProperties: false },
     ),
     ListQuery: Type.Object(
       {
         limit: Type.Optional(Type.Integer({ minimum: 1, maximum: options.maxPageSize, default: 20 })),
         offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
-        cursor: Type.Optional(Text({ maxLength: 512 })),
+        cursor: Type.Optional(Text({ maxLength: MAX_CURSOR_LENGTH })),
         email: Type.Optional(
           Text({ maxLength: 320, description: 'Substring of the email, case-insensitive.' }),
         ),

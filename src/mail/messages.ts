@@ -104,12 +104,15 @@ export function composeUserMail(
   }
   const paragraphs: string[] = []
   let subject: string
-  let link: { href: string; label: string } | undefined
+  // `at`: the link goes after the paragraphs written before it, so a sentence that ends "here:" is followed
+  // by its link, whichever paragraph it is.
+  let link: { href: string; label: string; at: number } | undefined
   switch (kind) {
     case 'verification':
       subject = `Verify your email address for ${app}`
       paragraphs.push(`Please confirm that ${input.to} is your email address by opening the link below.`)
       link = {
+        at: paragraphs.length,
         href: tokenLink(options.baseUrl, options.verifyPath ?? '/verify', need(input.token)),
         label: 'Verify my email address',
       }
@@ -121,6 +124,7 @@ export function composeUserMail(
         'Someone asked to reset the password of your account. Open the link below to choose a new one.',
       )
       link = {
+        at: paragraphs.length,
         href: tokenLink(options.baseUrl, options.resetPath ?? '/reset-password', need(input.token)),
         label: 'Choose a new password',
       }
@@ -133,6 +137,7 @@ export function composeUserMail(
       paragraphs.push(`Someone tried to create a ${app} account with ${input.to}, but you already have one.`)
       paragraphs.push('If it was you and you forgot your password, you can choose a new one here:')
       link = {
+        at: paragraphs.length,
         href: tokenLink(options.baseUrl, options.resetPath ?? '/reset-password', need(input.token)),
         label: 'Choose a new password',
       }
@@ -158,6 +163,7 @@ export function composeUserMail(
         `Someone asked to move a ${app} account to ${input.to}. If it was you, confirm this address by opening the link below.`,
       )
       link = {
+        at: paragraphs.length,
         href: tokenLink(options.baseUrl, options.confirmEmailPath ?? '/confirm-email', need(input.token)),
         label: 'Confirm my new email address',
       }
@@ -169,6 +175,7 @@ export function composeUserMail(
         `Someone signed in to your account asked to change its email address from ${input.to} to ${input.newEmail ?? 'a new address'}. Nothing changes until the new address is confirmed; until then you keep logging in with this one. If it was not you, cancel the change here; it also signs out every session:`,
       )
       link = {
+        at: paragraphs.length,
         href: tokenLink(options.baseUrl, options.cancelEmailPath ?? '/cancel-email', need(input.token)),
         label: 'Cancel the email change',
       }
@@ -177,12 +184,12 @@ export function composeUserMail(
       )
       break
   }
-  const text = [
-    ...paragraphs.slice(0, link ? 1 : paragraphs.length),
-    ...(link ? [link.href, ...paragraphs.slice(1)] : []),
-  ].join('\n\n')
+  const textParts = [...paragraphs]
+  if (link) textParts.splice(link.at, 0, link.href)
+  const text = textParts.join('\n\n')
   const htmlParts = paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`)
-  if (link) htmlParts.splice(1, 0, `<p><a href="${escapeHtml(link.href)}">${escapeHtml(link.label)}</a></p>`)
+  if (link)
+    htmlParts.splice(link.at, 0, `<p><a href="${escapeHtml(link.href)}">${escapeHtml(link.label)}</a></p>`)
   return {
     to: input.to,
     subject,

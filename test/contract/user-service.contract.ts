@@ -367,6 +367,18 @@ export function userServiceContract(dialect: TestDialect, idType: IdType): void 
       })
     })
 
+    describe('requests by address', () => {
+      it('refuses a malformed address for a reset or a verification mail, as registration does', async () => {
+        // Regression: both answered as for an unknown account (202 over HTTP) instead of a 400.
+        for (const bad of ['not-an-address', 'a@b', '@example.com']) {
+          await assert.rejects(service.initiatePasswordReset(bad), ValidationError, bad)
+          await assert.rejects(service.requestVerification(bad), ValidationError, bad)
+        }
+        await service.initiatePasswordReset(email())
+        await service.requestVerification(email())
+      })
+    })
+
     describe('listAndCountUsers', () => {
       it('filters, sorts, pages by offset and by cursor', async () => {
         const tag = `list${Date.now()}`
@@ -440,6 +452,86 @@ export function userServiceContract(dialect: TestDialect, idType: IdType): void 
           walked,
           made.map((u) => u.id),
         )
+      })
+      it('walks every page of each sort in both directions: a cursor carries its sort and filters', async () => {
+        // Regression: the cursor held only the sort value and id, so page 2 read under another (or the
+        // default) order was empty or held the wrong users, and nothing refused it.
+        const tag = `walk${Date.now()}`
+        const made: AppUser[] = []
+        for (const i of [3, 0, 4, 1, 2]) {
+          clock.advance(1)
+          made.push(await service.addUser({ email: `${tag}.${i}@example.com`, password: PASSWORD }))
+        }
+        // Updated in another order than created, so each sort field gives its own order.
+        for (const i of [2, 0, 4, 1, 3]) {
+          clock.advance(1)
+          await service.updateUser(made[i]!.id, { displayName: `u${i}` })
+        }
+        const all = await Promise.all(made.map((u) => service.getUser(u.id)))
+        const key = (u: AppUser, field: 'createdAt' | 'updatedAt' | 'email' | 'id'): string | number =>
+          field === 'email' ? u.email : field === 'id' ? String(u.id) : u[field].getTime()
+        for (const field of ['createdAt', 'updatedAt', 'email'] as const) {
+          for (const direction of ['asc', 'desc'] as const) {
+            const orderBy = { field, direction }
+            const [expected] = await service.listAndCountUsers({ filters: { email: tag }, orderBy })
+            const sorted = [...all].sort((a, b) => {
+              const [x, y] = [key(a, field), key(b, field)]
+              // Ties (same millisecond) fall back to the id, as the repository orders them.
+              const [i, j] = [a.id, b.id]
+              const byId =
+                typeof i === 'number' && typeof j === 'number' ? i - j : String(i) < String(j) ? -1 : 1
+              const c = x < y ? -1 : x > y ? 1 : byId
+              return direction === 'asc' ? c : -c
+            })
+            assert.deepEqual(
+              expected.map((u) => u.id),
+              sorted.map((u) => u.id),
+              `${field} ${direction}`,
+            )
+            const walked: Id[] = []
+            let cursor: string | undefined
+            do {
+              const page = await service.listUsers({ filters: { email: tag }, orderBy, limit: 2, cursor })
+              assert.equal(page.total, 5)
+              walked.push(...page.items.map((u) => u.id))
+              cursor = page.nextCursor ?? undefined
+            } while (cursor && walked.length <= 10)
+            assert.deepEqual(
+              walked,
+              expected.map((u) => u.id),
+              `${field} ${direction}`,
+            )
+
+            const first = await service.listUsers({ filters: { email: tag }, orderBy, limit: 2 })
+            const next = first.nextCursor ?? undefined
+            assert.ok(next)
+            const mismatched: Array<NonNullable<Parameters<typeof service.listUsers>[0]>> = [
+              { filters: { email: tag } },
+              {
+                filters: { email: tag },
+                orderBy: { field, direction: direction === 'asc' ? 'desc' : 'asc' },
+              },
+              {
+                filters: { email: tag },
+                orderBy: { field: field === 'email' ? 'createdAt' : 'email', direction },
+              },
+              {
+                filters: { email: tag },
+                orderBy: { field: field === 'updatedAt' ? 'createdAt' : 'updatedAt', direction },
+              },
+              { orderBy },
+              { filters: { email: tag, isActive: true }, orderBy },
+            ]
+            for (const query of mismatched) {
+              if (query.orderBy === undefined && field === 'createdAt' && direction === 'asc') continue
+              await assert.rejects(
+                service.listUsers({ ...query, limit: 2, cursor: next }),
+                (err) => err instanceof ValidationError && err.field === 'cursor',
+                `${field} ${direction} under ${JSON.stringify(query)}`,
+              )
+            }
+          }
+        }
       })
       it('treats LIKE wildcards in the email filter literally', async () => {
         const [users] = await service.listAndCountUsers({ filters: { email: '%' } })
@@ -771,9 +863,9 @@ export function userServiceContract(dialect: TestDialect, idType: IdType): void 
         await service.initiatePasswordReset(user.email.toUpperCase())
         return { user, token: await service.lastToken('reset') }
       }
-      it('is silent for unknown and malformed addresses', async () => {
+      it('is silent for unknown addresses and refuses malformed ones', async () => {
         await service.initiatePasswordReset('nobody@example.com')
-        await service.initiatePasswordReset('not an email')
+        await assert.rejects(service.initiatePasswordReset('not an email'), ValidationError)
         await service.settled()
         assert.deepEqual(service.sent, [])
       })

@@ -13,19 +13,29 @@ import { assertProblem, buildApp, PASSWORD, type TestApp, uniqueEmail } from './
 
 const NUL = '\u0000'
 const cursor = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
-const CRAFTED_CURSORS: Array<[string, string]> = [
-  ['a string for a timestamp', cursor(['abc', 'x'])],
-  ['a fraction', cursor([1.5, 'x'])],
-  ['a number beyond double range', Buffer.from('[1e400,"x"]').toString('base64url')],
-  ['a valid time and a non-UUID id', cursor([Date.now(), 'x'])],
-  ['a valid time and a NUL id', cursor([Date.now(), NUL])],
-  ['an unsafe integer', cursor([2 ** 60, '01900000-0000-7000-8000-000000000000'])],
-  ['a negative time', cursor([-1, '01900000-0000-7000-8000-000000000000'])],
-  ['three parts', cursor([1, '01900000-0000-7000-8000-000000000000', 3])],
-  ['an object', cursor({ a: 1 })],
-  ['not JSON', Buffer.from('[1,').toString('base64url')],
-  ['not base64url', '!!!!'],
+const UUID = '01900000-0000-7000-8000-000000000000'
+// Each crafted cursor is bound to the order it is sent with (`scope`: field, direction and filter digest,
+// read from a cursor the server issued), so the type checks of its value and id are what refuses it.
+const bound = (parts: string, scope: unknown[]) =>
+  Buffer.from(`[${parts},${scope.map((p) => JSON.stringify(p)).join(',')}]`).toString('base64url')
+const CRAFTED_CURSORS: Array<[string, (scope: unknown[]) => string]> = [
+  ['a string for a timestamp', (s) => bound('"abc","x"', s)],
+  ['a fraction', (s) => bound('1.5,"x"', s)],
+  ['a number beyond double range', (s) => bound('1e400,"x"', s)],
+  ['a valid time and a non-UUID id', (s) => bound(`${Date.now()},"x"`, s)],
+  ['a valid time and a NUL id', (s) => bound(`${Date.now()},"\\u0000"`, s)],
+  ['an unsafe integer', (s) => bound(`${2 ** 60},"${UUID}"`, s)],
+  ['a negative time', (s) => bound(`-1,"${UUID}"`, s)],
+  ['three parts', () => cursor([1, UUID, 3])],
+  ['the old two parts', () => cursor([1, UUID])],
+  ['an object', () => cursor({ a: 1 })],
+  ['not JSON', () => Buffer.from('[1,').toString('base64url')],
+  ['not base64url', () => '!!!!'],
 ]
+
+/** The sort field, direction and filter digest a server-issued cursor is bound to. */
+const scopeOf = (issued: string) =>
+  (JSON.parse(Buffer.from(issued, 'base64url').toString('utf8')) as unknown[]).slice(2)
 
 for (const { name: dialect, skip } of testDialects) {
   describe(`NUL bytes and crafted cursors answer 400, never 500, on ${dialect}`, { skip }, () => {
@@ -136,11 +146,18 @@ for (const { name: dialect, skip } of testDialects) {
     })
 
     it('crafted cursors are refused whatever the order', async () => {
+      // The user and the admin of `before`: two rows, so a page of one has a next cursor.
       for (const orderBy of ['createdAt', 'updatedAt', 'email']) {
-        for (const [what, value] of CRAFTED_CURSORS) {
+        const first = await t.request({
+          method: 'GET',
+          url: `/users?limit=1&orderBy=${orderBy}`,
+          headers: admin,
+        })
+        const scope = scopeOf((JSON.parse(first.body) as { nextCursor: string }).nextCursor)
+        for (const [what, make] of CRAFTED_CURSORS) {
           const res = await t.request({
             method: 'GET',
-            url: `/users?orderBy=${orderBy}&cursor=${encodeURIComponent(value)}`,
+            url: `/users?orderBy=${orderBy}&cursor=${encodeURIComponent(make(scope))}`,
             headers: admin,
           })
           assert.ok(res.statusCode < 500, `${orderBy}, ${what}: ${res.statusCode} ${res.body}`)
@@ -150,22 +167,56 @@ for (const { name: dialect, skip } of testDialects) {
       }
     })
 
-    it('a cursor the server issued still pages (on every order)', async () => {
+    it('a cursor walks every sort in both directions, each user once; under another sort or filter it is a 400', async () => {
+      // Regression: the cursor did not carry its sort: page 2 without the sort was an empty 200, and with
+      // `order=desc` it held the wrong user.
       for (let i = 0; i < 3; i++) await t.createUser()
+      const get = (query: string) => t.request({ method: 'GET', url: `/users?${query}`, headers: admin })
+      type Page = { items: Array<Record<string, string>>; nextCursor: string | null; total: number }
       for (const orderBy of ['createdAt', 'updatedAt', 'email']) {
-        const first = await t.request({
-          method: 'GET',
-          url: `/users?limit=1&orderBy=${orderBy}`,
-          headers: admin,
-        })
-        const next = (JSON.parse(first.body) as { nextCursor: string }).nextCursor
-        assert.ok(next)
-        const second = await t.request({
-          method: 'GET',
-          url: `/users?limit=1&orderBy=${orderBy}&cursor=${next}`,
-          headers: admin,
-        })
-        assert.equal(second.statusCode, 200, second.body)
+        for (const order of ['asc', 'desc']) {
+          const sort = `orderBy=${orderBy}&order=${order}`
+          const full = JSON.parse((await get(`${sort}&limit=100`)).body) as Page
+          const keys = full.items.map((u) => u[orderBy] as string)
+          const sorted = [...keys].sort()
+          assert.deepEqual(keys, order === 'asc' ? sorted : sorted.reverse(), sort)
+          const walked: string[] = []
+          let next: string | null = null
+          do {
+            const res = await get(`${sort}&limit=2${next ? `&cursor=${encodeURIComponent(next)}` : ''}`)
+            assert.equal(res.statusCode, 200, res.body)
+            const page = JSON.parse(res.body) as Page
+            assert.equal(page.total, full.total)
+            walked.push(...page.items.map((u) => String(u.id)))
+            next = page.nextCursor
+          } while (next && walked.length <= full.total)
+          assert.deepEqual(
+            walked,
+            full.items.map((u) => String(u.id)),
+            sort,
+          )
+
+          const issued = (JSON.parse((await get(`${sort}&limit=2`)).body) as Page).nextCursor
+          assert.ok(issued)
+          const c = `cursor=${encodeURIComponent(issued)}&limit=2`
+          const other = orderBy === 'email' ? 'createdAt' : orderBy === 'createdAt' ? 'updatedAt' : 'email'
+          const mismatched = [
+            `${c}&orderBy=${orderBy}&order=${order === 'asc' ? 'desc' : 'asc'}`,
+            `${c}&orderBy=${other}&order=${order}`,
+            `${c}&${sort}&isActive=true`,
+            `${c}&${sort}&email=example`,
+          ]
+          if (sort !== 'orderBy=createdAt&order=asc') mismatched.push(c)
+          for (const query of mismatched) {
+            const res = await get(query)
+            const body = assertProblem(res, 400, 'ERR_VALIDATION')
+            assert.deepEqual(
+              (body.errors as Array<{ field: string }> | undefined)?.map((e) => e.field),
+              ['cursor'],
+              `${sort} then ${query}: ${res.body}`,
+            )
+          }
+        }
       }
     })
 

@@ -54,6 +54,14 @@ for (const backend of backends) {
         assert.equal(await loginStatus(email, PASSWORD), 200)
       })
 
+      it('refuses a malformed address with 400 as /register does (it was a 202)', async () => {
+        for (const email of ['not-an-address', 'a@b', '@example.com', 'two@@example.com']) {
+          const res = await t.request({ method: 'POST', url: '/forgot-password', payload: { email } })
+          assertProblem(res, 400, 'ERR_VALIDATION')
+          assert.deepEqual(problemFields(res), ['email'], email)
+        }
+      })
+
       it('refuses a malformed body with 400 naming the field', async () => {
         const res = await t.request({
           method: 'POST',

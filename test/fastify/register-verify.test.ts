@@ -222,11 +222,23 @@ for (const backend of backends) {
             .statusCode,
           200,
         )
-        assertProblem(
-          await t.request({ method: 'POST', url: '/verify', payload: { token, password: PASSWORD } }),
-          400,
-          'ERR_INVALID_TOKEN',
-        )
+        // Regression: a second click said "invalid token"; it says "already verified" (to the link's
+        // holder only), with or without the password, and verifying still needs the password.
+        for (const payload of [{ token, password: PASSWORD }, { token }]) {
+          const again = assertProblem(
+            await t.request({ method: 'POST', url: '/verify', payload }),
+            400,
+            'ERR_INVALID_TOKEN',
+          )
+          assert.match(again.detail, /already verified/)
+        }
+        const unverified = await registered()
+        const noPassword = await t.request({
+          method: 'POST',
+          url: '/verify',
+          payload: { token: unverified.token },
+        })
+        assertProblem(noPassword, 400, 'ERR_PASSWORD_REQUIRED')
 
         const tampered = await registered()
         const [h, p, s] = tampered.token.split('.') as [string, string, string]
@@ -447,6 +459,20 @@ for (const backend of backends) {
         const res = await t.request({ method: 'POST', url: '/verify/request', payload: { email: 1 } })
         assertProblem(res, 400, 'ERR_VALIDATION')
         assert.deepEqual(problemFields(res), ['email'])
+      })
+
+      it('refuses a malformed address with 400 as /register does (it was a 202)', async () => {
+        for (const email of ['not-an-address', 'a@b', '@example.com', 'two@@example.com']) {
+          const res = await t.request({ method: 'POST', url: '/verify/request', payload: { email } })
+          assertProblem(res, 400, 'ERR_VALIDATION')
+          assert.deepEqual(problemFields(res), ['email'], email)
+          const register = await t.request({
+            method: 'POST',
+            url: '/register',
+            payload: { email, password: PASSWORD },
+          })
+          assertProblem(register, 400, 'ERR_VALIDATION')
+        }
       })
     })
   })

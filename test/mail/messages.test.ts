@@ -33,6 +33,44 @@ describe('tokenLink', () => {
 })
 
 describe('composeUserMail', () => {
+  it('puts each link right after the sentence that leads to it (the "here:" link came before it)', () => {
+    const kinds = [
+      'verification',
+      'password-reset',
+      'existing-account',
+      'email-change-confirm',
+      'email-change-requested',
+    ] as const
+    for (const kind of kinds) {
+      const mail = composeUserMail(
+        kind,
+        { to: 'a@x.com', token: 't', newEmail: 'b@x.com' },
+        { baseUrl: 'https://x.com' },
+      )
+      const parts = mail.text.trim().split('\n\n')
+      const at = parts.findIndex((p) => p.startsWith('https://x.com/'))
+      assert.ok(at > 0, `${kind}: a link after some text`)
+      const before = parts[at - 1]!
+      // No text after the link ends with a colon: the sentence that announces the link precedes it.
+      assert.ok(
+        parts.slice(at + 1).every((p) => !p.endsWith(':')),
+        `${kind}: ${mail.text}`,
+      )
+      // The HTML part has the same order: its link paragraph sits where the text's link does.
+      const htmlAt = mail.html.split('</p>').findIndex((p) => p.includes('<a href='))
+      assert.equal(htmlAt, at, `${kind}: ${mail.html}`)
+      assert.ok(before.length > 0)
+    }
+    const existing = composeUserMail(
+      'existing-account',
+      { to: 'a@x.com', token: 't' },
+      { baseUrl: 'https://x.com' },
+    )
+    const parts = existing.text.trim().split('\n\n')
+    const at = parts.findIndex((p) => p.startsWith('https://x.com/reset-password#token='))
+    assert.match(parts[at - 1]!, /here:$/)
+    assert.equal(existing.html.indexOf('here:') < existing.html.indexOf('<a href='), true)
+  })
   it('escapes user-controlled text in the HTML part', () => {
     const mail = composeUserMail(
       'email-changed',

@@ -122,42 +122,88 @@ describe('SQLite write transactions and another process holding the lock', () =>
 
 describe('list cursors', () => {
   const uuid = '01900000-0000-7000-8000-000000000000'
-  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+  type Field = 'createdAt' | 'updatedAt' | 'email' | 'id'
+  const asc = (field: Field) => ({ field, direction: 'asc' as const })
+  // The digest of "no filters", read from a cursor the server issued, so crafted parts are bound correctly
+  // and only the part under test is wrong.
+  const digest = (
+    JSON.parse(Buffer.from(encodeUserCursor(asc('id'), 'integer', 1, 1), 'base64url').toString()) as unknown[]
+  )[4]
+  const b64 = (value: unknown[], field: Field = 'createdAt') =>
+    Buffer.from(JSON.stringify([...value, field, 'asc', digest])).toString('base64url')
+  const raw = (text: string) => Buffer.from(text).toString('base64url')
 
   it('round-trips what the server issues, for every order and id type (bigint strings included)', () => {
     assert.deepEqual(
-      decodeUserCursor(encodeUserCursor('createdAt', 'uuid', '1732000000000', uuid), 'createdAt', 'uuid'),
+      decodeUserCursor(
+        encodeUserCursor(asc('createdAt'), 'uuid', '1732000000000', uuid),
+        asc('createdAt'),
+        'uuid',
+      ),
       [1732000000000, uuid],
     )
     assert.deepEqual(
-      decodeUserCursor(encodeUserCursor('email', 'integer', 'a@b.co', '42'), 'email', 'integer'),
+      decodeUserCursor(encodeUserCursor(asc('email'), 'integer', 'a@b.co', '42'), asc('email'), 'integer'),
       ['a@b.co', 42],
     )
-    assert.deepEqual(decodeUserCursor(encodeUserCursor('id', 'integer', 7, 7), 'id', 'integer'), [7, 7])
+    assert.deepEqual(
+      decodeUserCursor(encodeUserCursor(asc('id'), 'integer', 7, 7), asc('id'), 'integer'),
+      [7, 7],
+    )
+  })
+
+  it('refuses a cursor used under another sort field, direction or filter than the one that made it', () => {
+    const scope = {
+      field: 'email' as const,
+      direction: 'desc' as const,
+      filters: { email: 'x', role: undefined },
+    }
+    const issued = encodeUserCursor(scope, 'uuid', 'a@b.co', uuid)
+    // Same filters in another key order, absent ones dropped: the same list.
+    assert.deepEqual(
+      decodeUserCursor(issued, { ...scope, filters: { role: undefined, email: 'x' } }, 'uuid'),
+      ['a@b.co', uuid],
+    )
+    for (const other of [
+      { ...scope, field: 'createdAt' as const },
+      { ...scope, field: 'updatedAt' as const },
+      { ...scope, direction: 'asc' as const },
+      { ...scope, filters: {} },
+      { ...scope, filters: { email: 'y' } },
+      { ...scope, filters: { email: 'x', isActive: true } },
+    ]) {
+      assert.throws(
+        () => decodeUserCursor(issued, other, 'uuid'),
+        (err) => err instanceof ValidationError && err.field === 'cursor',
+        JSON.stringify(other),
+      )
+    }
+    // The old two-part form carried no sort: refused.
+    assert.throws(() => decodeUserCursor(raw(`["a@b.co","${uuid}"]`), scope, 'uuid'), ValidationError)
   })
 
   it('refuses every part of the wrong type, non-finite, unsafe, oversized or with NUL', () => {
-    const bad: Array<[string, 'createdAt' | 'email' | 'id', 'uuid' | 'integer']> = [
+    const bad: Array<[string, Field, 'uuid' | 'integer']> = [
       [b64(['abc', uuid]), 'createdAt', 'uuid'],
       [b64([1.5, uuid]), 'createdAt', 'uuid'],
-      [Buffer.from(`[1e400,"${uuid}"]`).toString('base64url'), 'createdAt', 'uuid'],
-      [b64([2 ** 53, uuid]), 'updatedAt' as 'createdAt', 'uuid'],
+      [raw(`[1e400,"${uuid}","createdAt","asc",${JSON.stringify(digest)}]`), 'createdAt', 'uuid'],
+      [b64([2 ** 53, uuid], 'updatedAt'), 'updatedAt', 'uuid'],
       [b64([1, 'x']), 'createdAt', 'uuid'],
       [b64([1, 1.5]), 'createdAt', 'integer'],
       [b64([1, 0]), 'createdAt', 'integer'],
       [b64([1, 2 ** 60]), 'createdAt', 'integer'],
-      [Buffer.from('[1,1e400]').toString('base64url'), 'createdAt', 'integer'],
-      [b64([1, uuid]), 'email', 'uuid'],
-      [b64(['a\u0000', uuid]), 'email', 'uuid'],
-      [b64(['x'.repeat(321), uuid]), 'email', 'uuid'],
-      [b64([1.5, 1]), 'id', 'integer'],
+      [raw(`[1,1e400,"createdAt","asc",${JSON.stringify(digest)}]`), 'createdAt', 'integer'],
+      [b64([1, uuid], 'email'), 'email', 'uuid'],
+      [b64(['a\u0000', uuid], 'email'), 'email', 'uuid'],
+      [b64(['x'.repeat(321), uuid], 'email'), 'email', 'uuid'],
+      [b64([1.5, 1], 'id'), 'id', 'integer'],
       [b64([1, 1, 1]), 'createdAt', 'integer'],
-      ['A'.repeat(2000), 'createdAt', 'uuid'],
+      ['A'.repeat(3000), 'createdAt', 'uuid'],
       ['%%%', 'createdAt', 'uuid'],
     ]
     for (const [cursor, field, idType] of bad) {
       assert.throws(
-        () => decodeUserCursor(cursor, field, idType),
+        () => decodeUserCursor(cursor, asc(field), idType),
         ValidationError,
         `${cursor} ${field} ${idType}`,
       )

@@ -47,7 +47,8 @@ export function verificationRoutes(
       schema: {
         tags,
         summary: 'Send a new verification link',
-        description: 'Always answers 202 with the same body, so it reveals nothing about the address.',
+        description:
+          'Answers 202 with the same body for every well-formed address, so it reveals nothing about accounts; a malformed address answers 400 `ERR_VALIDATION`, as on `/register`.',
         body: schemas.EmailBody,
         response: { 202: schemas.Accepted },
       },

@@ -172,7 +172,8 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
       .executeTakeFirstOrThrow()
 
     let page = this.#db.selectFrom('users').selectAll().where(filtered)
-    const cursor = query.cursor ? decodeUserCursor(query.cursor, order.field, this.idType) : null
+    const scope = { ...order, filters: query.filters }
+    const cursor = query.cursor ? decodeUserCursor(query.cursor, scope, this.idType) : null
     const forward = order.direction === 'asc' ? '>' : '<'
     if (cursor) {
       const [value, id] = cursor
@@ -195,8 +196,7 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
     return {
       items: await this.#withRoles(pageRows),
       total: toNumber(totalRow.n),
-      nextCursor:
-        hasMore && last ? encodeUserCursor(order.field, this.idType, last[orderColumn], last.id) : null,
+      nextCursor: hasMore && last ? encodeUserCursor(scope, this.idType, last[orderColumn], last.id) : null,
     }
   }
 
