@@ -7,8 +7,26 @@
  */
 import type { BaseUser } from '../core/user.js'
 
-/** The names of the built-in backends. */
+/**
+ * The shorthand names of the built-in backends: `session` (a database session in a cookie), `jwt` (a JWT
+ * as a Bearer token) and `jwt-cookie` (a JWT in a cookie).
+ */
 export type AuthBackendName = 'session' | 'jwt' | 'jwt-cookie'
+
+/** Where a credential travels: an HttpOnly cookie, or the `Authorization: Bearer` header. */
+export type AuthTransport = 'cookie' | 'bearer'
+
+/** What a credential is: an opaque database session, or a signed JWT checked against the user's state. */
+export type AuthStrategy = 'session' | 'jwt'
+
+/** The transport and strategy each shorthand name stands for. */
+export const BACKEND_SHORTHANDS: Readonly<
+  Record<AuthBackendName, { transport: AuthTransport; strategy: AuthStrategy }>
+> = {
+  session: { transport: 'cookie', strategy: 'session' },
+  jwt: { transport: 'bearer', strategy: 'jwt' },
+  'jwt-cookie': { transport: 'cookie', strategy: 'jwt' },
+}
 
 /** What a backend reads from a request. */
 export interface RequestCredentials {
@@ -46,7 +64,11 @@ export interface ActiveCredential {
 
 /** An authentication backend. */
 export interface AuthBackend<U extends BaseUser = BaseUser> {
-  readonly name: AuthBackendName
+  /**
+   * Names the backend among the configured ones (in logs, and in the paths of its login routes when it is
+   * not the first): letters, digits and `-`. The built-in backends default to their shorthand name.
+   */
+  readonly name: string
   /** The cookie this backend uses, or `null` for Bearer tokens. */
   readonly cookieName: string | null
   /** Issues a fresh credential for a user who just proved who they are. */
@@ -67,4 +89,17 @@ export interface AuthBackend<U extends BaseUser = BaseUser> {
  */
 export function isUsable(user: BaseUser, credentialVersion: unknown, requireVerified: boolean): boolean {
   return user.isActive && (user.isVerified || !requireVerified) && credentialVersion === user.authVersion
+}
+
+/**
+ * The HTTP authentication scheme a backend's credential is sent with, as `WWW-Authenticate` names it:
+ * `Bearer` for a backend without a cookie, `Cookie` for one with.
+ *
+ * @example
+ * ```ts
+ * authSchemeOf(new JwtBackend({ ...deps, transport: 'bearer' })) // 'Bearer'
+ * ```
+ */
+export function authSchemeOf(backend: Pick<AuthBackend, 'cookieName'>): 'Bearer' | 'Cookie' {
+  return backend.cookieName === null ? 'Bearer' : 'Cookie'
 }

@@ -12,7 +12,13 @@ import { InvalidTokenError } from '../core/errors.js'
 import type { TokenDenylist, UserRepository } from '../core/repositories.js'
 import type { BaseUser, Id } from '../core/user.js'
 import { type TokenCodec, tokenPurposes } from '../tokens/token-codec.js'
-import type { ActiveCredential, AuthBackend, IssuedCredential, RequestCredentials } from './auth-backend.js'
+import type {
+  ActiveCredential,
+  AuthBackend,
+  AuthTransport,
+  IssuedCredential,
+  RequestCredentials,
+} from './auth-backend.js'
 import { isUsable } from './auth-backend.js'
 
 /** Options of {@link JwtBackend}. */
@@ -21,10 +27,12 @@ export interface JwtBackendOptions<U extends BaseUser> {
   denylist: TokenDenylist
   tokens: TokenCodec
   clock: Clock
+  /** Names the backend among several. Default: `'jwt'` on the bearer transport, `'jwt-cookie'` on the cookie one. */
+  name?: string
   /** Access token lifetime in seconds. Default: `900` (15 min). */
   lifetimeSeconds?: number
   /** `'bearer'` reads only the `Authorization` header; `'cookie'` reads only the cookie. */
-  transport: 'bearer' | 'cookie'
+  transport: AuthTransport
   /** The cookie name, for the cookie transport. */
   cookieName?: string
   /** Whether unverified users are refused. */
@@ -44,7 +52,7 @@ const BEARER = /^Bearer ([A-Za-z0-9_.-]+)$/
  * ```
  */
 export class JwtBackend<U extends BaseUser = BaseUser> implements AuthBackend<U> {
-  readonly name: 'jwt' | 'jwt-cookie'
+  readonly name: string
   readonly cookieName: string | null
   readonly lifetimeSeconds: number
   readonly #users: UserRepository<U>
@@ -55,7 +63,9 @@ export class JwtBackend<U extends BaseUser = BaseUser> implements AuthBackend<U>
   readonly #parseId: (sub: string) => Id | null
 
   constructor(options: JwtBackendOptions<U>) {
-    this.name = options.transport === 'cookie' ? 'jwt-cookie' : 'jwt'
+    if (options.transport !== 'cookie' && options.transport !== 'bearer')
+      throw new TypeError("fastify-users: a JWT backend's transport must be 'cookie' or 'bearer'")
+    this.name = options.name ?? (options.transport === 'cookie' ? 'jwt-cookie' : 'jwt')
     if (options.transport === 'cookie' && !options.cookieName)
       throw new TypeError('fastify-users: the jwt-cookie backend needs a cookie name')
     this.cookieName = options.transport === 'cookie' ? (options.cookieName ?? null) : null

@@ -1,13 +1,20 @@
 /**
- * The session backend: an opaque 256-bit secret in an HttpOnly cookie, only its SHA-256 stored. A new
- * session at every login (no fixation), an idle and an absolute lifetime enforced server-side.
+ * The session backend: an opaque 256-bit secret in an HttpOnly cookie (or, with the `bearer` transport, in
+ * the `Authorization` header), only its SHA-256 stored. A new session at every login (no fixation), an idle
+ * and an absolute lifetime enforced server-side.
  *
  * @module
  */
 import type { Clock } from '../core/clock.js'
 import type { SessionRepository, UserRepository } from '../core/repositories.js'
 import type { BaseUser } from '../core/user.js'
-import type { ActiveCredential, AuthBackend, IssuedCredential, RequestCredentials } from './auth-backend.js'
+import type {
+  ActiveCredential,
+  AuthBackend,
+  AuthTransport,
+  IssuedCredential,
+  RequestCredentials,
+} from './auth-backend.js'
 import { isUsable } from './auth-backend.js'
 import { generateSessionSecret, hashSessionSecret } from './session-secret.js'
 
@@ -16,8 +23,12 @@ export interface SessionBackendOptions<U extends BaseUser> {
   users: UserRepository<U>
   sessions: SessionRepository
   clock: Clock
-  /** The cookie name. */
-  cookieName: string
+  /** Names the backend among several. Default: `'session'` on the cookie transport, `'session-bearer'` else. */
+  name?: string
+  /** Where the secret travels. Default: `'cookie'`. */
+  transport?: AuthTransport
+  /** The cookie name; required on the cookie transport, ignored on the bearer one. */
+  cookieName?: string
   /** Sessions end after this long without a request. Default: `3600` (NIST AAL2's 1 h). */
   idleTimeoutSeconds?: number
   /** Sessions end this long after login, whatever the activity. Default: `86400` (24 h). */
@@ -28,6 +39,7 @@ export interface SessionBackendOptions<U extends BaseUser> {
 
 // Activity is written at most this often, so a busy user costs one write a minute, not one per request.
 const TOUCH_INTERVAL_MS = 60_000
+const BEARER = /^Bearer ([A-Za-z0-9_-]+)$/
 
 /**
  * Sessions stored through a `SessionRepository`.
@@ -35,11 +47,13 @@ const TOUCH_INTERVAL_MS = 60_000
  * @example
  * ```ts
  * const backend = new SessionBackend({ users, sessions, clock: systemClock, cookieName: '__Host-sid', requireVerified: true })
+ * // The same sessions for an API client, as `Authorization: Bearer <secret>`:
+ * const api = new SessionBackend({ users, sessions, clock: systemClock, transport: 'bearer', requireVerified: true })
  * ```
  */
 export class SessionBackend<U extends BaseUser = BaseUser> implements AuthBackend<U> {
-  readonly name = 'session' as const
-  readonly cookieName: string
+  readonly name: string
+  readonly cookieName: string | null
   readonly idleTimeoutMs: number
   readonly absoluteTimeoutMs: number
   readonly #users: UserRepository<U>
@@ -57,7 +71,13 @@ export class SessionBackend<U extends BaseUser = BaseUser> implements AuthBacken
         'fastify-users: `session.absoluteTimeoutSeconds` must be between the idle timeout and 30 days',
       )
     }
-    this.cookieName = options.cookieName
+    const transport = options.transport ?? 'cookie'
+    if (transport !== 'cookie' && transport !== 'bearer')
+      throw new TypeError("fastify-users: a session backend's transport must be 'cookie' or 'bearer'")
+    if (transport === 'cookie' && !options.cookieName)
+      throw new TypeError('fastify-users: the session backend needs a cookie name on the cookie transport')
+    this.name = options.name ?? (transport === 'cookie' ? 'session' : 'session-bearer')
+    this.cookieName = transport === 'cookie' ? (options.cookieName ?? null) : null
     this.idleTimeoutMs = idle * 1000
     this.absoluteTimeoutMs = absolute * 1000
     this.#users = options.users
@@ -68,7 +88,7 @@ export class SessionBackend<U extends BaseUser = BaseUser> implements AuthBacken
 
   async login(user: U, request: RequestCredentials): Promise<IssuedCredential> {
     // Rotation on authentication: a session the client already had (perhaps planted) ends here.
-    const previous = hashSessionSecret(request.cookie)
+    const previous = hashSessionSecret(this.#secretOf(request))
     if (previous) await this.#sessions.delete(previous)
     const secret = generateSessionSecret()
     const now = this.#clock.now()
@@ -82,11 +102,18 @@ export class SessionBackend<U extends BaseUser = BaseUser> implements AuthBacken
       ip: request.ip?.slice(0, 64) ?? null,
       userAgent: request.userAgent?.slice(0, 512) ?? null,
     })
-    return { cookie: { name: this.cookieName, value: secret, maxAgeSeconds: this.absoluteTimeoutMs / 1000 } }
+    const maxAgeSeconds = this.absoluteTimeoutMs / 1000
+    if (this.cookieName) return { cookie: { name: this.cookieName, value: secret, maxAgeSeconds } }
+    return { accessToken: secret, expiresIn: maxAgeSeconds }
+  }
+
+  // Each transport reads only its own place, so a cookie never stands in for a Bearer secret.
+  #secretOf(request: RequestCredentials): string | undefined {
+    return this.cookieName ? request.cookie : BEARER.exec(request.authorization ?? '')?.[1]
   }
 
   async authenticate(request: RequestCredentials): Promise<{ user: U; credential: ActiveCredential } | null> {
-    const id = hashSessionSecret(request.cookie)
+    const id = hashSessionSecret(this.#secretOf(request))
     if (!id) return null
     const session = await this.#sessions.find(id)
     if (!session) return null

@@ -15,6 +15,7 @@ import {
   ShuttingDownError,
   TooManyAttemptsError,
 } from '../core/errors.js'
+import { AUTHENTICATOR } from './request-auth.js'
 
 /** HTTP status of every error code. The single table of the library. */
 export const statusByCode: Record<FastifyUsersErrorCode, number> = {
@@ -156,10 +157,18 @@ export function problemFromError(error: unknown): Problem {
   return problem(status === 503 ? 503 : 500, 'ERR_INTERNAL', 'an unexpected error occurred')
 }
 
+// The schemes of the configured backends only; without the plugin (an app calling sendProblem on its own
+// instance before registering it), every scheme the plugin can offer.
+function challengeOf(reply: FastifyReply): string {
+  const server = reply.request?.server as unknown as Record<string, unknown> | undefined
+  const auth = server?.[AUTHENTICATOR] as { challenge?: unknown } | undefined
+  return typeof auth?.challenge === 'string' ? auth.challenge : 'Bearer, Cookie'
+}
+
 /** Sends an error as problem+json. Used by the error handler and by the guards on the application's routes. */
 export function sendProblem(reply: FastifyReply, error: unknown): FastifyReply {
   const body = problemFromError(error)
-  if (body.status === 401) reply.header('www-authenticate', 'Bearer, Cookie')
+  if (body.status === 401) reply.header('www-authenticate', challengeOf(reply))
   // A full hash queue clears within a moment; tell clients when to come back.
   if (body.status === 503) reply.header('retry-after', '1')
   // The throttle knows when the identifier may try again. The body says nothing more, so it is the same

@@ -5,7 +5,7 @@
  * @module
  */
 import type { FastifyInstance, RouteOptions } from 'fastify'
-import type { AuthBackendName } from '../auth/auth-backend.js'
+import type { AuthBackend, AuthBackendName } from '../auth/auth-backend.js'
 
 /** An OpenAPI security scheme object. */
 export type SecurityScheme =
@@ -28,6 +28,32 @@ export function securitySchemeOf(
   return backend === 'jwt'
     ? { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } }
     : { cookieAuth: { type: 'apiKey', in: 'cookie', name: cookieName ?? '' } }
+}
+
+/**
+ * The security schemes of the configured backends and the `security` of an operation that needs a
+ * credential (any one of them): `bearerAuth` for the Bearer backends (one header, one scheme),
+ * `cookieAuth` for the first cookie backend and `cookieAuth-<name>` for each further one.
+ *
+ * @example
+ * ```ts
+ * securityOf([sessionBackend, jwtBackend]).security // [{ cookieAuth: [] }, { bearerAuth: [] }]
+ * ```
+ */
+export function securityOf(backends: readonly Pick<AuthBackend, 'name' | 'cookieName'>[]): {
+  schemes: Record<string, SecurityScheme>
+  security: Array<Record<string, string[]>>
+} {
+  const schemes: Record<string, SecurityScheme> = {}
+  for (const backend of backends) {
+    if (backend.cookieName === null) {
+      schemes.bearerAuth = { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }
+    } else {
+      const name = 'cookieAuth' in schemes ? `cookieAuth-${backend.name}` : 'cookieAuth'
+      schemes[name] = { type: 'apiKey', in: 'cookie', name: backend.cookieName }
+    }
+  }
+  return { schemes, security: Object.keys(schemes).map((name) => ({ [name]: [] })) }
 }
 
 /**

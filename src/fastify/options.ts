@@ -6,12 +6,14 @@
  */
 import type { preHandlerAsyncHookHandler } from 'fastify'
 import type { Kysely, Migration } from 'kysely'
-import type { AuthBackendName } from '../auth/auth-backend.js'
+import type { AuthBackend, AuthBackendName, AuthStrategy, AuthTransport } from '../auth/auth-backend.js'
 import { parseTrustedOrigins } from '../auth/origin-check.js'
 import type { Clock } from '../core/clock.js'
+import type { TokenDenylist } from '../core/repositories.js'
 import { BUILT_IN_USER_FIELDS, type IdType, type UserFieldSchema } from '../core/user.js'
 import type { BaseUserService, TokenLifetimes, UserServiceOptions } from '../core/user-service.js'
 import type { Mailer } from '../mail/mailer.js'
+import type { FlatOptions } from './normalize-options.js'
 import type { RateLimitOptions } from './rate-limit.js'
 
 /**
@@ -66,6 +68,8 @@ export interface UserManagementHandlerConfig extends RouteGroupConfig {
   pathPrefix?: string
   /** Default: `[rolesAccepted('admin')]`. An empty list is refused; say `'public'` to mean it. */
   guards?: GuardsOption
+  /** Maximum page size of `GET /users`, the same as the top-level `maxPageSize`. Default: `100`. */
+  maxPageSize?: number
 }
 
 /** The admin routes on roles. */
@@ -94,15 +98,138 @@ export interface CookieOptions {
 // biome-ignore lint/suspicious/noExplicitAny: the application's user type is unknown to the plugin (see above).
 export type UserServiceClass = new (options: UserServiceOptions<any, any>) => BaseUserService<any, any, any>
 
-/** Options of the `fastify-users` plugin. */
+/**
+ * A backend by its two choices: where the credential travels (`transport`) and what it is (`strategy`).
+ *
+ * @example
+ * ```ts
+ * // An opaque database session for an API client, in `Authorization: Bearer`:
+ * const api: AuthBackendSpec = { name: 'api', transport: 'bearer', strategy: 'session' }
+ * ```
+ */
+export interface AuthBackendSpec {
+  /**
+   * Names the backend; its login routes are `/auth/<name>/login` and `/auth/<name>/logout` unless it is the
+   * first backend. Letters, digits and `-`. Default: the shorthand name of the pair (`session`, `jwt`,
+   * `jwt-cookie`), `session-bearer` for a session in a Bearer header.
+   */
+  name?: string
+  transport: AuthTransport
+  strategy: AuthStrategy
+  /**
+   * The cookie, on the cookie transport. Default: `__Host-fastify-users-session` (session) or
+   * `__Host-fastify-users-token` (JWT), `__Host-fastify-users-<name>` when that is taken; without the
+   * `__Host-` prefix when `cookie.secure` is `false`.
+   */
+  cookieName?: string
+}
+
+/** One configured backend: a shorthand name, a transport and strategy pair, or a backend you built. */
+export type AuthBackendEntry = AuthBackendName | AuthBackendSpec | AuthBackend
+
+/** How requests are authenticated: the `auth` group of the options. */
+export interface AuthOptions {
+  /**
+   * The backends, asked in this order on every request: the first that recognises the request's credential
+   * wins. The first backend's login and logout routes are at the `routes.auth` paths (`/login`, `/logout`),
+   * every other's at `/auth/<name>/login` and `/auth/<name>/logout`. Default: `['session']`.
+   */
+  backends?: readonly AuthBackendEntry[]
+  /** Session lifetimes of the session strategy, in seconds. Defaults: idle `3600`, absolute `86400`. */
+  session?: { idleTimeoutSeconds?: number; absoluteTimeoutSeconds?: number }
+  /** Cookie settings of the cookie transport. */
+  cookie?: CookieOptions
+  /** Origins whose cross-site requests are accepted when a backend uses a cookie (exact origins). */
+  trustedOrigins?: readonly string[]
+  /**
+   * Where logged-out JWTs are kept until they expire. Default: the `database`'s. Needed by the JWT
+   * strategy when a constructed `service` is given without a `database`.
+   */
+  tokenDenylist?: TokenDenylist
+}
+
+/** Where the data lives: the `database` group of the options. */
+export interface DatabaseOptions {
+  /** A URL the plugin connects to (and closes on shutdown), or a Kysely instance the application owns. */
+  connection: string | Kysely<unknown>
+  /** The same as the top-level `connectTimeoutMs`. */
+  connectTimeoutMs?: number
+  /** Run the migrations at registration. Default: `false`. */
+  migrate?: boolean
+  /** The application's own migrations. */
+  migrations?: Record<string, Migration>
+}
+
+/** The shape of a user: the `user` group of the options. */
+export interface UserModelOptions {
+  /** Id type of users and roles. Default: `'uuid'`. */
+  idType?: IdType
+  /** The column users log in with (top-level: `userAuthIdentifier`). Default: `'email'`. */
+  authIdentifier?: string
+  /** The application's custom user fields (top-level: `userFields`). */
+  fields?: Record<string, UserFieldSchema>
+  /** Custom fields only admins may write. */
+  adminOnlyFields?: readonly string[]
+}
+
+/** How the plugin builds its user service: the `service` group of the options (each as at the top level). */
+export interface ServiceSettings {
+  /** A subclass of `BaseUserService` (top-level: `userServiceClass`). Default: `BaseUserService`. */
+  class?: UserServiceClass
+  requireVerificationOnRegistration?: boolean
+  hashSchemes?: UserServiceOptions['hashSchemes']
+  passwordHashing?: UserServiceOptions['passwordHashing']
+  passwordPolicy?: UserServiceOptions['passwordPolicy']
+  tokenLifetimes?: TokenLifetimes
+  /** The `iss` claim of every token. Default: `'fastify-users'`. */
+  issuer?: string
+  defaultRoles?: readonly string[]
+  adminRoles?: readonly string[]
+  mailCap?: UserServiceOptions['mailCap']
+  loginThrottle?: UserServiceOptions['loginThrottle']
+  clock?: Clock
+}
+
+/** What the service mails and where its links point: the `mail` group of the options. */
+export interface MailSettings {
+  mailer?: Mailer
+  baseUrl?: string
+  linkPaths?: { verify?: string; reset?: string; confirmEmail?: string; cancelEmail?: string }
+  appName?: string
+}
+
+/**
+ * Options of the `fastify-users` plugin. Each option exists at the top level (the short form) and in the
+ * group of its concern (`database`, `user`, `service`, `auth`, `mail`, `routes`, `openapi`, `rateLimit`);
+ * giving one option in both places is refused.
+ */
 export interface FastifyUsersOptions {
-  /** Signs tokens; at least 32 bytes. A list rotates: the first signs, all verify. */
-  secret: string | readonly string[]
+  /**
+   * Signs tokens; at least 32 bytes. A list rotates: the first signs, all verify. Required unless a
+   * constructed `service` is given (it signs with its own).
+   */
+  secret?: string | readonly string[]
   /**
    * A Kysely instance the application owns, or a URL the plugin connects to (and closes on shutdown):
-   * `sqlite:path/to/file.db`, `sqlite::memory:`, `postgres://...`, `mysql://...`.
+   * `sqlite:path/to/file.db`, `sqlite::memory:`, `postgres://...`, `mysql://...`; or the `database` group.
+   * Required unless a constructed `service` is given.
    */
-  database: string | Kysely<unknown>
+  database?: string | Kysely<unknown> | DatabaseOptions
+  /**
+   * The user service: a constructed `BaseUserService` (or subclass) with its own repositories, which the
+   * plugin then uses as it is (sessions, login throttle, mail cap and mail all come from it); or the
+   * settings from which the plugin builds one.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: the application's user type is unknown to the plugin.
+  service?: BaseUserService<any, any, any> | ServiceSettings
+  /** The shape of a user, grouped. */
+  user?: UserModelOptions
+  /** Authentication, grouped: one or several backends, sessions, cookies, trusted origins. */
+  auth?: AuthOptions
+  /** Mail, grouped. */
+  mail?: MailSettings
+  /** The `iss` claim of every token. Default: `'fastify-users'`. */
+  issuer?: string
   /**
    * When `database` is a URL: how long to keep trying, in milliseconds, while the database cannot be
    * reached at start (refused, restarting) before registration fails with a clear error. Ignored for a
@@ -117,7 +244,7 @@ export interface FastifyUsersOptions {
   migrations?: Record<string, Migration>
   /** Id type of users and roles. Default: `'uuid'` (UUIDv7). */
   idType?: IdType
-  /** Default: `'session'`. */
+  /** The single backend, by shorthand name (the same as `auth.backends: [name]`). Default: `'session'`. */
   authBackend?: AuthBackendName
   /** Default: `'email'`. */
   userAuthIdentifier?: string
@@ -202,11 +329,8 @@ export interface FastifyUsersOptions {
   clock?: Clock
 }
 
-const BACKENDS: readonly AuthBackendName[] = ['session', 'jwt', 'jwt-cookie']
-
 /** The options after defaults and checks. */
 export interface ResolvedOptions {
-  authBackend: AuthBackendName
   idType: IdType
   trustedOrigins: Set<string>
   cookieSecure: boolean
@@ -219,15 +343,8 @@ function fail(option: string, fix: string): never {
   throw new TypeError(`fastify-users: option \`${option}\` ${fix}`)
 }
 
-/** Checks the options that the service does not check itself. */
-export function resolveOptions(options: FastifyUsersOptions): ResolvedOptions {
-  if (!options || typeof options !== 'object') fail('options', 'are required: pass { secret, database }')
-  if (options.database === undefined || options.database === null || options.database === '') {
-    fail('database', "is required: a Kysely instance or a URL such as 'sqlite:data/users.db'")
-  }
-  const authBackend = options.authBackend ?? 'session'
-  if (!BACKENDS.includes(authBackend))
-    fail('authBackend', `must be one of ${BACKENDS.map((b) => `'${b}'`).join(', ')}`)
+/** Checks the options (in their flat form) that the service does not check itself. */
+export function resolveOptions(options: FlatOptions): ResolvedOptions {
   const idType = options.idType ?? 'uuid'
   if (idType !== 'uuid' && idType !== 'integer') fail('idType', "must be 'uuid' or 'integer'")
   const maxPageSize = options.maxPageSize ?? 100
@@ -275,7 +392,6 @@ export function resolveOptions(options: FastifyUsersOptions): ResolvedOptions {
     fail('cookie.sameSite', "must be 'lax' or 'strict'")
   }
   return {
-    authBackend,
     idType,
     trustedOrigins: parseTrustedOrigins(options.trustedOrigins ?? []),
     cookieSecure: options.cookie?.secure ?? true,

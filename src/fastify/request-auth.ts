@@ -1,16 +1,18 @@
 /**
- * How a request becomes an authenticated user: read the backend's credential from the headers, ask the
- * backend, remember the answer for the rest of the request. Also the CSRF check of the cookie backends.
- * The plugin installs one {@link RequestAuthenticator}; guards and routes reach it through the instance.
+ * How a request becomes an authenticated user: ask each configured backend in turn for the credential it
+ * reads (the first that authenticates the request wins), remember the answer for the rest of the request.
+ * Also the CSRF check of the cookie backends. The plugin installs one {@link RequestAuthenticator}; guards
+ * and routes reach it through the instance.
  *
  * @module
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type {
-  ActiveCredential,
-  AuthBackend,
-  IssuedCredential,
-  RequestCredentials,
+import {
+  type ActiveCredential,
+  type AuthBackend,
+  authSchemeOf,
+  type IssuedCredential,
+  type RequestCredentials,
 } from '../auth/auth-backend.js'
 import { isSameOriginOrTrusted } from '../auth/origin-check.js'
 import { CrossOriginError } from '../core/errors.js'
@@ -25,18 +27,25 @@ interface RequestState {
   done: boolean
   user: PublicUser | null
   credential: ActiveCredential | null
+  /** The backend that recognised the credential. */
+  backend: AuthBackend | null
 }
 
-/** Authenticates requests with the configured backend. */
+/** Authenticates requests with the configured backends, in order. */
 export class RequestAuthenticator {
-  readonly backend: AuthBackend
+  /** The configured backends, in the order they are asked. */
+  readonly backends: readonly AuthBackend[]
+  /** The `WWW-Authenticate` challenge of a 401: the schemes of the configured backends. */
+  readonly challenge: string
+  readonly #usesCookies: boolean
+  readonly #cookieBackends: number
   readonly #trustedOrigins: ReadonlySet<string>
   readonly #cookieOptions: { secure: boolean; sameSite: 'lax' | 'strict' }
   readonly #logger: Logger
   readonly #states = new WeakMap<FastifyRequest, RequestState>()
 
   constructor(
-    backend: AuthBackend,
+    backends: readonly AuthBackend[],
     options: {
       trustedOrigins: ReadonlySet<string>
       secure: boolean
@@ -44,15 +53,24 @@ export class RequestAuthenticator {
       logger: Logger
     },
   ) {
-    this.backend = backend
+    if (backends.length === 0) throw new TypeError('fastify-users: at least one auth backend is needed')
+    this.backends = backends
+    this.challenge = [...new Set(backends.map(authSchemeOf))].join(', ')
+    this.#cookieBackends = backends.filter((backend) => backend.cookieName !== null).length
+    this.#usesCookies = this.#cookieBackends > 0
     this.#trustedOrigins = options.trustedOrigins
     this.#cookieOptions = { secure: options.secure, sameSite: options.sameSite }
     this.#logger = options.logger
   }
 
-  /** What the backend reads from this request. */
-  credentials(request: FastifyRequest): RequestCredentials {
-    const name = this.backend.cookieName
+  /** The first backend: it answers at the login and logout paths of the `auth` route group. */
+  get backend(): AuthBackend {
+    return this.backends[0]!
+  }
+
+  /** What a backend (default: the first) reads from this request. */
+  credentials(request: FastifyRequest, backend: AuthBackend = this.backend): RequestCredentials {
+    const name = backend.cookieName
     return {
       authorization: request.headers.authorization,
       cookie: name ? request.cookies?.[name] : undefined,
@@ -68,11 +86,13 @@ export class RequestAuthenticator {
   async authenticate(request: FastifyRequest): Promise<PublicUser | null> {
     const known = this.#states.get(request)
     if (known?.done) return known.user
-    const result = await this.backend.authenticate(this.credentials(request))
-    const state: RequestState = {
-      done: true,
-      user: result ? withoutSecrets(result.user) : null,
-      credential: result?.credential ?? null,
+    let state: RequestState = { done: true, user: null, credential: null, backend: null }
+    for (const backend of this.backends) {
+      const result = await backend.authenticate(this.credentials(request, backend))
+      if (result) {
+        state = { done: true, user: withoutSecrets(result.user), credential: result.credential, backend }
+        break
+      }
     }
     this.#states.set(request, state)
     request.user = state.user
@@ -84,12 +104,18 @@ export class RequestAuthenticator {
     return this.#states.get(request)?.credential ?? null
   }
 
+  /** The backend that recognised the request's credential (after {@link authenticate}), or `null`. */
+  backendOf(request: FastifyRequest): AuthBackend | null {
+    return this.#states.get(request)?.backend ?? null
+  }
+
   /**
-   * Refuses a cross-site state-changing request on the cookie backends (Bearer tokens are not sent
-   * by browsers on their own, so they need no such check). Throws {@link CrossOriginError}.
+   * Refuses a cross-site state-changing request when any configured backend uses a cookie (Bearer tokens
+   * are not sent by browsers on their own, so a Bearer-only setup needs no such check). Throws
+   * {@link CrossOriginError}.
    */
   checkOrigin(request: FastifyRequest): void {
-    if (!this.backend.cookieName) return
+    if (!this.#usesCookies) return
     const header = (name: string): string | undefined => {
       const value = request.headers[name]
       return Array.isArray(value) ? value[0] : value
@@ -124,9 +150,12 @@ export class RequestAuthenticator {
     })
   }
 
-  /** Clears the backend's cookie and asks the browser to drop its cookies for this site. */
-  clearCredential(reply: FastifyReply): void {
-    const name = this.backend.cookieName
+  /**
+   * Clears a backend's (default: the first) cookie and, when it is the only cookie backend, asks the
+   * browser to drop its cookies for this site.
+   */
+  clearCredential(reply: FastifyReply, backend: AuthBackend = this.backend): void {
+    const name = backend.cookieName
     if (!name) return
     reply.clearCookie(name, {
       httpOnly: true,
@@ -134,7 +163,9 @@ export class RequestAuthenticator {
       sameSite: this.#cookieOptions.sameSite,
       path: '/',
     })
-    reply.header('clear-site-data', '"cookies"')
+    // Clear-Site-Data drops every cookie of the site: with a second cookie backend it would also end that
+    // backend's credential in this browser, which a logout of one backend must not do.
+    if (this.#cookieBackends === 1) reply.header('clear-site-data', '"cookies"')
   }
 }
 

@@ -9,7 +9,8 @@ import { UnauthenticatedError } from '../core/errors.js'
 import type { PublicUser } from '../core/public-user.js'
 import type { BaseUser, Role } from '../core/user.js'
 import type { BaseUserService } from '../core/user-service.js'
-import type { FastifyUsersOptions, ResolvedOptions } from './options.js'
+import type { FlatOptions } from './normalize-options.js'
+import type { ResolvedOptions } from './options.js'
 import type { RequestAuthenticator } from './request-auth.js'
 import type { Schemas } from './schemas.js'
 
@@ -18,7 +19,8 @@ export interface RouteContext {
   service: BaseUserService<BaseUser, Role, FastifyRequest>
   auth: RequestAuthenticator
   schemas: Schemas
-  options: FastifyUsersOptions
+  /** The options in their flat form. */
+  options: FlatOptions
   resolved: ResolvedOptions
   /** OpenAPI `security` of routes that need a credential. */
   security: Array<Record<string, string[]>>

@@ -1,39 +1,68 @@
 /**
- * `POST /login` and `POST /logout`.
+ * `POST /login` and `POST /logout`, for each configured backend.
  *
  * @module
  */
 import type { FastifyInstance } from 'fastify'
-import { InvalidCredentialsError } from '../../core/errors.js'
+import type { AuthBackend } from '../../auth/auth-backend.js'
+import { InvalidCredentialsError, UnauthenticatedError } from '../../core/errors.js'
 import type { AuthenticationData } from '../../core/user-service.js'
 import { requireUser } from '../guards.js'
 import type { AuthHandlerConfig } from '../options.js'
 import type { RouteContext } from '../route-context.js'
 
-/** Registers the login and logout routes. */
+/** Where one backend's login and logout routes are. */
+interface BackendPaths {
+  login: string
+  logout: string
+}
+
+/**
+ * Registers the login and logout routes of every backend: the first backend's at the group's paths
+ * (`/login`, `/logout`), each other's at `/auth/<name>/login` and `/auth/<name>/logout`.
+ */
 export function authRoutes(app: FastifyInstance, context: RouteContext, config: AuthHandlerConfig): void {
+  for (const [i, backend] of context.auth.backends.entries()) {
+    const paths =
+      i === 0
+        ? { login: config.loginPath ?? '/login', logout: config.logoutPath ?? '/logout' }
+        : { login: `/auth/${backend.name}/login`, logout: `/auth/${backend.name}/logout` }
+    backendRoutes(app, context, config, backend, paths, i > 0)
+  }
+}
+
+function backendRoutes(
+  app: FastifyInstance,
+  context: RouteContext,
+  config: AuthHandlerConfig,
+  backend: AuthBackend,
+  paths: BackendPaths,
+  named: boolean,
+): void {
   const { service, auth, schemas } = context
   const tags = config.tags ?? ['auth']
-  const isJwt = auth.backend.name === 'jwt'
+  const issuesToken = backend.cookieName === null
+  const via = named ? ` This is the \`${backend.name}\` backend's login.` : ''
 
   app.post(
-    config.loginPath ?? '/login',
+    paths.login,
     {
+      // Counted with the first backend's login: one budget per address, whichever backend is asked.
+      config: named ? { rateLimitGroup: 'login' } : {},
       schema: {
         tags,
-        summary: 'Log in',
-        description:
-          'Checks the password and issues a credential: a session cookie, a JWT in a cookie, or a Bearer token in the body, depending on the backend. Unknown user and wrong password answer the same 401; an unverified or inactive account answers 403, only after a correct password. After 5 consecutive failures for an identifier, known or not (the `loginThrottle` defaults), further attempts answer 429 with `Retry-After` until a delay that doubles from 1 s up to 15 min has passed.',
+        summary: named ? `Log in (${backend.name})` : 'Log in',
+        description: `Checks the password and issues a credential: a session cookie, a JWT in a cookie, or a Bearer token in the body, depending on the backend.${via} Unknown user and wrong password answer the same 401; an unverified or inactive account answers 403, only after a correct password. After 5 consecutive failures for an identifier, known or not (the \`loginThrottle\` defaults), further attempts answer 429 with \`Retry-After\` until a delay that doubles from 1 s up to 15 min has passed.`,
         body: schemas.LoginBody,
-        response: { 200: isJwt ? schemas.LoginJwtResponse : schemas.UserRef },
+        response: { 200: issuesToken ? schemas.LoginJwtResponse : schemas.UserRef },
       },
     },
     async (request, reply) => {
       const user = await service.authenticate(request.body as AuthenticationData, request)
       if (!user) throw new InvalidCredentialsError()
-      const issued = await auth.backend.login(user, auth.credentials(request))
+      const issued = await backend.login(user, auth.credentials(request, backend))
       auth.applyCredential(reply, issued)
-      request.log.info({ event: 'session_created', userId: user.id, backend: auth.backend.name }, 'logged in')
+      request.log.info({ event: 'session_created', userId: user.id, backend: backend.name }, 'logged in')
       if (issued.accessToken) {
         return { ...user, accessToken: issued.accessToken, tokenType: 'Bearer', expiresIn: issued.expiresIn }
       }
@@ -42,23 +71,31 @@ export function authRoutes(app: FastifyInstance, context: RouteContext, config: 
   )
 
   app.post(
-    config.logoutPath ?? '/logout',
+    paths.logout,
     {
       preValidation: requireUser(),
       schema: {
         tags,
-        summary: 'Log out',
-        description:
-          'Ends the credential this request carries: the same cookie or token is refused afterwards.',
+        summary: named ? `Log out (${backend.name})` : 'Log out',
+        description: `Ends the credential of ${named ? `the \`${backend.name}\`` : 'this'} backend that this request carries: the same cookie or token is refused afterwards. Credentials of other backends stay valid.`,
         security: context.security,
         response: { 204: { type: 'null', description: 'Logged out.' } },
       },
     },
     async (request, reply) => {
-      const credential = auth.credential(request)
-      if (credential) await auth.backend.logout(credential)
-      auth.clearCredential(reply)
-      request.log.info({ event: 'session_logout', userId: request.user?.id }, 'logged out')
+      // A request may carry the credentials of two backends (a cookie and a Bearer token); this route
+      // ends its own backend's, and answers 401 when the request has none.
+      const credential =
+        auth.backendOf(request) === backend
+          ? auth.credential(request)
+          : ((await backend.authenticate(auth.credentials(request, backend)))?.credential ?? null)
+      if (!credential) throw new UnauthenticatedError()
+      await backend.logout(credential)
+      auth.clearCredential(reply, backend)
+      request.log.info(
+        { event: 'session_logout', userId: request.user?.id, backend: backend.name },
+        'logged out',
+      )
       return reply.code(204).send()
     },
   )

@@ -83,8 +83,10 @@ export function currentUserRoutes(
       const updated = await logWrongPassword(request, user.id, 'password_change', () =>
         service.changePassword(user.id, currentPassword, newPassword),
       )
-      if (auth.backend.cookieName)
-        auth.applyCredential(reply, await auth.backend.login(updated, auth.credentials(request)))
+      // The client keeps working with the backend it came with; a Bearer client logs in again.
+      const backend = auth.backendOf(request) ?? auth.backend
+      if (backend.cookieName)
+        auth.applyCredential(reply, await backend.login(updated, auth.credentials(request, backend)))
       return reply.code(204).send()
     },
   )

@@ -1,0 +1,97 @@
+/**
+ * The plugin's routes, in one encapsulated context: strict validators, the problem+json error handler,
+ * JSON-only bodies, security headers, rate limits, the origin check, and the route groups that are on.
+ *
+ * @module
+ */
+import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify'
+import { errorHandler } from './error-handler.js'
+import { rolesAccepted } from './guards.js'
+import type { installLogRedaction } from './log-redaction.js'
+import type { PluginPaths } from './not-found.js'
+import { declareSecuritySchemeInAppDocument, type SecurityScheme } from './openapi.js'
+import type { GuardsOption } from './options.js'
+import { createRateLimits, resolveRateLimits } from './rate-limit.js'
+import type { RouteContext } from './route-context.js'
+import { authRoutes } from './routes/auth-routes.js'
+import { currentUserRoutes } from './routes/current-user-routes.js'
+import { passwordResetRoutes } from './routes/password-reset-routes.js'
+import { registerRoutes } from './routes/register-routes.js'
+import { roleManagementRoutes } from './routes/role-management-routes.js'
+import { userManagementRoutes } from './routes/user-management-routes.js'
+import { verificationRoutes } from './routes/verification-routes.js'
+import { apiSecurityHeaders } from './security-headers.js'
+import { useStrictValidators } from './validators.js'
+
+const AUTH_BODY_LIMIT = 16 * 1024
+
+/** What the route registration needs beyond the route context. */
+export interface RouteSetup {
+  pluginPaths: PluginPaths
+  /** The request log serializer that redacts secrets. */
+  redactingReq: ReturnType<typeof installLogRedaction>
+  /** The security schemes to declare in the application's own OpenAPI document, if it has one. */
+  appDocumentSchemes: Record<string, SecurityScheme> | null
+}
+
+/**
+ * Registers every route group that is on, with its rate limits.
+ *
+ * @example
+ * ```ts
+ * await registerPluginRoutes(fastify, context, { pluginPaths, redactingReq, appDocumentSchemes: null })
+ * ```
+ */
+export async function registerPluginRoutes(
+  fastify: FastifyInstance,
+  context: RouteContext,
+  setup: RouteSetup,
+): Promise<void> {
+  const { options, resolved, auth, service } = context
+  const adminGuards = (guards: GuardsOption | undefined): preHandlerAsyncHookHandler[] =>
+    guards === 'public' ? [] : guards ? [...guards] : [rolesAccepted(...service.adminGuard.adminRoles)]
+
+  // A route group turned off (`false`) keeps its default path: its routes are not registered anyway.
+  const { auth: a, register: r, verification: v, passwordReset: p } = options.routes ?? {}
+  const limitRoute = await createRateLimits(fastify, resolveRateLimits(options.rateLimit), {
+    login: (a ? a.loginPath : undefined) ?? '/login',
+    register: (r ? r.path : undefined) ?? '/register',
+    verify: (v ? v.path : undefined) ?? '/verify',
+    forgot: (p ? p.forgotPath : undefined) ?? '/forgot-password',
+    reset: (p ? p.resetPath : undefined) ?? '/reset-password',
+  })
+  // Route registration is synchronous, hence the callback form of an encapsulated plugin.
+  await fastify.register((routes, _opts, done) => {
+    if (setup.appDocumentSchemes) declareSecuritySchemeInAppDocument(routes, setup.appDocumentSchemes)
+    useStrictValidators(routes)
+    routes.setErrorHandler(errorHandler)
+    // JSON only: Fastify also parses text/plain by default, a type a cross-site form or a no-preflight
+    // fetch can send; refusing it with 415 keeps every body of these routes a JSON object.
+    routes.removeContentTypeParser('text/plain')
+    apiSecurityHeaders(routes, { https: resolved.cookieSecure })
+    routes.addHook('onRoute', (route) => {
+      route.bodyLimit ??= AUTH_BODY_LIMIT
+      route.logSerializers = { ...route.logSerializers, req: setup.redactingReq }
+      setup.pluginPaths.add(route.url, route.method)
+    })
+    routes.addHook('onRoute', limitRoute)
+    routes.addHook('onRequest', async (request) => {
+      auth.checkOrigin(request)
+    })
+    const groups = options.routes ?? {}
+    if (groups.auth !== false) authRoutes(routes, context, groups.auth ?? {})
+    if (groups.register !== false) registerRoutes(routes, context, groups.register ?? {})
+    if (groups.verification !== false) verificationRoutes(routes, context, groups.verification ?? {})
+    if (groups.passwordReset !== false) passwordResetRoutes(routes, context, groups.passwordReset ?? {})
+    if (groups.currentUser !== false) currentUserRoutes(routes, context, groups.currentUser ?? {})
+    if (groups.userManagement !== false) {
+      const config = groups.userManagement ?? {}
+      userManagementRoutes(routes, context, config, adminGuards(config.guards))
+    }
+    if (groups.roleManagement !== false) {
+      const config = groups.roleManagement ?? {}
+      roleManagementRoutes(routes, context, config, adminGuards(config.guards))
+    }
+    done()
+  })
+}

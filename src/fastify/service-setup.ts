@@ -1,0 +1,108 @@
+/**
+ * The plugin's user service: the application's constructed one, or one built from the options. The
+ * service options are built here, in one place, from the flat form of the plugin's options.
+ *
+ * @module
+ */
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+import type { Kysely } from 'kysely'
+import type { TokenDenylist } from '../core/repositories.js'
+import type { BaseUser, IdType, Role } from '../core/user.js'
+import { BaseUserService, type UserServiceOptions } from '../core/user-service.js'
+import { createKyselyRepositories } from '../persistence/kysely/index.js'
+import type { FlatOptions } from './normalize-options.js'
+
+type KyselyRepositories = ReturnType<typeof createKyselyRepositories>
+
+/**
+ * The service options the plugin's options describe, on the given repositories.
+ *
+ * @example
+ * ```ts
+ * new BaseUserService(serviceOptionsFrom(flat, createKyselyRepositories(db), app.log))
+ * ```
+ */
+export function serviceOptionsFrom(
+  options: FlatOptions,
+  repos: KyselyRepositories,
+  logger: FastifyBaseLogger,
+): UserServiceOptions<BaseUser, Role> {
+  if (options.secret === undefined) {
+    throw new TypeError(
+      'fastify-users: option `secret` is required (at least 32 bytes; or pass a constructed `service`)',
+    )
+  }
+  return {
+    secret: options.secret,
+    issuer: options.issuer,
+    userAuthIdentifier: options.userAuthIdentifier ?? 'email',
+    userRepository: repos.userRepository,
+    roleRepository: repos.roleRepository,
+    sessionRepository: repos.sessionRepository,
+    loginAttemptStore: repos.loginAttemptStore,
+    loginThrottle: options.loginThrottle,
+    adminRoles: options.adminRoles,
+    adminLock: repos.adminLock,
+    mailCapStore: repos.mailCapStore,
+    mailCap: options.mailCap,
+    hashSchemes: options.hashSchemes,
+    passwordHashing: options.passwordHashing,
+    passwordPolicy: options.passwordPolicy,
+    requireVerificationOnRegistration: options.requireVerificationOnRegistration,
+    tokenLifetimes: options.tokenLifetimes,
+    defaultRoles: options.defaultRoles,
+    mailer: options.mailer,
+    mail: options.baseUrl
+      ? {
+          baseUrl: options.baseUrl,
+          verifyPath: options.linkPaths?.verify,
+          resetPath: options.linkPaths?.reset,
+          confirmEmailPath: options.linkPaths?.confirmEmail,
+          cancelEmailPath: options.linkPaths?.cancelEmail,
+          appName: options.appName,
+        }
+      : undefined,
+    logger,
+    clock: options.clock,
+  }
+}
+
+/** The service and the deny-list of logged-out JWTs, when there is one. */
+export interface PluginService {
+  service: BaseUserService<BaseUser, Role, FastifyRequest>
+  tokenDenylist: TokenDenylist | undefined
+}
+
+/**
+ * The application's constructed service, or a new one (of `userServiceClass`) on the database's
+ * repositories. The deny-list is `auth.tokenDenylist`, else the database's.
+ *
+ * @example
+ * ```ts
+ * const { service } = setUpService(flat, db, 'uuid', app.log)
+ * ```
+ */
+export function setUpService(
+  options: FlatOptions,
+  db: Kysely<unknown> | undefined,
+  idType: IdType,
+  logger: FastifyBaseLogger,
+): PluginService {
+  const clock = options.clock
+  const repos = db
+    ? createKyselyRepositories(db, {
+        idType,
+        userFields: options.userFields,
+        now: clock ? () => clock.now() : undefined,
+      })
+    : undefined
+  const tokenDenylist = options.tokenDenylist ?? repos?.tokenDenylist
+  if (options.serviceInstance) {
+    return { service: options.serviceInstance as PluginService['service'], tokenDenylist }
+  }
+  // normalizeOptions refuses a plugin without a database and without a constructed service.
+  if (!repos) throw new TypeError('fastify-users: option `database` is required')
+  const ServiceClass = options.userServiceClass ?? BaseUserService
+  const service = new ServiceClass(serviceOptionsFrom(options, repos, logger)) as PluginService['service']
+  return { service, tokenDenylist }
+}
