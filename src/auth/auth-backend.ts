@@ -19,7 +19,14 @@ export type AuthTransport = 'cookie' | 'bearer'
 /** What a credential is: an opaque database session, or a signed JWT checked against the user's state. */
 export type AuthStrategy = 'session' | 'jwt'
 
-/** The transport and strategy each shorthand name stands for. */
+/**
+ * The transport and strategy each shorthand name stands for.
+ *
+ * @example
+ * ```ts
+ * BACKEND_SHORTHANDS['jwt-cookie'] // { transport: 'cookie', strategy: 'jwt' }
+ * ```
+ */
 export const BACKEND_SHORTHANDS: Readonly<
   Record<AuthBackendName, { transport: AuthTransport; strategy: AuthStrategy }>
 > = {
@@ -62,7 +69,21 @@ export interface ActiveCredential {
   expiresAt: number
 }
 
-/** An authentication backend. */
+/**
+ * An authentication backend. Implement it to bring another credential (an API key, a Redis session) to
+ * the plugin's `auth.backends`.
+ *
+ * @example
+ * ```ts
+ * const apiKeys: AuthBackend = {
+ *   name: 'api-key',
+ *   cookieName: null,
+ *   async login() { throw new Error('API keys are issued elsewhere') },
+ *   async authenticate(request) { return findByApiKey(request.authorization) },
+ *   async logout(credential) { await revokeApiKey(credential.id) },
+ * }
+ * ```
+ */
 export interface AuthBackend<U extends BaseUser = BaseUser> {
   /**
    * Names the backend among the configured ones (in logs, and in the paths of its login routes when it is
@@ -86,6 +107,11 @@ export interface AuthBackend<U extends BaseUser = BaseUser> {
  * Whether a user may use a credential issued at `credentialVersion`: the account must be active, verified
  * when verification is required, and its credential version must not have moved since (a password
  * change, reset, deactivation or "log out everywhere" moves it).
+ *
+ * @example
+ * ```ts
+ * if (!isUsable(user, session.authVersion, true)) return null
+ * ```
  */
 export function isUsable(user: BaseUser, credentialVersion: unknown, requireVerified: boolean): boolean {
   return user.isActive && (user.isVerified || !requireVerified) && credentialVersion === user.authVersion

@@ -49,7 +49,14 @@ export function isSameOriginOrTrusted(input: OriginCheckInput, trustedOrigins: R
   }
 }
 
-/** Canonicalises the configured trusted origins and refuses anything that is not a bare origin. */
+/**
+ * Canonicalises the configured trusted origins and refuses anything that is not a bare origin.
+ *
+ * @example
+ * ```ts
+ * parseTrustedOrigins(['https://app.example.com']) // Set { 'https://app.example.com' }
+ * ```
+ */
 export function parseTrustedOrigins(origins: readonly string[], optionName = 'trustedOrigins'): Set<string> {
   const set = new Set<string>()
   for (const value of origins) {

@@ -9,12 +9,26 @@ import { createHash, randomBytes } from 'node:crypto'
 
 const SECRET = /^[A-Za-z0-9_-]{43}$/
 
-/** A fresh session secret: 32 bytes from the CSPRNG, base64url (43 characters). */
+/**
+ * A fresh session secret: 32 bytes from the CSPRNG, base64url (43 characters).
+ *
+ * @example
+ * ```ts
+ * const secret = generateSessionSecret() // for the client; store hashSessionSecret(secret)
+ * ```
+ */
 export function generateSessionSecret(): string {
   return randomBytes(32).toString('base64url')
 }
 
-/** The stored id of a secret: hex SHA-256. Returns `null` for anything that is not a secret we issue. */
+/**
+ * The stored id of a secret: hex SHA-256. Returns `null` for anything that is not a secret we issue.
+ *
+ * @example
+ * ```ts
+ * hashSessionSecret('not a secret') // null
+ * ```
+ */
 export function hashSessionSecret(secret: unknown): string | null {
   if (typeof secret !== 'string' || !SECRET.test(secret)) return null
   return createHash('sha256').update(secret).digest('hex')

@@ -20,15 +20,22 @@ export {
 } from './log-redaction.js'
 export { type OptionalUserRouteConfig, optionalUser } from './optional-auth.js'
 export type {
+  AuthBackendEntry,
+  AuthBackendSpec,
   AuthHandlerConfig,
+  AuthOptions,
   CookieOptions,
   CurrentUserHandlerConfig,
+  DatabaseOptions,
   FastifyUsersOptions,
   GuardsOption,
+  MailSettings,
   PasswordResetHandlerConfig,
   RegisterHandlerConfig,
   RoleManagementHandlerConfig,
+  ServiceSettings,
   UserManagementHandlerConfig,
+  UserModelOptions,
   VerificationHandlerConfig,
 } from './options.js'
 export { fastifyUsers, fastifyUsers as default } from './plugin.js'

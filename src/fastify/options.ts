@@ -124,10 +124,24 @@ export interface AuthBackendSpec {
   cookieName?: string
 }
 
-/** One configured backend: a shorthand name, a transport and strategy pair, or a backend you built. */
+/**
+ * One configured backend: a shorthand name, a transport and strategy pair, or a backend you built.
+ *
+ * @example
+ * ```ts
+ * const backends: AuthBackendEntry[] = ['session', { name: 'api', transport: 'bearer', strategy: 'jwt' }]
+ * ```
+ */
 export type AuthBackendEntry = AuthBackendName | AuthBackendSpec | AuthBackend
 
-/** How requests are authenticated: the `auth` group of the options. */
+/**
+ * How requests are authenticated: the `auth` group of the options.
+ *
+ * @example
+ * ```ts
+ * const auth: AuthOptions = { backends: ['session', 'jwt'], trustedOrigins: ['https://app.example.com'] }
+ * ```
+ */
 export interface AuthOptions {
   /**
    * The backends, asked in this order on every request: the first that recognises the request's credential
@@ -148,7 +162,14 @@ export interface AuthOptions {
   tokenDenylist?: TokenDenylist
 }
 
-/** Where the data lives: the `database` group of the options. */
+/**
+ * Where the data lives: the `database` group of the options.
+ *
+ * @example
+ * ```ts
+ * const database: DatabaseOptions = { connection: 'sqlite:data/app.db', migrate: true }
+ * ```
+ */
 export interface DatabaseOptions {
   /** A URL the plugin connects to (and closes on shutdown), or a Kysely instance the application owns. */
   connection: string | Kysely<unknown>
@@ -160,7 +181,14 @@ export interface DatabaseOptions {
   migrations?: Record<string, Migration>
 }
 
-/** The shape of a user: the `user` group of the options. */
+/**
+ * The shape of a user: the `user` group of the options.
+ *
+ * @example
+ * ```ts
+ * const user: UserModelOptions = { idType: 'integer', fields: { displayName: Type.String() } }
+ * ```
+ */
 export interface UserModelOptions {
   /** Id type of users and roles. Default: `'uuid'`. */
   idType?: IdType
@@ -172,7 +200,14 @@ export interface UserModelOptions {
   adminOnlyFields?: readonly string[]
 }
 
-/** How the plugin builds its user service: the `service` group of the options (each as at the top level). */
+/**
+ * How the plugin builds its user service: the `service` group of the options (each as at the top level).
+ *
+ * @example
+ * ```ts
+ * const service: ServiceSettings = { class: UserService, issuer: 'https://app.example.com', defaultRoles: ['member'] }
+ * ```
+ */
 export interface ServiceSettings {
   /** A subclass of `BaseUserService` (top-level: `userServiceClass`). Default: `BaseUserService`. */
   class?: UserServiceClass
@@ -190,7 +225,14 @@ export interface ServiceSettings {
   clock?: Clock
 }
 
-/** What the service mails and where its links point: the `mail` group of the options. */
+/**
+ * What the service mails and where its links point: the `mail` group of the options.
+ *
+ * @example
+ * ```ts
+ * const mail: MailSettings = { mailer: SmtpMailer.fromUrl(process.env.SMTP_URL!), baseUrl: 'https://app.example.com' }
+ * ```
+ */
 export interface MailSettings {
   mailer?: Mailer
   baseUrl?: string
