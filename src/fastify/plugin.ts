@@ -126,6 +126,14 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
  *   migrate: true,
  *   authBackend: 'session',
  * })
+ *
+ * // The same, grouped by concern, with a Bearer JWT for API clients next to the browser's session cookie
+ * // (its login is `POST /auth/jwt/login`):
+ * await app.register(fastifyUsers, {
+ *   secret: process.env.USERS_SECRET!,
+ *   database: { connection: 'sqlite:data/users.db', migrate: true },
+ *   auth: { backends: ['session', 'jwt'] },
+ * })
  * ```
  */
 export const fastifyUsers = fp(plugin as FastifyPluginAsync<FastifyUsersOptions>, {

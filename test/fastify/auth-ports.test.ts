@@ -129,6 +129,68 @@ for (const dialect of testDialects) {
   })
 }
 
+describe('two cookie backends on one app', () => {
+  let t: TestApp
+  before(async () => {
+    t = await buildApp({
+      backend: 'session',
+      authBackend: undefined,
+      auth: { backends: ['session', { name: 'staff', transport: 'cookie', strategy: 'session' }] },
+    })
+  })
+  after(async () => {
+    await t?.destroy()
+  })
+
+  it('gives the second its own cookie, and a logout of one keeps the other', async () => {
+    const { email } = await t.createUser()
+    const browser = await cookieLogin(t, email)
+    const res = await t.request({
+      method: 'POST',
+      url: '/auth/staff/login',
+      payload: { email, password: PASSWORD },
+    })
+    assert.equal(res.statusCode, 200, res.body)
+    const staffCookie = cookieOf(res, '__Host-fastify-users-staff')
+    assert.ok(staffCookie, 'the second session backend gets a cookie named after it')
+    const staff = { cookie: `__Host-fastify-users-staff=${staffCookie.value}` }
+    assert.equal(await meStatus(t, staff), 200)
+    const out = await t.request({ method: 'POST', url: '/auth/staff/logout', headers: staff })
+    assert.equal(out.statusCode, 204)
+    assert.equal(out.headers['clear-site-data'], undefined, 'it would drop the other cookie too')
+    assert.equal(await meStatus(t, staff), 401)
+    assert.equal(await meStatus(t, browser), 200)
+  })
+
+  it('answers 401 with the one scheme both use', async () => {
+    const res = await t.request({ method: 'GET', url: '/users/me' })
+    assert.equal(res.headers['www-authenticate'], 'Cookie')
+  })
+})
+
+describe('the origin check with a cookie and a Bearer backend', () => {
+  it('still refuses a cross-site state-changing request, whatever its credential', async () => {
+    const t = await buildApp({
+      backend: 'session',
+      authBackend: undefined,
+      auth: { backends: ['session', 'jwt'] },
+    })
+    try {
+      const { email } = await t.createUser()
+      const api = await bearerLogin(t, email)
+      const res = await t.request({
+        method: 'PATCH',
+        url: '/users/me',
+        headers: { ...api, origin: 'https://elsewhere.example', 'sec-fetch-site': 'cross-site' },
+        payload: { displayName: 'x' },
+      })
+      assertProblem(res, 403, 'ERR_CROSS_ORIGIN')
+    } finally {
+      await t.destroy()
+    }
+  })
+})
+
 describe('WWW-Authenticate names the configured backends only', () => {
   for (const [backend, challenge] of [
     ['session', 'Cookie'],
