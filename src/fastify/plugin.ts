@@ -25,7 +25,7 @@ import { installFrameworkErrors } from './framework-errors.js'
 import { type GuardRouteConfig, guardsFromConfig, rolesAccepted } from './guards.js'
 import { installLogRedaction } from './log-redaction.js'
 import { installNotFound, installProblemAnswers, PluginPaths } from './not-found.js'
-import { appHasSwagger, declareSecuritySchemeInAppDocument, securitySchemeOf } from './openapi.js'
+import { appHasSwagger, documentPluginRoutes, markOptionalBodies, securitySchemeOf } from './openapi.js'
 import {
   checkOptionalUserConfig,
   type OptionalUserRouteConfig,
@@ -241,10 +241,13 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
           description:
             'User management: registration, verification, login, password reset, profile, admin users and roles.',
         },
+        servers: settings.servers ?? [{ url: '/' }],
         components: {
           securitySchemes,
         },
       },
+      transformObject: (document) =>
+        'openapiObject' in document ? markOptionalBodies(document.openapiObject) : document.swaggerObject,
       refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
     })
     // Its own context, so that the docs' security headers stay off the application's routes.
@@ -270,7 +273,8 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
 
   // A route group turned off (`false`) keeps its default path: its routes are not registered anyway.
   const { auth: a, register: r, verification: v, passwordReset: p } = options.routes ?? {}
-  const limitRoute = await createRateLimits(fastify, resolveRateLimits(options.rateLimit), {
+  const rateLimits = resolveRateLimits(options.rateLimit)
+  const limitRoute = await createRateLimits(fastify, rateLimits, {
     login: (a ? a.loginPath : undefined) ?? '/login',
     register: (r ? r.path : undefined) ?? '/register',
     verify: (v ? v.path : undefined) ?? '/verify',
@@ -279,7 +283,10 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
   })
   // Route registration is synchronous, hence the callback form of an encapsulated plugin.
   await fastify.register((routes, _opts, done) => {
-    if (inAppDocument) declareSecuritySchemeInAppDocument(routes, securitySchemes)
+    documentPluginRoutes(routes, securitySchemes, {
+      cookieBackend: Boolean(backend.cookieName),
+      rateLimited: Boolean(rateLimits),
+    })
     const ajv = validators()
     routes.setValidatorCompiler(({ schema, httpPart }) =>
       (httpPart === 'body' ? ajv.body : ajv.text).compile(schema),

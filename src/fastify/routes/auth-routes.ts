@@ -21,6 +21,7 @@ export function authRoutes(app: FastifyInstance, context: RouteContext, config: 
     {
       schema: {
         tags,
+        operationId: 'login',
         summary: 'Log in',
         description:
           'Checks the password and issues a credential: a session cookie, a JWT in a cookie, or a Bearer token in the body, depending on the backend. Unknown user and wrong password answer the same 401; an unverified or inactive account answers 403, only after a correct password. After 5 consecutive failures for an identifier, known or not (the `loginThrottle` defaults), further attempts answer 429 with `Retry-After` until a delay that doubles from 1 s up to 15 min has passed.',
@@ -47,6 +48,7 @@ export function authRoutes(app: FastifyInstance, context: RouteContext, config: 
       preValidation: requireUser(),
       schema: {
         tags,
+        operationId: 'logout',
         summary: 'Log out',
         description:
           'Ends the credential this request carries: the same cookie or token is refused afterwards.',
