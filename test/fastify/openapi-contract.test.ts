@@ -13,12 +13,17 @@ import { join, resolve } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
+import fastifySwagger from '@fastify/swagger'
 import { createConfig, lintFromString } from '@redocly/openapi-core'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import addFormatsModule from 'ajv-formats'
+import Fastify from 'fastify'
+import type { Kysely } from 'kysely'
 import openapiTS, { astToString } from 'openapi-typescript'
 import type { AuthBackendName } from '../../src/auth/auth-backend.js'
-import { backends, buildApp, json, PASSWORD, type TestApp } from './build-app.js'
+import { fastifyUsers } from '../../src/fastify/index.js'
+import { createTestDatabase } from '../helpers/databases.js'
+import { BASE_URL, backends, buildApp, json, PASSWORD, SECRET, type TestApp } from './build-app.js'
 import { type Answer, type JourneyOptions, journeySource } from './openapi-client-journey.js'
 
 const root = resolve(import.meta.dirname, '../..')
@@ -238,5 +243,60 @@ describe('OpenAPI contract, error answers left out', () => {
       'only the control program fails',
     )
     assert.match(output, /on type 'never'/)
+  })
+})
+
+describe("OpenAPI contract, in an application's own document", () => {
+  it("documents the plugin's operations there as fully, and passes the recommended ruleset", async () => {
+    const database = await createTestDatabase<unknown>('sqlite')
+    const app = Fastify()
+    try {
+      await app.register(fastifySwagger, {
+        openapi: {
+          openapi: '3.1.0',
+          info: { title: 'the app', version: '2.0.0', license: { name: 'MIT', identifier: 'MIT' } },
+          servers: [{ url: 'https://api.acme.dev' }],
+        },
+      })
+      await app.register(fastifyUsers, {
+        secret: SECRET,
+        database: database.db as Kysely<unknown>,
+        migrate: true,
+        authBackend: 'session',
+        baseUrl: BASE_URL,
+      })
+      await app.ready()
+      const doc = app.swagger() as unknown as OpenApi
+      const ours = operations(doc)
+      assert.equal(ours.length, 23)
+      for (const { path, method, op } of ours) {
+        assert.ok(op.operationId, `${method} ${path}`)
+        const problem = op.responses['503']?.content?.['application/problem+json']?.schema as {
+          $ref?: string
+        }
+        const target = problem?.$ref?.replace('#/components/schemas/', '') ?? ''
+        const components = (
+          doc as unknown as { components: { schemas: Record<string, { properties?: object }> } }
+        ).components.schemas
+        assert.ok(
+          components[target]?.properties && 'code' in components[target].properties,
+          `${method} ${path}`,
+        )
+      }
+      assert.equal(doc.paths['/verify']?.post?.requestBody?.required, false)
+      const config = await createConfig({ extends: ['recommended'] })
+      const problems = await lintFromString({
+        source: JSON.stringify(doc),
+        absoluteRef: '/openapi.json',
+        config,
+      })
+      assert.deepEqual(
+        problems.map((p) => `${p.severity} ${p.ruleId}: ${p.message}`),
+        [],
+      )
+    } finally {
+      await app.close()
+      await database.destroy()
+    }
   })
 })
