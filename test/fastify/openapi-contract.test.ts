@@ -300,3 +300,17 @@ describe("OpenAPI contract, in an application's own document", () => {
     }
   })
 })
+
+describe('OpenAPI contract, servers', () => {
+  it('lists the configured servers', async () => {
+    const servers = [{ url: 'https://api.acme.dev', description: 'production' }]
+    const t = await buildApp({ backend: 'jwt', openapi: { servers } })
+    try {
+      const doc = json<OpenApi>(await t.request({ method: 'GET', url: '/openapi.json' }))
+      assert.deepEqual(doc.servers, servers)
+      assert.ok(doc.paths['/login'], 'a server without a path leaves the paths as they are')
+    } finally {
+      await t.destroy()
+    }
+  })
+})
