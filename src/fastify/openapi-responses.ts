@@ -14,7 +14,15 @@
 import type { FastifyUsersErrorCode } from '../core/errors.js'
 import { statusByCode } from './error-handler.js'
 
-/** The stable `operationId` of every operation of the plugin. */
+/**
+ * The stable `operationId` of every operation of the plugin: camelCase, named after what the operation
+ * does, independent of the path it is served at.
+ *
+ * @example
+ * ```ts
+ * const id: OperationId = 'getCurrentUser' // GET /users/me
+ * ```
+ */
 export type OperationId =
   | 'register'
   | 'login'
@@ -60,7 +68,15 @@ const BUSY_AND_POLICY = ['ERR_BUSY', 'ERR_PASSWORD_POLICY'] as const
 const THROTTLED = ['ERR_TOO_MANY_ATTEMPTS', 'ERR_BUSY'] as const
 const ADMIN_LOCKOUT = ['ERR_SELF_LOCKOUT', 'ERR_LAST_ADMIN'] as const
 
-/** Every operation: what it answers on success, and the codes its own logic adds. */
+/**
+ * Every operation: what it answers on success, and the codes its own logic adds to those derived from the
+ * route by {@link documentOperation}.
+ *
+ * @example
+ * ```ts
+ * OPERATIONS.createRole.errors // ['ERR_ROLE_EXISTS']: 409 beside the derived 400, 401, 403, 503
+ * ```
+ */
 export const OPERATIONS: Readonly<Record<OperationId, OperationFacts>> = {
   register: {
     success: {
@@ -195,10 +211,23 @@ const TITLE: Record<number, string> = {
 /**
  * The mark on an operation whose request body is optional. `@fastify/swagger` marks every body it
  * documents required; `markOptionalBodies` in `openapi.ts` turns the mark into `required: false`.
+ *
+ * @example
+ * ```ts
+ * documentOperation(verifySchema, 'POST', options)?.[OPTIONAL_BODY] // true
+ * ```
  */
 export const OPTIONAL_BODY = 'x-fastify-users-optional-body'
 
-/** The `$id` of the problem schema, registered on the Fastify instance by the plugin. */
+/**
+ * The `$id` of the problem schema, registered on the Fastify instance by the plugin; the document lists it
+ * as `#/components/schemas/FastifyUsersProblem`.
+ *
+ * @example
+ * ```ts
+ * const problem = { $ref: PROBLEM_SCHEMA_ID }
+ * ```
+ */
 export const PROBLEM_SCHEMA_ID = 'FastifyUsersProblem'
 
 const header = (description: string, schema: Record<string, unknown> = { type: 'string' }) => ({
@@ -208,7 +237,14 @@ const header = (description: string, schema: Record<string, unknown> = { type: '
 
 const RETRY_AFTER = header('Seconds to wait before retrying.', { type: 'integer', minimum: 0 })
 
-/** What the documentation of the plugin's routes depends on. */
+/**
+ * What the documentation of the plugin's routes depends on.
+ *
+ * @example
+ * ```ts
+ * const options: OperationDocOptions = { cookieBackend: true, rateLimited: true } // session backend, defaults
+ * ```
+ */
 export interface OperationDocOptions {
   /** The credential travels in a cookie (`session`, `jwt-cookie`), not in an `Authorization` header. */
   cookieBackend: boolean
