@@ -146,3 +146,57 @@ export async function journey(options: JourneyOptions): Promise<number> {
 }
 `
 }
+
+/**
+ * The source of a client program for an application with verification off: registering answers 201 with
+ * the user, and registering the same address again a typed 409 `ERR_USER_EXISTS`.
+ */
+export function duplicateRegistrationSource(typesModule: string): string {
+  return `import createClient from 'openapi-fetch'
+import type { paths } from './${typesModule}'
+
+interface Answer { path: string; method: string; status: number; headers: Record<string, string>; body: string }
+
+function expect(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new Error('journey: ' + message)
+}
+
+export async function journey(options: {
+  baseUrl: string
+  check(answer: Answer): Promise<void>
+  email: string
+  password: string
+}): Promise<number> {
+  const client = createClient<paths>({ baseUrl: options.baseUrl })
+  let answers = 0
+  client.use({
+    async onResponse({ request, response, schemaPath }) {
+      const headers: Record<string, string> = {}
+      response.headers.forEach((value, name) => {
+        headers[name] = value
+      })
+      answers += 1
+      await options.check({
+        path: schemaPath,
+        method: request.method.toLowerCase(),
+        status: response.status,
+        headers,
+        body: await response.clone().text(),
+      })
+      return response
+    },
+  })
+  const { email, password } = options
+  const first = await client.POST('/register', { body: { email, password } })
+  expect(first.response.status === 201 && first.data !== undefined, 'register answers 201 with the user')
+  const verified: boolean = first.data.isVerified
+  expect(verified && first.data.email === email, 'verified at once')
+
+  const again = await client.POST('/register', { body: { email, password } })
+  expect(again.error !== undefined, 'a second registration is refused')
+  const code: string = again.error.code
+  expect(again.error.status === 409 && code === 'ERR_USER_EXISTS', 'wanted 409 ERR_USER_EXISTS, got ' + code)
+  return answers
+}
+`
+}

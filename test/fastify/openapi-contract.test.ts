@@ -24,7 +24,12 @@ import type { AuthBackendName } from '../../src/auth/auth-backend.js'
 import { fastifyUsers } from '../../src/fastify/index.js'
 import { createTestDatabase } from '../helpers/databases.js'
 import { BASE_URL, backends, buildApp, json, PASSWORD, SECRET, type TestApp } from './build-app.js'
-import { type Answer, type JourneyOptions, journeySource } from './openapi-client-journey.js'
+import {
+  type Answer,
+  duplicateRegistrationSource,
+  type JourneyOptions,
+  journeySource,
+} from './openapi-client-journey.js'
 
 const root = resolve(import.meta.dirname, '../..')
 const run = promisify(execFile)
@@ -88,6 +93,8 @@ function checkAnswer(ajv: Ajv2020, doc: OpenApi, answer: Answer): void {
 const documents = new Map<AuthBackendName, { t: TestApp; doc: OpenApi; body: string }>()
 let workDir: string
 let typeCheck: Promise<{ code: number; output: string }>
+let open: TestApp | undefined
+let openDoc: OpenApi
 
 before(async () => {
   for (const backend of backends) {
@@ -102,19 +109,25 @@ before(async () => {
   await symlink(join(root, 'node_modules'), join(workDir, 'node_modules'), 'dir')
   await writeFile(join(workDir, 'package.json'), JSON.stringify({ type: 'module' }))
   const files: string[] = []
-  const generate = async (name: string, doc: OpenApi, bearer: boolean) => {
+  const generate = async (name: string, doc: OpenApi, source: (types: string) => string) => {
     const types = astToString(await openapiTS(doc as unknown as Parameters<typeof openapiTS>[0]))
     await writeFile(join(workDir, `${name}.api.ts`), types)
-    await writeFile(join(workDir, `${name}.client.ts`), journeySource(`${name}.api.js`, bearer))
+    await writeFile(join(workDir, `${name}.client.ts`), source(`${name}.api.js`))
     files.push(`${name}.client.ts`)
   }
-  for (const [backend, { doc }] of documents) await generate(backend, doc, backend === 'jwt')
+  for (const [backend, { doc }] of documents) {
+    await generate(backend, doc, (types) => journeySource(types, backend === 'jwt'))
+  }
+  // Verification off: registration answers the user, and a taken address a typed 409.
+  open = await buildApp({ backend: 'jwt', requireVerificationOnRegistration: false })
+  openDoc = json<OpenApi>(await open.request({ method: 'GET', url: '/openapi.json' }))
+  await generate('open', openDoc, duplicateRegistrationSource)
   const session = documents.get('session')?.doc as OpenApi
   const stripped: OpenApi = structuredClone(session)
   for (const { op } of operations(stripped)) {
     for (const status of Object.keys(op.responses)) if (Number(status) >= 400) delete op.responses[status]
   }
-  await generate('control', stripped, false)
+  await generate('control', stripped, (types) => journeySource(types, false))
   await writeFile(
     join(workDir, 'tsconfig.json'),
     JSON.stringify({
@@ -142,6 +155,7 @@ before(async () => {
 
 after(async () => {
   for (const { t } of documents.values()) await t.destroy()
+  await open?.destroy()
   if (workDir) await rm(workDir, { recursive: true, force: true })
 })
 
@@ -230,6 +244,37 @@ for (const backend of backends) {
     })
   })
 }
+
+describe('OpenAPI contract, verification off', () => {
+  it('types the 201 answer and the 409 of a taken address', async () => {
+    assert.ok(open)
+    const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true }))
+    ajv.addSchema(openDoc, 'openapi.json')
+    assert.ok(openDoc.paths['/register']?.post?.responses['409'])
+    const address = await open.app.listen({ port: 0, host: '127.0.0.1' })
+    const checked = await typeCheck
+    assert.deepEqual(
+      checked.output.split('\n').filter((line) => line.startsWith('open.')),
+      [],
+      'the client program type-checks under strict',
+    )
+    const { journey } = (await import(pathToFileURL(join(workDir, 'open.client.ts')).href)) as {
+      journey(options: {
+        baseUrl: string
+        check(answer: Answer): Promise<void>
+        email: string
+        password: string
+      }): Promise<number>
+    }
+    const answers = await journey({
+      baseUrl: address,
+      email: `ada.${Date.now().toString(36)}@exämple.com`,
+      password: PASSWORD,
+      check: async (answer) => checkAnswer(ajv, openDoc, answer),
+    })
+    assert.equal(answers, 2)
+  })
+})
 
 describe('OpenAPI contract, error answers left out', () => {
   it('a client program reading error codes fails to type-check (the control)', async () => {
