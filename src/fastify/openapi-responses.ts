@@ -161,8 +161,14 @@ export const OPERATIONS: Readonly<Record<OperationId, OperationFacts>> = {
 }
 
 // Fastify's own answers to a body it cannot take; the error handler keeps their status and code.
-type FrameworkCode = 'FST_ERR_CTP_BODY_TOO_LARGE' | 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+type FrameworkCode =
+  | 'FST_ERR_CTP_INVALID_JSON_BODY'
+  | 'FST_ERR_CTP_EMPTY_JSON_BODY'
+  | 'FST_ERR_CTP_BODY_TOO_LARGE'
+  | 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
 const frameworkStatus: Record<FrameworkCode, number> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 400,
+  FST_ERR_CTP_EMPTY_JSON_BODY: 400,
   FST_ERR_CTP_BODY_TOO_LARGE: 413,
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 415,
 }
@@ -192,6 +198,8 @@ const MEANING: Partial<Record<FastifyUsersErrorCode | FrameworkCode, string>> = 
   ERR_BUSY: 'too many password hashes queued; retry after `Retry-After` seconds',
   ERR_DATABASE_UNAVAILABLE: 'the database cannot be reached; retry after `Retry-After` seconds',
   ERR_SHUTTING_DOWN: 'the server is shutting down; retry on another instance or later',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'the body is not valid JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'an empty body sent as `application/json`',
   FST_ERR_CTP_BODY_TOO_LARGE: 'the body is too large',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'the body is not `application/json`',
 }
@@ -278,6 +286,8 @@ export function documentOperation(
   const codes = new Set<FastifyUsersErrorCode | FrameworkCode>()
   if (schema.body || schema.querystring || schema.params) codes.add('ERR_VALIDATION')
   if (schema.body) {
+    codes.add('FST_ERR_CTP_INVALID_JSON_BODY')
+    codes.add('FST_ERR_CTP_EMPTY_JSON_BODY')
     codes.add('FST_ERR_CTP_BODY_TOO_LARGE')
     codes.add('FST_ERR_CTP_INVALID_MEDIA_TYPE')
   }
