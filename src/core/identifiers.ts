@@ -18,6 +18,18 @@ const EMAIL =
   /^[^\s@"'`\\<>(),;:[\]\p{Cc}]+@(?:[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?\.)+[\p{L}\p{N}][\p{L}\p{N}-]*[\p{L}\p{N}]$/u
 
 /**
+ * The check every email address passes once canonicalised (see {@link canonicalEmail}), as a JSON Schema
+ * `pattern` (an ECMAScript regular expression with the `u` flag), so that an OpenAPI document can declare
+ * exactly what the server accepts and returns, international addresses included.
+ *
+ * @example
+ * ```ts
+ * new RegExp(EMAIL_PATTERN, 'u').test('josé@exämple.com') // true
+ * ```
+ */
+export const EMAIL_PATTERN = EMAIL.source
+
+/**
  * The one canonicalisation of every identifier (email, username, role name, the application's login
  * column): NFKC-normalised, trimmed, lower-cased. Lookups, uniqueness, stored values and the login
  * throttle's key all come from it, and the database compares the result byte for byte (binary collation),

@@ -9,7 +9,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 import type { FlatOptions } from './normalize-options.js'
 import type { PluginPaths } from './not-found.js'
-import type { SecurityScheme } from './openapi.js'
+import { markOptionalBodies, type SecurityScheme } from './openapi.js'
 import { docsSecurityHeaders } from './security-headers.js'
 
 /**
@@ -43,10 +43,13 @@ export async function serveDocs(
         description:
           'User management: registration, verification, login, password reset, profile, admin users and roles.',
       },
+      servers: settings.servers ?? [{ url: '/' }],
       components: {
         securitySchemes: context.schemes,
       },
     },
+    transformObject: (document) =>
+      'openapiObject' in document ? markOptionalBodies(document.openapiObject) : document.swaggerObject,
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
   })
   // Its own context, so that the docs' security headers stay off the application's routes.

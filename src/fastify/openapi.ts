@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance, RouteOptions } from 'fastify'
 import type { AuthBackend, AuthBackendName } from '../auth/auth-backend.js'
+import { documentOperation, OPTIONAL_BODY, type OperationDocOptions } from './openapi-responses.js'
 
 /** An OpenAPI security scheme object. */
 export type SecurityScheme =
@@ -68,30 +69,63 @@ export function appHasSwagger(fastify: FastifyInstance): boolean {
 interface SwaggerTransformInput {
   schema: unknown
   url: string
-  openapiObject: { components?: { securitySchemes?: Record<string, unknown> } & Record<string, unknown> }
+  route?: { method?: string | string[] }
+  openapiObject: OpenApiObject
 }
 
+type OpenApiObject = {
+  components?: { securitySchemes?: Record<string, unknown> } & Record<string, unknown>
+  paths?: Record<string, Record<string, unknown>>
+} & Record<string, unknown>
+
 /**
- * Declares the plugin's security scheme in the application's OpenAPI document, through the route-level
- * `swaggerTransform` hook of `@fastify/swagger` (called with the document being built, before the route's
- * operation is): `@fastify/swagger` throws while building an operation whose `security` names a scheme the
- * document does not declare, and the application cannot be expected to know the plugin's scheme.
- *
- * The document is a fresh object on each build; its `securitySchemes` may be the application's own options
- * object, so it is replaced by a copy, never written to. A scheme the application already declares under
- * the same name is left as it is. The application's global `transform` does not run on the plugin's routes
- * (their schemas are plain JSON Schema already).
+ * Sets `requestBody.required: false` on the operations marked optional: `@fastify/swagger` marks every
+ * body it documents required, but `POST /verify` also takes its token as `?token=` without any body.
+ * Runs on the document under construction (from each route's transform) and on the finished one.
  *
  * @example
  * ```ts
- * if (appHasSwagger(fastify)) declareSecuritySchemeInAppDocument(routes, securitySchemeOf('jwt', null))
+ * await fastify.register(fastifySwagger, { transformObject: ({ openapiObject }) => markOptionalBodies(openapiObject) })
  * ```
  */
-export function declareSecuritySchemeInAppDocument(
+export function markOptionalBodies<T extends object>(openapiObject: T): T {
+  const paths = (openapiObject as OpenApiObject).paths ?? {}
+  for (const operations of Object.values(paths)) {
+    for (const operation of Object.values(operations ?? {})) {
+      const op = operation as Record<string, unknown> & { requestBody?: { required?: boolean } }
+      if (typeof op !== 'object' || op === null || op[OPTIONAL_BODY] !== true) continue
+      delete op[OPTIONAL_BODY]
+      if (op.requestBody) op.requestBody.required = false
+    }
+  }
+  return openapiObject
+}
+
+/**
+ * Completes the OpenAPI operations of the plugin's routes, through the route-level `swaggerTransform` hook
+ * of `@fastify/swagger`, in the plugin's own document and in an application's: every error answer, the
+ * success answers' descriptions and headers, `security: []` on public operations (see
+ * `openapi-responses.ts`), and the plugin's security scheme. The runtime schemas are not touched.
+ *
+ * The scheme is declared in the document being built (a fresh object on each build) before the route's
+ * operation is: `@fastify/swagger` throws while building an operation whose `security` names a scheme the
+ * document does not declare, and an application cannot be expected to know the plugin's scheme. Its
+ * `securitySchemes` may be the application's own options object, so it is replaced by a copy, never
+ * written to; a scheme the application already declares under the same name is left as it is. The
+ * application's global `transform` does not run on the plugin's routes (their schemas are plain JSON
+ * Schema already); a route that already has a `swaggerTransform` keeps it.
+ *
+ * @example
+ * ```ts
+ * documentPluginRoutes(routes, securitySchemeOf('jwt', null), { cookieBackend: false, rateLimited: true })
+ * ```
+ */
+export function documentPluginRoutes(
   routes: FastifyInstance,
   schemes: Record<string, SecurityScheme>,
+  options: OperationDocOptions,
 ): void {
-  const swaggerTransform = ({ schema, url, openapiObject }: SwaggerTransformInput) => {
+  const swaggerTransform = ({ schema, url, route, openapiObject }: SwaggerTransformInput) => {
     const components = openapiObject.components ?? {}
     const declared = components.securitySchemes ?? {}
     const missing = Object.entries(schemes).filter(([name]) => !(name in declared))
@@ -101,7 +135,11 @@ export function declareSecuritySchemeInAppDocument(
         securitySchemes: { ...declared, ...Object.fromEntries(missing) },
       }
     }
-    return { schema, url }
+    // The operations built so far are complete: apply their marks now, in case no later pass does.
+    markOptionalBodies(openapiObject)
+    const method = Array.isArray(route?.method) ? (route.method[0] ?? 'GET') : (route?.method ?? 'GET')
+    const documented = documentOperation(schema as Record<string, unknown> | undefined, method, options)
+    return { schema: documented, url }
   }
   routes.addHook('onRoute', (route: RouteOptions) => {
     const config = (route.config ?? {}) as Record<string, unknown>

@@ -353,8 +353,19 @@ export interface FastifyUsersOptions {
   cookie?: CookieOptions
   /** Session lifetimes, in seconds. Defaults: idle `3600`, absolute `86400`. */
   session?: { idleTimeoutSeconds?: number; absoluteTimeoutSeconds?: number }
-  /** Serve `GET /openapi.json` and interactive docs at `/docs`. Default: `true`. */
-  openapi?: boolean | { title?: string; version?: string; docsPath?: string }
+  /**
+   * Serve `GET /openapi.json` and interactive docs at `/docs`. Default: `true`. `servers` is the document's
+   * `servers` list (default `[{ url: '/' }]`: the origin the document was fetched from); a server URL whose
+   * path is the prefix the plugin is registered under is stripped from the documented paths.
+   */
+  openapi?:
+    | boolean
+    | {
+        title?: string
+        version?: string
+        docsPath?: string
+        servers?: Array<{ url: string; description?: string }>
+      }
   /** Route groups; `false` turns a group off. Every group is on by default. */
   routes?: {
     auth?: AuthHandlerConfig | false

@@ -101,7 +101,7 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
   await registerPluginRoutes(fastify, context, {
     pluginPaths,
     redactingReq,
-    appDocumentSchemes: inAppDocument ? schemes : null,
+    schemes,
   })
 
   scheduleSweep(

@@ -9,7 +9,7 @@ import { errorHandler } from './error-handler.js'
 import { rolesAccepted } from './guards.js'
 import type { installLogRedaction } from './log-redaction.js'
 import type { PluginPaths } from './not-found.js'
-import { declareSecuritySchemeInAppDocument, type SecurityScheme } from './openapi.js'
+import { documentPluginRoutes, type SecurityScheme } from './openapi.js'
 import type { GuardsOption } from './options.js'
 import { createRateLimits, resolveRateLimits } from './rate-limit.js'
 import type { RouteContext } from './route-context.js'
@@ -30,8 +30,8 @@ export interface RouteSetup {
   pluginPaths: PluginPaths
   /** The request log serializer that redacts secrets. */
   redactingReq: ReturnType<typeof installLogRedaction>
-  /** The security schemes to declare in the application's own OpenAPI document, if it has one. */
-  appDocumentSchemes: Record<string, SecurityScheme> | null
+  /** The security schemes of the configured backends, declared in whichever OpenAPI document is built. */
+  schemes: Record<string, SecurityScheme>
 }
 
 /**
@@ -39,7 +39,7 @@ export interface RouteSetup {
  *
  * @example
  * ```ts
- * await registerPluginRoutes(fastify, context, { pluginPaths, redactingReq, appDocumentSchemes: null })
+ * await registerPluginRoutes(fastify, context, { pluginPaths, redactingReq, schemes })
  * ```
  */
 export async function registerPluginRoutes(
@@ -53,7 +53,8 @@ export async function registerPluginRoutes(
 
   // A route group turned off (`false`) keeps its default path: its routes are not registered anyway.
   const { auth: a, register: r, verification: v, passwordReset: p } = options.routes ?? {}
-  const limitRoute = await createRateLimits(fastify, resolveRateLimits(options.rateLimit), {
+  const rateLimits = resolveRateLimits(options.rateLimit)
+  const limitRoute = await createRateLimits(fastify, rateLimits, {
     login: (a ? a.loginPath : undefined) ?? '/login',
     register: (r ? r.path : undefined) ?? '/register',
     verify: (v ? v.path : undefined) ?? '/verify',
@@ -62,7 +63,10 @@ export async function registerPluginRoutes(
   })
   // Route registration is synchronous, hence the callback form of an encapsulated plugin.
   await fastify.register((routes, _opts, done) => {
-    if (setup.appDocumentSchemes) declareSecuritySchemeInAppDocument(routes, setup.appDocumentSchemes)
+    documentPluginRoutes(routes, setup.schemes, {
+      cookieBackend: auth.backends.some((backend) => Boolean(backend.cookieName)),
+      rateLimited: Boolean(rateLimits),
+    })
     useStrictValidators(routes)
     routes.setErrorHandler(errorHandler)
     // JSON only: Fastify also parses text/plain by default, a type a cross-site form or a no-preflight

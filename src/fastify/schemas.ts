@@ -6,6 +6,7 @@
  * @module
  */
 import { type TSchema, Type } from 'typebox'
+import { EMAIL_PATTERN, MAX_EMAIL_LENGTH } from '../core/identifiers.js'
 import type { IdType, UserFieldSchema } from '../core/user.js'
 import { MAX_CURSOR_LENGTH } from '../persistence/kysely/cursor.js'
 
@@ -83,7 +84,13 @@ export function buildSchemas(options: SchemaOptions) {
 
   const userProperties: Record<string, TSchema> = {
     id: Id,
-    email: Type.String({ format: 'email' }),
+    // The server's own check, not `format: 'email'`: that format (ASCII only) is stricter than the server,
+    // and a client validating answers would refuse an international address the server accepted.
+    email: Type.String({
+      pattern: EMAIL_PATTERN,
+      maxLength: MAX_EMAIL_LENGTH,
+      description: 'The email address, canonical: NFKC-normalised, trimmed and lower-cased.',
+    }),
     ...(usesUsername ? { username: Type.Union([Type.String(), Type.Null()]) } : {}),
     isActive: Type.Boolean(),
     isVerified: Type.Boolean(),
@@ -156,7 +163,13 @@ export function buildSchemas(options: SchemaOptions) {
           description: "The account's password: a link alone never verifies an account.",
         }),
       },
-      { additionalProperties: false },
+      {
+        additionalProperties: false,
+        description:
+          'Optional: the token can come as `?token=` instead, and then the body needs only `password`.',
+        // Without a token, so that an interactive client's pre-filled body does not override `?token=`.
+        examples: [{ password: 'the account password' }],
+      },
     ),
     EmailChangeConfirmBody: Type.Object(
       {

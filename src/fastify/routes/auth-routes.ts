@@ -8,6 +8,7 @@ import type { AuthBackend } from '../../auth/auth-backend.js'
 import { InvalidCredentialsError, UnauthenticatedError } from '../../core/errors.js'
 import type { AuthenticationData } from '../../core/user-service.js'
 import { requireUser } from '../guards.js'
+import { backendOperationId } from '../openapi-responses.js'
 import type { AuthHandlerConfig } from '../options.js'
 import type { RouteContext } from '../route-context.js'
 
@@ -51,6 +52,7 @@ function backendRoutes(
       config: named ? { rateLimitGroup: 'login' } : {},
       schema: {
         tags,
+        operationId: named ? backendOperationId('login', backend.name) : 'login',
         summary: named ? `Log in (${backend.name})` : 'Log in',
         description: `Checks the password and issues a credential: a session cookie, a JWT in a cookie, or a Bearer token in the body, depending on the backend.${via} Unknown user and wrong password answer the same 401; an unverified or inactive account answers 403, only after a correct password. After 5 consecutive failures for an identifier, known or not (the \`loginThrottle\` defaults), further attempts answer 429 with \`Retry-After\` until a delay that doubles from 1 s up to 15 min has passed.`,
         body: schemas.LoginBody,
@@ -76,6 +78,7 @@ function backendRoutes(
       preValidation: requireUser(),
       schema: {
         tags,
+        operationId: named ? backendOperationId('logout', backend.name) : 'logout',
         summary: named ? `Log out (${backend.name})` : 'Log out',
         description: `Ends the credential of ${named ? `the \`${backend.name}\`` : 'this'} backend that this request carries: the same cookie or token is refused afterwards. Credentials of other backends stay valid.`,
         security: context.security,

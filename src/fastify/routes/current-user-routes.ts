@@ -26,7 +26,13 @@ export function currentUserRoutes(
     path,
     {
       preValidation: requireUser(),
-      schema: { tags, summary: 'The current user', security, response: { 200: schemas.UserRef } },
+      schema: {
+        tags,
+        operationId: 'getCurrentUser',
+        summary: 'The current user',
+        security,
+        response: { 200: schemas.UserRef },
+      },
     },
     async (request) => currentUser(context, request),
   )
@@ -37,6 +43,7 @@ export function currentUserRoutes(
       preValidation: requireUser(),
       schema: {
         tags,
+        operationId: 'updateCurrentUser',
         summary: 'Update the current user',
         description:
           'Only self-editable fields: roles, `isActive`, `isVerified` and admin-only custom fields are refused with 400, and the password changes only through `POST /users/me/password`. A new `email` needs `currentPassword` (a wrong one answers 403 and counts as a failed login) and does not take effect at once: it is held as `pendingEmail`, a link that confirms it goes to the new address, and the current address (still the one to log in with) is told, with a link that cancels the change.',
@@ -66,6 +73,7 @@ export function currentUserRoutes(
       preValidation: requireUser(),
       schema: {
         tags,
+        operationId: 'changePassword',
         summary: 'Change the password',
         description:
           'Needs the current password (a wrong one answers 403 and counts as a failed login of the user; past the limit, 429 with `Retry-After`). Every other credential of the user ends; on the cookie backends this client gets a fresh cookie, on the Bearer backend it logs in again.',

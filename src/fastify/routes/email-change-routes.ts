@@ -29,6 +29,7 @@ export function emailChangeRoutes(
     {
       schema: {
         tags,
+        operationId: 'confirmEmailChange',
         summary: 'Confirm a new email address',
         description:
           "Redeems the token mailed to the new address, with the account's password (a wrong one answers 400 `ERR_PASSWORD_REQUIRED` and counts as a failed login; past the limit, 429). The address becomes the account's email, verified; every session and token of the user ends, and the previous address is told. A link works once; a newer request or a cancellation kills it (400 `ERR_INVALID_TOKEN`); an address taken meanwhile answers 409.",
@@ -48,6 +49,7 @@ export function emailChangeRoutes(
     {
       schema: {
         tags,
+        operationId: 'cancelEmailChange',
         summary: 'Cancel an email change',
         description:
           'Redeems the token mailed to the current address when a change was asked for: the pending address is dropped and every session and token of the user ends (whoever asked knew the password: choose a new one). Works once.',

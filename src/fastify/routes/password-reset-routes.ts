@@ -20,6 +20,7 @@ export function passwordResetRoutes(
     {
       schema: {
         tags,
+        operationId: 'forgotPassword',
         summary: 'Ask for a password reset link',
         description:
           'Answers 202 with the same body for every well-formed address, so it reveals nothing about accounts; a malformed address answers 400 `ERR_VALIDATION`, as on `/register`.',
@@ -37,6 +38,7 @@ export function passwordResetRoutes(
     {
       schema: {
         tags,
+        operationId: 'resetPassword',
         summary: 'Set a new password with a reset token',
         description:
           'The token works once, and not after any other password change. Every session and token of the user ends; the user is not logged in.',

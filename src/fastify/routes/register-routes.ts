@@ -21,6 +21,7 @@ export function registerRoutes(
     {
       schema: {
         tags: config.tags ?? ['auth'],
+        operationId: 'register',
         summary: 'Register',
         description: verificationRequired
           ? 'Creates an account and mails a verification link. Answers 202 with the same body whether the address is new or taken (the owner of a taken address is mailed a notice instead), so it reveals nothing. A taken username (when users log in by username) answers 409.'

@@ -31,7 +31,16 @@ export function roleManagementRoutes(
 
   app.get(
     prefix,
-    { preValidation, schema: { tags, summary: 'List roles', security, response: { 200: schemas.RoleList } } },
+    {
+      preValidation,
+      schema: {
+        tags,
+        operationId: 'listRoles',
+        summary: 'List roles',
+        security,
+        response: { 200: schemas.RoleList },
+      },
+    },
     async () => service.listRoles(),
   )
 
@@ -41,6 +50,7 @@ export function roleManagementRoutes(
       preValidation,
       schema: {
         tags,
+        operationId: 'createRole',
         summary: 'Create a role',
         security,
         body: schemas.RoleCreate,
@@ -64,6 +74,7 @@ export function roleManagementRoutes(
         preValidation,
         schema: {
           tags,
+          operationId: action === 'assign' ? 'assignRole' : 'revokeRole',
           summary: action === 'assign' ? 'Give a user a role' : 'Take a role from a user',
           description: "Takes effect on the user's next request. Answers the user with their roles.",
           security,
@@ -90,7 +101,14 @@ export function roleManagementRoutes(
     byId,
     {
       preValidation,
-      schema: { tags, summary: 'Get a role', security, params, response: { 200: schemas.RoleRef } },
+      schema: {
+        tags,
+        operationId: 'getRole',
+        summary: 'Get a role',
+        security,
+        params,
+        response: { 200: schemas.RoleRef },
+      },
     },
     async (request) => service.getRole((request.params as { id: Id }).id),
   )
@@ -100,6 +118,7 @@ export function roleManagementRoutes(
       preValidation,
       schema: {
         tags,
+        operationId: 'updateRole',
         summary: 'Update a role',
         security,
         params,
@@ -123,6 +142,7 @@ export function roleManagementRoutes(
       preValidation,
       schema: {
         tags,
+        operationId: 'deleteRole',
         summary: 'Delete a role',
         description: 'Unassigns it from every user.',
         security,

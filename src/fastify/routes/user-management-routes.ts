@@ -42,6 +42,7 @@ export function userManagementRoutes(
       preValidation,
       schema: {
         tags,
+        operationId: 'listUsers',
         summary: 'List users',
         description: `Pages by \`limit\` (at most ${context.resolved.maxPageSize}) with \`offset\`, or with the \`cursor\` of the previous page; filters by email substring, status and role.`,
         security,
@@ -69,6 +70,7 @@ export function userManagementRoutes(
       preValidation,
       schema: {
         tags,
+        operationId: 'getUser',
         summary: 'Get a user',
         security,
         params: schemas.IdParams,
@@ -84,6 +86,7 @@ export function userManagementRoutes(
       preValidation,
       schema: {
         tags,
+        operationId: 'updateUser',
         summary: 'Update a user',
         description:
           'Deactivating a user or setting their password ends every credential of the user at once. A new email takes effect at once (admins are trusted; a pending change the user asked for is dropped), ends every credential, resets `isVerified` unless the body sets it, and a verification link goes to the new address (the old one is told).',
@@ -113,6 +116,7 @@ export function userManagementRoutes(
       preValidation,
       schema: {
         tags,
+        operationId: 'deleteUser',
         summary: 'Delete a user',
         security,
         params: schemas.IdParams,

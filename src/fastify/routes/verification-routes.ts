@@ -26,6 +26,7 @@ export function verificationRoutes(
       },
       schema: {
         tags,
+        operationId: 'verify',
         summary: 'Verify an email address',
         description:
           'Redeems the token of a verification mail, in the JSON body (`{"token": ...}`) or as `?token=`, with the account\'s `password`: a link alone never verifies an account, so that whoever opens it cannot make a password they did not choose usable. A missing or wrong password answers 400 `ERR_PASSWORD_REQUIRED` (a wrong one counts as a failed login; past the limit, 429); someone who did not choose the password uses the password reset instead, which verifies the address too. It does not log the user in: they log in as usual afterwards.',
@@ -46,6 +47,7 @@ export function verificationRoutes(
     {
       schema: {
         tags,
+        operationId: 'requestVerification',
         summary: 'Send a new verification link',
         description:
           'Answers 202 with the same body for every well-formed address, so it reveals nothing about accounts; a malformed address answers 400 `ERR_VALIDATION`, as on `/register`.',

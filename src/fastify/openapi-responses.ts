@@ -1,0 +1,381 @@
+/**
+ * What each operation of the plugin answers, as the OpenAPI document tells it: the success answer's
+ * description and headers, and every error answer (`application/problem+json`, the problem schema) that
+ * can happen, with the codes behind each status. Statuses come from the error handler's one table
+ * ({@link statusByCode}); the codes an operation can answer are derived from the route (a body or
+ * parameters can be invalid, a credential can be missing, a public route is rate-limited, any route can
+ * lose its database) plus the few its own logic adds, listed here per `operationId`.
+ *
+ * Documentation only: the routes' runtime schemas are left as they are, so nothing here changes how an
+ * answer is validated or serialised.
+ *
+ * @module
+ */
+import type { FastifyUsersErrorCode } from '../core/errors.js'
+import { statusByCode } from './error-handler.js'
+
+/**
+ * The stable `operationId` of every operation of the plugin: camelCase, named after what the operation
+ * does, independent of the path it is served at.
+ *
+ * @example
+ * ```ts
+ * const id: OperationId = 'getCurrentUser' // GET /users/me
+ * ```
+ */
+export type OperationId =
+  | 'register'
+  | 'login'
+  | 'logout'
+  | 'verify'
+  | 'requestVerification'
+  | 'forgotPassword'
+  | 'resetPassword'
+  | 'getCurrentUser'
+  | 'updateCurrentUser'
+  | 'changePassword'
+  | 'confirmEmailChange'
+  | 'cancelEmailChange'
+  | 'listUsers'
+  | 'getUser'
+  | 'updateUser'
+  | 'deleteUser'
+  | 'listRoles'
+  | 'createRole'
+  | 'getRole'
+  | 'updateRole'
+  | 'deleteRole'
+  | 'assignRole'
+  | 'revokeRole'
+
+/** The credential cookie an operation sets (cookie backends only). */
+type CookieEffect = 'issues' | 'clears'
+
+interface OperationFacts {
+  /** Description of each success status the operation answers. */
+  success: Record<number, string>
+  /** Codes its own logic can answer, beyond those derived from the route. */
+  errors: readonly FastifyUsersErrorCode[]
+  /** An admin operation: a credential without the required role answers 403. */
+  admin?: true
+  /** On the cookie backends, the success answer sets or clears the credential cookie. */
+  cookie?: CookieEffect
+  /** The body may be left out (its fields can come from the query string instead). */
+  optionalBody?: true
+}
+
+const BUSY_AND_POLICY = ['ERR_BUSY', 'ERR_PASSWORD_POLICY'] as const
+const THROTTLED = ['ERR_TOO_MANY_ATTEMPTS', 'ERR_BUSY'] as const
+const ADMIN_LOCKOUT = ['ERR_SELF_LOCKOUT', 'ERR_LAST_ADMIN'] as const
+
+/**
+ * Every operation: what it answers on success, and the codes its own logic adds to those derived from the
+ * route by {@link documentOperation}.
+ *
+ * @example
+ * ```ts
+ * OPERATIONS.createRole.errors // ['ERR_ROLE_EXISTS']: 409 beside the derived 400, 401, 403, 503
+ * ```
+ */
+export const OPERATIONS: Readonly<Record<OperationId, OperationFacts>> = {
+  register: {
+    success: {
+      201: 'The account, created and verified (verification is off).',
+      202: 'The same answer whether the address is new or taken.',
+    },
+    errors: ['ERR_USER_EXISTS', ...BUSY_AND_POLICY],
+  },
+  login: {
+    success: { 200: 'Logged in: the user, and the credential of the backend.' },
+    errors: ['ERR_INVALID_CREDENTIALS', 'ERR_NOT_VERIFIED', 'ERR_INACTIVE', ...THROTTLED],
+    cookie: 'issues',
+  },
+  logout: { success: { 204: 'Logged out.' }, errors: [], cookie: 'clears' },
+  verify: {
+    success: { 200: 'The user, now verified.' },
+    errors: ['ERR_INVALID_TOKEN', 'ERR_PASSWORD_REQUIRED', ...THROTTLED],
+    optionalBody: true,
+  },
+  requestVerification: {
+    success: { 202: 'The same answer whatever the address.' },
+    errors: [],
+  },
+  forgotPassword: { success: { 202: 'The same answer whatever the address.' }, errors: [] },
+  resetPassword: {
+    success: { 204: 'Password changed.' },
+    errors: ['ERR_INVALID_TOKEN', ...BUSY_AND_POLICY],
+  },
+  getCurrentUser: { success: { 200: 'The current user.' }, errors: [] },
+  updateCurrentUser: {
+    success: { 200: 'The current user, updated.' },
+    errors: ['ERR_WRONG_PASSWORD', 'ERR_INACTIVE', 'ERR_USER_EXISTS', 'ERR_CONFLICT', ...THROTTLED],
+  },
+  changePassword: {
+    success: { 204: 'Password changed.' },
+    errors: ['ERR_WRONG_PASSWORD', ...THROTTLED, 'ERR_PASSWORD_POLICY'],
+    cookie: 'issues',
+  },
+  confirmEmailChange: {
+    success: { 204: 'Email changed; log in again with the new address.' },
+    errors: ['ERR_INVALID_TOKEN', 'ERR_PASSWORD_REQUIRED', 'ERR_INACTIVE', 'ERR_USER_EXISTS', ...THROTTLED],
+  },
+  cancelEmailChange: {
+    success: { 204: 'Change cancelled; every session ended.' },
+    errors: ['ERR_INVALID_TOKEN'],
+  },
+  listUsers: { success: { 200: 'A page of users.' }, errors: [], admin: true },
+  getUser: { success: { 200: 'The user.' }, errors: ['ERR_NOT_FOUND'], admin: true },
+  updateUser: {
+    success: { 200: 'The user, updated.' },
+    errors: ['ERR_NOT_FOUND', 'ERR_USER_EXISTS', 'ERR_CONFLICT', ...ADMIN_LOCKOUT, ...BUSY_AND_POLICY],
+    admin: true,
+  },
+  deleteUser: {
+    success: { 200: 'The deleted user.' },
+    errors: ['ERR_NOT_FOUND', ...ADMIN_LOCKOUT],
+    admin: true,
+  },
+  listRoles: { success: { 200: 'Every role.' }, errors: [], admin: true },
+  createRole: { success: { 201: 'The new role.' }, errors: ['ERR_ROLE_EXISTS'], admin: true },
+  getRole: { success: { 200: 'The role.' }, errors: ['ERR_NOT_FOUND'], admin: true },
+  updateRole: {
+    success: { 200: 'The role, updated.' },
+    errors: ['ERR_NOT_FOUND', 'ERR_ROLE_EXISTS', ...ADMIN_LOCKOUT],
+    admin: true,
+  },
+  deleteRole: {
+    success: { 200: 'The deleted role.' },
+    errors: ['ERR_NOT_FOUND', ...ADMIN_LOCKOUT],
+    admin: true,
+  },
+  assignRole: {
+    success: { 200: 'The user with their roles.' },
+    errors: ['ERR_NOT_FOUND', 'ERR_ROLE_ALREADY_ASSIGNED'],
+    admin: true,
+  },
+  revokeRole: {
+    success: { 200: 'The user with their roles.' },
+    errors: ['ERR_NOT_FOUND', 'ERR_ROLE_NOT_ASSIGNED', ...ADMIN_LOCKOUT],
+    admin: true,
+  },
+}
+
+// Fastify's own answers to a body it cannot take; the error handler keeps their status and code.
+type FrameworkCode =
+  | 'FST_ERR_CTP_INVALID_JSON_BODY'
+  | 'FST_ERR_CTP_EMPTY_JSON_BODY'
+  | 'FST_ERR_CTP_BODY_TOO_LARGE'
+  | 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+const frameworkStatus: Record<FrameworkCode, number> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 400,
+  FST_ERR_CTP_EMPTY_JSON_BODY: 400,
+  FST_ERR_CTP_BODY_TOO_LARGE: 413,
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 415,
+}
+
+const MEANING: Partial<Record<FastifyUsersErrorCode | FrameworkCode, string>> = {
+  ERR_VALIDATION: 'the request does not match its schema or a value is refused; `errors` names the fields',
+  ERR_INVALID_TOKEN: 'the token is invalid, expired, already used or superseded',
+  ERR_PASSWORD_REQUIRED: "the account's password is missing or wrong",
+  ERR_PASSWORD_POLICY: 'the new password is refused by the password policy',
+  ERR_INVALID_CREDENTIALS: 'unknown user or wrong password (the same answer for both)',
+  ERR_UNAUTHENTICATED: 'no valid credential',
+  ERR_WRONG_PASSWORD: 'the current password is wrong',
+  ERR_NOT_VERIFIED: 'the account is not verified yet',
+  ERR_INACTIVE: 'the account is deactivated',
+  ERR_FORBIDDEN: 'the credential lacks a required role',
+  ERR_CROSS_ORIGIN: 'a cross-site request to a cookie backend, from an origin not trusted',
+  ERR_NOT_FOUND: 'no such user or role',
+  ERR_USER_EXISTS: 'the address or username belongs to another account',
+  ERR_ROLE_EXISTS: 'a role of that name exists',
+  ERR_ROLE_ALREADY_ASSIGNED: 'the user has the role already',
+  ERR_ROLE_NOT_ASSIGNED: 'the user does not have the role',
+  ERR_CONFLICT: 'a concurrent change won; retry',
+  ERR_SELF_LOCKOUT: 'an admin cannot deactivate, delete or demote themselves',
+  ERR_LAST_ADMIN: 'the last admin cannot be removed',
+  ERR_TOO_MANY_ATTEMPTS: 'too many failed logins for this account; wait `Retry-After` seconds',
+  ERR_RATE_LIMITED: 'too many requests from this address; wait `Retry-After` seconds',
+  ERR_BUSY: 'too many password hashes queued; retry after `Retry-After` seconds',
+  ERR_DATABASE_UNAVAILABLE: 'the database cannot be reached; retry after `Retry-After` seconds',
+  ERR_SHUTTING_DOWN: 'the server is shutting down; retry on another instance or later',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'the body is not valid JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'an empty body sent as `application/json`',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'the body is too large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'the body is not `application/json`',
+}
+
+const TITLE: Record<number, string> = {
+  400: 'Bad request',
+  401: 'Not authenticated',
+  403: 'Forbidden',
+  404: 'Not found',
+  409: 'Conflict',
+  413: 'Body too large',
+  415: 'Unsupported media type',
+  429: 'Too many requests',
+  503: 'Service unavailable',
+}
+
+/**
+ * The mark on an operation whose request body is optional. `@fastify/swagger` marks every body it
+ * documents required; `markOptionalBodies` in `openapi.ts` turns the mark into `required: false`.
+ *
+ * @example
+ * ```ts
+ * documentOperation(verifySchema, 'POST', options)?.[OPTIONAL_BODY] // true
+ * ```
+ */
+export const OPTIONAL_BODY = 'x-fastify-users-optional-body'
+
+/**
+ * The `$id` of the problem schema, registered on the Fastify instance by the plugin; the document lists it
+ * as `#/components/schemas/FastifyUsersProblem`.
+ *
+ * @example
+ * ```ts
+ * const problem = { $ref: PROBLEM_SCHEMA_ID }
+ * ```
+ */
+export const PROBLEM_SCHEMA_ID = 'FastifyUsersProblem'
+
+const header = (description: string, schema: Record<string, unknown> = { type: 'string' }) => ({
+  ...schema,
+  description,
+})
+
+const RETRY_AFTER = header('Seconds to wait before retrying.', { type: 'integer', minimum: 0 })
+
+/**
+ * What the documentation of the plugin's routes depends on.
+ *
+ * @example
+ * ```ts
+ * const options: OperationDocOptions = { cookieBackend: true, rateLimited: true } // session backend, defaults
+ * ```
+ */
+export interface OperationDocOptions {
+  /** The credential travels in a cookie (`session`, `jwt-cookie`), not in an `Authorization` header. */
+  cookieBackend: boolean
+  /** Per-address rate limits are on (the plugin's `rateLimit` option is not `false`). */
+  rateLimited: boolean
+}
+
+type Schema = Record<string, unknown>
+
+/**
+ * The route schema as the OpenAPI document should see it: `security: []` on a public operation, a
+ * description and the headers on each success answer, and one problem answer per error status that can
+ * happen. A route without a known `operationId` (an application's own) is returned unchanged.
+ *
+ * @example
+ * ```ts
+ * const documented = documentOperation(route.schema, 'POST', { cookieBackend: true, rateLimited: true })
+ * ```
+ */
+export function documentOperation(
+  schema: Schema | undefined,
+  method: string,
+  options: OperationDocOptions,
+): Schema | undefined {
+  const operationId = schema?.operationId
+  const known = typeof operationId === 'string' ? documentedAs(operationId) : null
+  if (!schema || !known) return schema
+  const facts = OPERATIONS[known]
+  const security = Array.isArray(schema.security) ? (schema.security as unknown[]) : []
+  const isProtected = security.length > 0
+
+  const codes = new Set<FastifyUsersErrorCode | FrameworkCode>()
+  if (schema.body || schema.querystring || schema.params) codes.add('ERR_VALIDATION')
+  if (schema.body) {
+    codes.add('FST_ERR_CTP_INVALID_JSON_BODY')
+    codes.add('FST_ERR_CTP_EMPTY_JSON_BODY')
+    codes.add('FST_ERR_CTP_BODY_TOO_LARGE')
+    codes.add('FST_ERR_CTP_INVALID_MEDIA_TYPE')
+  }
+  if (isProtected) codes.add('ERR_UNAUTHENTICATED')
+  if (isProtected && facts.admin) codes.add('ERR_FORBIDDEN')
+  if (options.cookieBackend && !['GET', 'HEAD', 'OPTIONS'].includes(method.toUpperCase())) {
+    codes.add('ERR_CROSS_ORIGIN')
+  }
+  for (const code of facts.errors) codes.add(code)
+  if (!isProtected && options.rateLimited) codes.add('ERR_RATE_LIMITED')
+  codes.add('ERR_DATABASE_UNAVAILABLE')
+  codes.add('ERR_SHUTTING_DOWN')
+
+  const byStatus = new Map<number, Array<FastifyUsersErrorCode | FrameworkCode>>()
+  for (const code of codes) {
+    const status =
+      code in frameworkStatus
+        ? frameworkStatus[code as FrameworkCode]
+        : statusByCode[code as FastifyUsersErrorCode]
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code])
+  }
+
+  const response: Record<string, Schema> = {}
+  for (const [status, raw] of Object.entries((schema.response ?? {}) as Record<string, Schema>)) {
+    const description = facts.success[Number(status)]
+    response[status] = {
+      ...raw,
+      ...(raw.description === undefined && description ? { description } : {}),
+      ...successHeaders(facts, options),
+    }
+  }
+  for (const status of [...byStatus.keys()].sort((a, b) => a - b)) {
+    const list = byStatus.get(status) ?? []
+    response[String(status)] = {
+      description: `${TITLE[status] ?? 'Error'}: ${list.map((c) => `\`${c}\` (${MEANING[c] ?? c})`).join('; ')}.`,
+      ...errorHeaders(status),
+      content: { 'application/problem+json': { schema: { $ref: PROBLEM_SCHEMA_ID } } },
+    }
+  }
+  return { ...schema, security, response, ...(facts.optionalBody ? { [OPTIONAL_BODY]: true } : {}) }
+}
+
+/**
+ * The `operationId` of a login or logout route of a backend other than the first (those answer at
+ * `/auth/<name>/login` and `/auth/<name>/logout`): the base id followed by the backend's name in
+ * PascalCase, so ids stay unique and camelCase.
+ *
+ * @example
+ * ```ts
+ * backendOperationId('login', 'jwt-cookie') // 'loginJwtCookie'
+ * ```
+ */
+export function backendOperationId(base: 'login' | 'logout', backendName: string): string {
+  const pascal = backendName
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((part) => part[0]?.toUpperCase() + part.slice(1))
+    .join('')
+  return `${base}${pascal}`
+}
+
+/** The operation whose facts document this id: itself, or the base of a backend's login/logout. */
+function documentedAs(operationId: string): OperationId | null {
+  if (Object.hasOwn(OPERATIONS, operationId)) return operationId as OperationId
+  const base = /^(login|logout)[A-Z][A-Za-z0-9]*$/.exec(operationId)?.[1]
+  return base === 'login' || base === 'logout' ? base : null
+}
+
+function successHeaders(facts: OperationFacts, options: OperationDocOptions): Schema {
+  if (!options.cookieBackend || !facts.cookie) return {}
+  if (facts.cookie === 'issues') {
+    return { headers: { 'Set-Cookie': header('The credential cookie (`HttpOnly`, `Path=/`).') } }
+  }
+  return {
+    headers: {
+      'Set-Cookie': header('Expires the credential cookie.'),
+      'Clear-Site-Data': header('`"cookies"`: the browser drops every cookie of the site.'),
+    },
+  }
+}
+
+function errorHeaders(status: number): Schema {
+  if (status === 401) {
+    return {
+      headers: { 'WWW-Authenticate': header('The authentication schemes the server accepts.') },
+    }
+  }
+  if (status === 429 || status === 503) return { headers: { 'Retry-After': RETRY_AFTER } }
+  return {}
+}
