@@ -31,8 +31,6 @@ import { roleRepositoryTests } from './role-repository-conformance.js'
 import { sessionRepositoryTests, tokenDenylistTests } from './session-conformance.js'
 import { userRepositoryTests } from './user-repository-conformance.js'
 
-export type { ExclusiveLock } from '../core/admin-guard.js'
-export type { MailCapStore } from '../core/mail-cap.js'
 export {
   ConformanceClock,
   type ConformanceContext,
