@@ -5,6 +5,7 @@
  * @module
  */
 import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { ConflictError, ValidationError } from '../core/errors.js'
 import type { NewUserRecord, UserListQuery, UserRepository } from '../core/repositories.js'
@@ -79,6 +80,18 @@ export function userRepositoryTests(fixture: Fixture<RepositoryPorts>): void {
       else assert.match(String(id), /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
       const other = await insert()
       assert.notEqual(other.id, id)
+    })
+
+    it('takes a given id, and makes fresh ids after it', async () => {
+      const before = await insert()
+      // The next id the storage would have made itself, as an import of existing users would take it.
+      const given = users().idType === 'integer' ? (before.id as number) + 1 : randomUUID()
+      const imported = await insert({ id: given })
+      assert.equal(imported.id, given)
+      assert.equal((await users().findById(given))?.email, imported.email)
+      const after = await insert()
+      assert.ok(![before.id, given].includes(after.id), `id ${after.id} given twice`)
+      await assert.rejects(insert({ id: given }), ConflictError)
     })
 
     it('keeps a username of null', async () => {
