@@ -57,13 +57,15 @@ export function mailCapStoreTests(fixture: Fixture<RepositoryPorts>): void {
       assert.equal(await store().hit(key, start + WINDOW + 1, WINDOW), 2)
     })
 
-    it('sweeps the windows that started long before, counting them, and keeps live ones', async () => {
-      const [gone1, gone2, live] = [digestKey(), digestKey(), digestKey()]
+    it('sweeps the windows that started at or before the given time, counting them', async () => {
+      const [gone1, gone2, boundary, live] = [digestKey(), digestKey(), digestKey(), digestKey()]
       await store().hit(gone1, LONG_AGO, WINDOW)
       await store().hit(gone2, LONG_AGO + 1000, WINDOW)
+      // The service sweeps with `now - windowMs`: a window that started exactly then has ended for `hit` too.
+      await store().hit(boundary, LONG_AGO + 2000, WINDOW)
       const start = now()
       await store().hit(live, start, WINDOW)
-      assertSwept(fixture, await store().deleteExpired(LONG_AGO + WINDOW), 2)
+      assertSwept(fixture, await store().deleteExpired(LONG_AGO + 2000), 3)
       assert.equal(await store().hit(live, start + 1, WINDOW), 2)
     })
   })
