@@ -65,13 +65,27 @@ export class ConformanceClock implements Clock {
   }
 }
 
-/** What the suite hands to {@link ConformanceTarget.create}. */
+/**
+ * What the suite hands to {@link ConformanceTarget.create}.
+ *
+ * @example
+ * ```ts
+ * create: async ({ clock }) => ({ repos: { userRepository: new MyUsers(pool, { now: () => clock.now() }) } })
+ * ```
+ */
 export interface ConformanceContext {
   /** The time every port that reads a clock must read. */
   clock: ConformanceClock
 }
 
-/** One storage to check: its ports and how to throw it away. */
+/**
+ * One storage to check: its ports and how to throw it away.
+ *
+ * @example
+ * ```ts
+ * const storage: ConformanceStorage = { repos: { sessionRepository }, cleanup: () => redis.quit().then(() => {}) }
+ * ```
+ */
 export interface ConformanceStorage<P extends RepositoryPorts = RepositoryPorts> {
   repos: P
   /** Closes connections and deletes what the storage made; runs after the last test. Default: nothing. */
