@@ -121,10 +121,12 @@ try {
         "const { fastifyUsers, optionalUser } = require('fastify-users/fastify')",
         "const { ConsoleMailer } = require('fastify-users/mail')",
         "const kysely = require('fastify-users/kysely')",
+        "const testing = require('fastify-users/testing')",
         "if (typeof users.BaseUserService !== 'function') throw new Error('no BaseUserService')",
         "if (typeof fastifyUsers !== 'function' || typeof optionalUser !== 'function') throw new Error('no plugin')",
         "if (typeof ConsoleMailer !== 'function') throw new Error('no ConsoleMailer')",
         "if (typeof kysely.migrateToLatest !== 'function') throw new Error('no migrateToLatest')",
+        "if (typeof testing.describeRepositoryConformance !== 'function') throw new Error('no conformance suite')",
         "console.log('require() ok')",
       ].join('\n'),
     )

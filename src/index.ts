@@ -16,6 +16,7 @@
  * @module
  */
 
+export type { ExclusiveLock } from './core/admin-guard.js'
 export { type Clock, systemClock } from './core/clock.js'
 export {
   AlreadyVerifiedError,
@@ -54,6 +55,7 @@ export {
 } from './core/errors.js'
 export { canonicalEmail, canonicalRoleName, canonicalUsername, normalizeEmail } from './core/identifiers.js'
 export { type Logger, silentLogger } from './core/logger.js'
+export type { MailCapStore } from './core/mail-cap.js'
 export { type PublicUser, SECRET_USER_FIELDS, withoutSecrets } from './core/public-user.js'
 export type {
   LoginAttemptStore,

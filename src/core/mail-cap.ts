@@ -28,7 +28,7 @@ export interface MailCapStore {
    * the count starts again at 1.
    */
   hit(key: string, now: number, windowMs: number): Promise<number>
-  /** Deletes the entries whose window started before `before`; returns how many. */
+  /** Deletes the entries whose window started at or before `before`; returns how many. */
   deleteExpired(before: number): Promise<number>
 }
 

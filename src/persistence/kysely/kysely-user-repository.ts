@@ -109,6 +109,7 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
       if (id !== undefined) {
         await this.#db.insertInto('users').values(row).execute()
         insertedId = id
+        if (this.idType === 'integer' && this.#dialect === 'postgres') await this.#passIdSequence(id)
       } else if (this.#dialect === 'mysql') {
         const result = await this.#db.insertInto('users').values(row).executeTakeFirstOrThrow()
         insertedId = toNumber(result.insertId)
@@ -258,6 +259,17 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
       if (toNumber(result.numDeletedRows) === 0) return null
       return user ?? null
     })
+  }
+
+  /**
+   * Moves PostgreSQL's id sequence past an id given explicitly (an import, `create-user --id`): unlike
+   * SQLite's and MySQL's auto-increment, a sequence does not notice it, and the next insert without an id
+   * would draw the same number and fail. Only ever forward, so a smaller given id never rewinds it.
+   */
+  async #passIdSequence(id: Id): Promise<void> {
+    const sequence = sql`pg_get_serial_sequence('users', 'id')`
+    const last = sql`coalesce(pg_sequence_last_value(${sequence}::regclass), 0)`
+    await sql`select setval(${sequence}, greatest(${id}::bigint, ${last}))`.execute(this.#db)
   }
 
   /** The conditions of an update of `id` that expects `expect`. */
