@@ -17,6 +17,7 @@
  */
 
 export { type Clock, systemClock } from './core/clock.js'
+export type { UserFieldValue, UserWith } from './core/custom-field-types.js'
 export {
   AlreadyVerifiedError,
   type AnyFastifyUsersError,
@@ -55,6 +56,7 @@ export {
 export { canonicalEmail, canonicalRoleName, canonicalUsername, normalizeEmail } from './core/identifiers.js'
 export { type Logger, silentLogger } from './core/logger.js'
 export { type PublicUser, SECRET_USER_FIELDS, withoutSecrets } from './core/public-user.js'
+export type { FastifyUsersRegister, RegisteredService, RegisteredUser } from './core/register.js'
 export type {
   LoginAttemptStore,
   LoginFailures,

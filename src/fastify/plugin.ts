@@ -15,7 +15,6 @@ import type { Kysely } from 'kysely'
 import type { AuthBackend } from '../auth/auth-backend.js'
 import { JwtBackend } from '../auth/jwt-backend.js'
 import { SessionBackend } from '../auth/session-backend.js'
-import type { PublicUser } from '../core/public-user.js'
 import type { BaseUser, Role } from '../core/user.js'
 import { BaseUserService } from '../core/user-service.js'
 import { connectDatabase } from '../persistence/kysely/connect.js'
@@ -44,22 +43,7 @@ import { userManagementRoutes } from './routes/user-management-routes.js'
 import { verificationRoutes } from './routes/verification-routes.js'
 import { buildSchemas } from './schemas.js'
 import { apiSecurityHeaders, docsSecurityHeaders } from './security-headers.js'
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** The user service of the `fastify-users` plugin. */
-    users: BaseUserService<BaseUser, Role, FastifyRequest>
-  }
-  interface FastifyRequest {
-    /**
-     * The authenticated user, set by the `fastify-users` guards and by `optionalUser`; `null` before them or
-     * without a valid credential. It never holds the password hash: ask `fastify.users` for what the service
-     * keeps.
-     */
-    user: PublicUser | null
-  }
-  interface FastifyContextConfig extends GuardRouteConfig, OptionalUserRouteConfig {}
-}
+import './types.js'
 
 // ajv-formats is CommonJS; under NodeNext its default import is the module object.
 const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ??
