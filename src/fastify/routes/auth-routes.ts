@@ -3,15 +3,20 @@
  *
  * @module
  */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
 import { InvalidCredentialsError } from '../../core/errors.js'
-import type { AuthenticationData } from '../../core/user-service.js'
 import { requireUser } from '../guards.js'
 import type { AuthHandlerConfig } from '../options.js'
-import type { RouteContext } from '../route-context.js'
+import { noContent, type RouteContext } from '../route-context.js'
 
 /** Registers the login and logout routes. */
-export function authRoutes(app: FastifyInstance, context: RouteContext, config: AuthHandlerConfig): void {
+export function authRoutes(
+  instance: FastifyInstance,
+  context: RouteContext,
+  config: AuthHandlerConfig,
+): void {
+  const app = instance.withTypeProvider<TypeBoxTypeProvider>()
   const { service, auth, schemas } = context
   const tags = config.tags ?? ['auth']
   const isJwt = auth.backend.name === 'jwt'
@@ -29,7 +34,7 @@ export function authRoutes(app: FastifyInstance, context: RouteContext, config: 
       },
     },
     async (request, reply) => {
-      const user = await service.authenticate(request.body as AuthenticationData, request)
+      const user = await service.authenticate(request.body, request)
       if (!user) throw new InvalidCredentialsError()
       const issued = await auth.backend.login(user, auth.credentials(request))
       auth.applyCredential(reply, issued)
@@ -59,7 +64,7 @@ export function authRoutes(app: FastifyInstance, context: RouteContext, config: 
       if (credential) await auth.backend.logout(credential)
       auth.clearCredential(reply)
       request.log.info({ event: 'session_logout', userId: request.user?.id }, 'logged out')
-      return reply.code(204).send()
+      return noContent(reply)
     },
   )
 }

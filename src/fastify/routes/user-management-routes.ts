@@ -3,31 +3,20 @@
  *
  * @module
  */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify'
 import type { UserListQuery } from '../../core/repositories.js'
-import type { BaseUser, Id } from '../../core/user.js'
 import type { UserManagementHandlerConfig } from '../options.js'
 import type { RouteContext } from '../route-context.js'
 
-interface ListQuery {
-  limit?: number
-  offset?: number
-  cursor?: string
-  email?: string
-  isActive?: boolean
-  isVerified?: boolean
-  role?: string
-  orderBy?: 'createdAt' | 'updatedAt' | 'email'
-  order?: 'asc' | 'desc'
-}
-
 /** Registers the user management routes behind the given guards. */
 export function userManagementRoutes(
-  app: FastifyInstance,
+  instance: FastifyInstance,
   context: RouteContext,
   config: UserManagementHandlerConfig,
   guards: preHandlerAsyncHookHandler[],
 ): void {
+  const app = instance.withTypeProvider<TypeBoxTypeProvider>()
   const { service, schemas } = context
   const prefix = config.pathPrefix ?? '/users'
   const tags = config.tags ?? ['users']
@@ -50,7 +39,7 @@ export function userManagementRoutes(
       },
     },
     async (request) => {
-      const q = request.query as ListQuery
+      const q = request.query
       const query: Partial<UserListQuery> = {
         limit: q.limit ?? 20,
         offset: q.offset ?? 0,
@@ -75,7 +64,7 @@ export function userManagementRoutes(
         response: { 200: schemas.UserRef },
       },
     },
-    async (request) => service.getUser((request.params as { id: Id }).id),
+    async (request) => service.getUser(request.params.id),
   )
 
   app.patch(
@@ -94,9 +83,9 @@ export function userManagementRoutes(
       },
     },
     async (request) => {
-      const id = (request.params as { id: Id }).id
+      const id = request.params.id
       // The actor is passed so that an admin cannot deactivate themselves (ERR_SELF_LOCKOUT).
-      const updated = await service.updateUser(id, request.body as Partial<BaseUser>, {
+      const updated = await service.updateUser(id, request.body, {
         actorId: request.user?.id ?? null,
       })
       request.log.info(
@@ -120,7 +109,7 @@ export function userManagementRoutes(
       },
     },
     async (request) => {
-      const deleted = await service.deleteUser((request.params as { id: Id }).id, {
+      const deleted = await service.deleteUser(request.params.id, {
         actorId: request.user?.id ?? null,
       })
       request.log.info(
