@@ -34,6 +34,13 @@ export async function currentUser(context: RouteContext, request: FastifyRequest
 /**
  * Answers 204 with no body. The routes' reply types come from their response schemas, where a 204 is
  * `{ type: 'null' }`; sending `null` would run the serializer for a body that is never sent.
+ *
+ * @example
+ * ```ts
+ * app.post('/logout', { schema: { response: { 204: { type: 'null' } } } }, async (_request, reply) =>
+ *   noContent(reply),
+ * )
+ * ```
  */
 export function noContent(reply: FastifyReply): FastifyReply {
   return reply.code(204).send()
