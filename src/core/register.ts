@@ -34,7 +34,8 @@ export interface FastifyUsersRegister {}
 
 /**
  * The user type the application registered: `FastifyUsersRegister['user']`, else the user type of the
- * registered `service`, else {@link BaseUser}. It is the full record; `request.user` is its
+ * registered `service`, else {@link BaseUser}. A registered `user` that names only the custom fields
+ * (`{ nickname: string | null }`) is added to `BaseUser`. It is the full record; `request.user` is its
  * `PublicUser` (without the password hash).
  *
  * @example
@@ -42,8 +43,10 @@ export interface FastifyUsersRegister {}
  * function greet(user: RegisteredUser) { return `hello, ${user.email}` }
  * ```
  */
-export type RegisteredUser = FastifyUsersRegister extends { user: infer U extends BaseUser }
-  ? U
+export type RegisteredUser = FastifyUsersRegister extends { user: infer U }
+  ? U extends BaseUser
+    ? U
+    : BaseUser & U
   : // biome-ignore lint/suspicious/noExplicitAny: only the user type is read; the other parameters may be anything.
     FastifyUsersRegister extends { service: BaseUserService<infer U, any, any> }
     ? U
