@@ -17,20 +17,20 @@ import { pathToFileURL } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Kysely, Migration } from 'kysely'
 import { fastifyUsers, requireUser } from '../src/fastify/index.js'
-import { type BaseUser, BaseUserService, type UserServiceOptions } from '../src/index.js'
+import { BaseUserService, type PublicUser, type UserServiceOptions, type UserWith } from '../src/index.js'
 import { composeUserMail, formatMailLine, type MailLinkOptions, type MailMessage } from '../src/mail/index.js'
 
-/** The user of this application: the built-in fields plus two of its own. */
-export interface AppUser extends BaseUser {
-  displayName: string | null
-  loginCount: number
-}
-
-/** The custom fields, declared once: they flow through registration, `/users/me`, the admin routes and the docs. */
+/**
+ * The custom fields, declared once: they flow through registration, `/users/me`, the admin routes and the
+ * docs, and the user type below is derived from them (`as const` keeps their types literal).
+ */
 const userFields = {
   displayName: { type: 'string', maxLength: 100 },
   loginCount: { type: 'integer', minimum: 0 },
-}
+} as const
+
+/** The user of this application: the built-in fields plus the two above (`null` when unset). */
+export type AppUser = UserWith<typeof userFields>
 
 /** Their columns, in the application's own migration (run after the library's). */
 const migrations: Record<string, Migration> = {
@@ -56,7 +56,7 @@ class UserService extends BaseUserService<AppUser> {
   }
 
   override async postLoginHook(user: AppUser): Promise<void> {
-    await this.updateUser(user.id, { loginCount: user.loginCount + 1 })
+    await this.updateUser(user.id, { loginCount: (user.loginCount ?? 0) + 1 })
   }
 
   // A real application hands these to its mail provider; the example prints one line per mail.
@@ -117,7 +117,9 @@ export async function build(options: BuildOptions = {}): Promise<FastifyInstance
 
   // A route of the application's own, for any logged-in user.
   app.get('/hello', { preHandler: requireUser() }, async (request) => {
-    const user = request.user as AppUser
+    // An application registers AppUser once (docs/typescript.md) and needs no cast here; this example is
+    // compiled together with the library's own sources, which keep the default types.
+    const user = request.user as PublicUser<AppUser>
     return { message: `Hello, ${user.displayName ?? user.email}! This is login number ${user.loginCount}.` }
   })
   return app

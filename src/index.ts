@@ -18,6 +18,7 @@
 
 export type { ExclusiveLock } from './core/admin-guard.js'
 export { type Clock, systemClock } from './core/clock.js'
+export type { UserFieldValue, UserWith } from './core/custom-field-types.js'
 export {
   AlreadyVerifiedError,
   type AnyFastifyUsersError,
@@ -57,6 +58,7 @@ export { canonicalEmail, canonicalRoleName, canonicalUsername, normalizeEmail } 
 export { type Logger, silentLogger } from './core/logger.js'
 export type { MailCapStore } from './core/mail-cap.js'
 export { type PublicUser, SECRET_USER_FIELDS, withoutSecrets } from './core/public-user.js'
+export type { FastifyUsersRegister, RegisteredService, RegisteredUser } from './core/register.js'
 export type {
   LoginAttemptStore,
   LoginFailures,

@@ -20,13 +20,14 @@ export interface Role {
 }
 
 /**
- * The columns every user has. Applications add their own columns (custom fields) by extending this
- * type and declaring the fields once in the service options.
+ * The columns every user has. Applications add their own columns (custom fields) by declaring them once
+ * as schemas in the service options and deriving their user type from them with `UserWith`.
  *
  * @example
  * ```ts
- * interface AppUser extends BaseUser { displayName: string | null }
- * const repos = createKyselyRepositories<AppUser>(db, { userFields: { displayName: { type: 'string' } } })
+ * const userFields = { displayName: Type.String({ maxLength: 100 }) }
+ * type AppUser = UserWith<typeof userFields> // BaseUser & { displayName: string | null }
+ * const repos = createKyselyRepositories<AppUser>(db, { userFields })
  * const service = new BaseUserService<AppUser>({ secret, ...repos })
  * ```
  */
@@ -73,11 +74,15 @@ export type UserPatch<U extends BaseUser = BaseUser> = Partial<
 
 /**
  * A JSON-Schema description of one custom user field; a TypeBox schema fits as is. The `type` decides how
- * values are checked and stored; `maxLength` is enforced for strings.
+ * values are checked and stored; the service checks it and the `maxLength` of strings, and the routes
+ * validate every keyword (`minimum`, `enum`, `pattern`, `format`, ...).
  *
  * @example
  * ```ts
- * const userFields = { displayName: Type.Optional(Type.String({ maxLength: 100 })) }
+ * const userFields = {
+ *   displayName: Type.String({ maxLength: 100 }),
+ *   loginCount: { type: 'integer', minimum: 0 },
+ * }
  * ```
  */
 export interface UserFieldSchema {
@@ -85,6 +90,40 @@ export interface UserFieldSchema {
   readonly type?: string | readonly string[] | undefined
   /** For strings: the most code points a value may have. */
   readonly maxLength?: number | undefined
+  /** For strings: the fewest code points a value may have. */
+  readonly minLength?: number | undefined
+  /** For strings: a regular expression (ECMA-262) a value must match. */
+  readonly pattern?: string | undefined
+  /** For strings: a format of `ajv-formats` (`'uri'`, `'date'`, `'date-time'`, ...). */
+  readonly format?: string | undefined
+  /** For numbers: the smallest value allowed. */
+  readonly minimum?: number | undefined
+  /** For numbers: the largest value allowed. */
+  readonly maximum?: number | undefined
+  /** For numbers: values must be greater than this. */
+  readonly exclusiveMinimum?: number | undefined
+  /** For numbers: values must be less than this. */
+  readonly exclusiveMaximum?: number | undefined
+  /** For numbers: values must be a multiple of this. */
+  readonly multipleOf?: number | undefined
+  /** The only values allowed. */
+  readonly enum?: readonly unknown[] | undefined
+  /** The one value allowed. */
+  readonly const?: unknown
+  /** Alternatives, as TypeBox's `Type.Union` writes them. */
+  readonly anyOf?: readonly unknown[] | undefined
+  /** Exactly one of these schemas. */
+  readonly oneOf?: readonly unknown[] | undefined
+  /** Every one of these schemas. */
+  readonly allOf?: readonly unknown[] | undefined
+  /** OpenAPI 3.0's way to allow `null`; every custom field accepts `null` anyway. */
+  readonly nullable?: boolean | undefined
+  /** Shown in the OpenAPI document. */
+  readonly title?: string | undefined
+  /** Shown in the OpenAPI document. */
+  readonly description?: string | undefined
+  /** Shown in the OpenAPI document. */
+  readonly examples?: readonly unknown[] | undefined
 }
 
 /** The names of the built-in user fields (and of the write-only `password`): no custom field may take one. */

@@ -46,3 +46,4 @@ export {
   type RateLimitRule,
 } from './rate-limit.js'
 export { type CloseOnSignalsOptions, closeOnSignals, type GracefulShutdown } from './shutdown.js'
+export type { FastifyUsersService, RequestUser } from './types.js'

@@ -296,8 +296,15 @@ export interface FastifyUsersOptions {
    */
   userServiceClass?: UserServiceClass
   /**
-   * The application's custom user fields, declared once (TypeBox schemas or JSON Schema). They flow through
-   * registration, `/users/me`, the admin routes, the CLI and the OpenAPI document.
+   * The application's custom user fields, declared once (TypeBox schemas, or JSON Schemas `as const`). They
+   * flow through registration, `/users/me`, the admin routes, the CLI and the OpenAPI document, and
+   * `UserWith<typeof userFields>` derives the user type from them. Default: none.
+   *
+   * @example
+   * ```ts
+   * const userFields = { displayName: Type.String({ maxLength: 100 }) }
+   * type AppUser = UserWith<typeof userFields> // BaseUser & { displayName: string | null }
+   * ```
    */
   userFields?: Record<string, UserFieldSchema>
   /** Custom fields only admins may write (not at registration, not through `PATCH /users/me`). */

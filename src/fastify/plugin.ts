@@ -7,20 +7,15 @@
 import fastifyCookie from '@fastify/cookie'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import type { PublicUser } from '../core/public-user.js'
-import type { BaseUser, Role } from '../core/user.js'
-import type { BaseUserService } from '../core/user-service.js'
 import { buildBackends } from './backends.js'
 import { installConfigGuards } from './config-guards.js'
 import { setUpDatabase } from './database-setup.js'
 import { serveDocs } from './docs-setup.js'
 import { installFrameworkErrors } from './framework-errors.js'
-import type { GuardRouteConfig } from './guards.js'
 import { installLogRedaction } from './log-redaction.js'
 import { normalizeOptions } from './normalize-options.js'
 import { installNotFound, installProblemAnswers, PluginPaths } from './not-found.js'
 import { appHasSwagger, securityOf } from './openapi.js'
-import type { OptionalUserRouteConfig } from './optional-auth.js'
 import { type FastifyUsersOptions, resolveOptions } from './options.js'
 import { AUTHENTICATOR, RequestAuthenticator } from './request-auth.js'
 import type { RouteContext } from './route-context.js'
@@ -28,22 +23,7 @@ import { registerPluginRoutes } from './route-setup.js'
 import { buildSchemas } from './schemas.js'
 import { setUpService } from './service-setup.js'
 import { purgeExpired, scheduleSweep } from './sweep.js'
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** The user service of the `fastify-users` plugin. */
-    users: BaseUserService<BaseUser, Role, FastifyRequest>
-  }
-  interface FastifyRequest {
-    /**
-     * The authenticated user, set by the `fastify-users` guards and by `optionalUser`; `null` before them or
-     * without a valid credential. It never holds the password hash: ask `fastify.users` for what the service
-     * keeps.
-     */
-    user: PublicUser | null
-  }
-  interface FastifyContextConfig extends GuardRouteConfig, OptionalUserRouteConfig {}
-}
+import './types.js'
 
 /**
  * Composes the plugin from its parts; each step lives in a module of its own. The order matters: the

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { UnauthenticatedError } from '../core/errors.js'
 import type { PublicUser } from '../core/public-user.js'
 import type { BaseUser, Role } from '../core/user.js'
@@ -31,6 +31,21 @@ export async function currentUser(context: RouteContext, request: FastifyRequest
   const user = await context.auth.authenticate(request)
   if (!user) throw new UnauthenticatedError()
   return user
+}
+
+/**
+ * Answers 204 with no body. The routes' reply types come from their response schemas, where a 204 is
+ * `{ type: 'null' }`; sending `null` would run the serializer for a body that is never sent.
+ *
+ * @example
+ * ```ts
+ * app.post('/logout', { schema: { response: { 204: { type: 'null' } } } }, async (_request, reply) =>
+ *   noContent(reply),
+ * )
+ * ```
+ */
+export function noContent(reply: FastifyReply): FastifyReply {
+  return reply.code(204).send()
 }
 
 /** The answer of the routes that must not reveal whether an address is known. */

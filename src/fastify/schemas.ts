@@ -111,6 +111,14 @@ export function buildSchemas(options: SchemaOptions) {
   const optionalFields = (fields: [string, UserFieldSchema][]) =>
     Object.fromEntries(fields.map(([name, schema]) => [name, Type.Optional(nullable(inputField(schema)))]))
 
+  // Typed as records, not as conditional spreads: a field that may be absent would otherwise reach the
+  // type provider as `TSchema | undefined` and type the whole request body as unknown.
+  const usernameInput: Record<string, TSchema> = usesUsername ? { username: Type.Optional(Username) } : {}
+  const loginIdentifier: Record<string, TSchema> = {
+    [options.userAuthIdentifier]:
+      options.userAuthIdentifier === 'email' ? Email : Text({ minLength: 1, maxLength: 320 }),
+  }
+
   const identifierField: Record<string, TSchema> =
     options.userAuthIdentifier === 'email'
       ? {}
@@ -136,14 +144,7 @@ export function buildSchemas(options: SchemaOptions) {
       { email: Email, password: Password, ...identifierField, ...optionalFields(selfFields) },
       { additionalProperties: false },
     ),
-    LoginBody: Type.Object(
-      {
-        [options.userAuthIdentifier]:
-          options.userAuthIdentifier === 'email' ? Email : Text({ minLength: 1, maxLength: 320 }),
-        password: Password,
-      },
-      { additionalProperties: false },
-    ),
+    LoginBody: Type.Object({ ...loginIdentifier, password: Password }, { additionalProperties: false }),
     LoginJwtResponse: Type.Object(
       {
         ...userProperties,
@@ -195,7 +196,7 @@ export function buildSchemas(options: SchemaOptions) {
           ...Password,
           description: 'The current password; required with `email`.',
         }),
-        ...(usesUsername ? { username: Type.Optional(Username) } : {}),
+        ...usernameInput,
         ...optionalFields(selfFields),
       },
       { additionalProperties: false },
@@ -203,7 +204,7 @@ export function buildSchemas(options: SchemaOptions) {
     AdminUserPatch: Type.Object(
       {
         email: Type.Optional(Email),
-        ...(usesUsername ? { username: Type.Optional(Username) } : {}),
+        ...usernameInput,
         isActive: Type.Optional(Type.Boolean()),
         isVerified: Type.Optional(Type.Boolean()),
         password: Type.Optional(Password),

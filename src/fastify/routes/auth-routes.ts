@@ -3,14 +3,14 @@
  *
  * @module
  */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
 import type { AuthBackend } from '../../auth/auth-backend.js'
 import { InvalidCredentialsError, UnauthenticatedError } from '../../core/errors.js'
-import type { AuthenticationData } from '../../core/user-service.js'
 import { requireUser } from '../guards.js'
 import { backendOperationId } from '../openapi-responses.js'
 import type { AuthHandlerConfig } from '../options.js'
-import type { RouteContext } from '../route-context.js'
+import { noContent, type RouteContext } from '../route-context.js'
 
 /** Where one backend's login and logout routes are. */
 interface BackendPaths {
@@ -33,13 +33,14 @@ export function authRoutes(app: FastifyInstance, context: RouteContext, config: 
 }
 
 function backendRoutes(
-  app: FastifyInstance,
+  instance: FastifyInstance,
   context: RouteContext,
   config: AuthHandlerConfig,
   backend: AuthBackend,
   paths: BackendPaths,
   named: boolean,
 ): void {
+  const app = instance.withTypeProvider<TypeBoxTypeProvider>()
   const { service, auth, schemas } = context
   const tags = config.tags ?? ['auth']
   const issuesToken = backend.cookieName === null
@@ -60,7 +61,7 @@ function backendRoutes(
       },
     },
     async (request, reply) => {
-      const user = await service.authenticate(request.body as AuthenticationData, request)
+      const user = await service.authenticate(request.body, request)
       if (!user) throw new InvalidCredentialsError()
       const issued = await backend.login(user, auth.credentials(request, backend))
       auth.applyCredential(reply, issued)
@@ -99,7 +100,7 @@ function backendRoutes(
         { event: 'session_logout', userId: request.user?.id, backend: backend.name },
         'logged out',
       )
-      return reply.code(204).send()
+      return noContent(reply)
     },
   )
 }

@@ -4,20 +4,22 @@
  *
  * @module
  */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { ValidationError, WrongPasswordError } from '../../core/errors.js'
 import type { BaseUser } from '../../core/user.js'
 import { requireUser } from '../guards.js'
 import type { CurrentUserHandlerConfig } from '../options.js'
-import { currentUser, type RouteContext } from '../route-context.js'
+import { currentUser, noContent, type RouteContext } from '../route-context.js'
 import { emailChangeRoutes } from './email-change-routes.js'
 
 /** Registers the current-user routes. */
 export function currentUserRoutes(
-  app: FastifyInstance,
+  instance: FastifyInstance,
   context: RouteContext,
   config: CurrentUserHandlerConfig,
 ): void {
+  const app = instance.withTypeProvider<TypeBoxTypeProvider>()
   const { service, auth, schemas, security } = context
   const path = config.path ?? '/users/me'
   const tags = config.tags ?? ['current user']
@@ -54,9 +56,7 @@ export function currentUserRoutes(
     },
     async (request) => {
       const user = await currentUser(context, request)
-      const { email, currentPassword, ...changes } = request.body as Partial<BaseUser> & {
-        currentPassword?: string
-      }
+      const { email, currentPassword, ...changes } = request.body
       if (email === undefined) return service.updateUser(user.id, changes)
       if (currentPassword === undefined) {
         throw new ValidationError('currentPassword', 'changing the email address needs `currentPassword`')
@@ -84,10 +84,7 @@ export function currentUserRoutes(
     },
     async (request, reply) => {
       const user = await currentUser(context, request)
-      const { currentPassword, newPassword } = request.body as {
-        currentPassword: string
-        newPassword: string
-      }
+      const { currentPassword, newPassword } = request.body
       const updated = await logWrongPassword(request, user.id, 'password_change', () =>
         service.changePassword(user.id, currentPassword, newPassword),
       )
@@ -95,11 +92,11 @@ export function currentUserRoutes(
       const backend = auth.backendOf(request) ?? auth.backend
       if (backend.cookieName)
         auth.applyCredential(reply, await backend.login(updated, auth.credentials(request, backend)))
-      return reply.code(204).send()
+      return noContent(reply)
     },
   )
 
-  emailChangeRoutes(app, context, { path: `${path}/email`, tags })
+  emailChangeRoutes(instance, context, { path: `${path}/email`, tags })
 }
 
 /** Runs `action`, logging a wrong current password as a failed login before passing the error on. */

@@ -4,8 +4,9 @@
  *
  * @module
  */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
-import type { RouteContext } from '../route-context.js'
+import { noContent, type RouteContext } from '../route-context.js'
 
 /**
  * Registers the email-change routes under `config.path` (default `'/users/me/email'`).
@@ -16,10 +17,11 @@ import type { RouteContext } from '../route-context.js'
  * ```
  */
 export function emailChangeRoutes(
-  app: FastifyInstance,
+  instance: FastifyInstance,
   context: RouteContext,
   config: { path?: string; tags?: string[] },
 ): void {
+  const app = instance.withTypeProvider<TypeBoxTypeProvider>()
   const { service, schemas } = context
   const path = config.path ?? '/users/me/email'
   const tags = config.tags ?? ['current user']
@@ -38,9 +40,9 @@ export function emailChangeRoutes(
       },
     },
     async (request, reply) => {
-      const { token, password } = request.body as { token: string; password: string }
+      const { token, password } = request.body
       await service.confirmEmailChange(token, password)
-      return reply.code(204).send()
+      return noContent(reply)
     },
   )
 
@@ -58,8 +60,8 @@ export function emailChangeRoutes(
       },
     },
     async (request, reply) => {
-      await service.cancelEmailChange((request.body as { token: string }).token)
-      return reply.code(204).send()
+      await service.cancelEmailChange(request.body.token)
+      return noContent(reply)
     },
   )
 }

@@ -3,16 +3,18 @@
  *
  * @module
  */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
 import type { PasswordResetHandlerConfig } from '../options.js'
-import { ACCEPTED, type RouteContext } from '../route-context.js'
+import { ACCEPTED, noContent, type RouteContext } from '../route-context.js'
 
 /** Registers the password reset routes. */
 export function passwordResetRoutes(
-  app: FastifyInstance,
+  instance: FastifyInstance,
   context: RouteContext,
   config: PasswordResetHandlerConfig,
 ): void {
+  const app = instance.withTypeProvider<TypeBoxTypeProvider>()
   const { service, schemas } = context
   const tags = config.tags ?? ['password reset']
   app.post(
@@ -29,7 +31,7 @@ export function passwordResetRoutes(
       },
     },
     async (request, reply) => {
-      await service.initiatePasswordReset((request.body as { email: string }).email)
+      await service.initiatePasswordReset(request.body.email)
       return reply.code(202).send({ message: ACCEPTED.passwordReset })
     },
   )
@@ -47,9 +49,9 @@ export function passwordResetRoutes(
       },
     },
     async (request, reply) => {
-      const { token, password } = request.body as { token: string; password: string }
+      const { token, password } = request.body
       await service.resetPassword(token, password)
-      return reply.code(204).send()
+      return noContent(reply)
     },
   )
 }

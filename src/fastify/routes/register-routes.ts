@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
 import { UserExistsError } from '../../core/errors.js'
 import type { RegisterHandlerConfig } from '../options.js'
@@ -10,10 +11,11 @@ import { ACCEPTED, type RouteContext } from '../route-context.js'
 
 /** Registers the registration route. */
 export function registerRoutes(
-  app: FastifyInstance,
+  instance: FastifyInstance,
   context: RouteContext,
   config: RegisterHandlerConfig,
 ): void {
+  const app = instance.withTypeProvider<TypeBoxTypeProvider>()
   const { service, schemas } = context
   const verificationRequired = service.requireVerificationOnRegistration
   app.post(
@@ -31,7 +33,7 @@ export function registerRoutes(
       },
     },
     async (request, reply) => {
-      const body = request.body as Record<string, unknown>
+      const body = request.body
       if (!verificationRequired) {
         const user = await service.register(body, request)
         return reply.code(201).send(user)

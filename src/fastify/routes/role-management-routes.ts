@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify'
 import type { Id } from '../../core/user.js'
 import type { RoleManagementHandlerConfig } from '../options.js'
@@ -10,11 +11,12 @@ import type { RouteContext } from '../route-context.js'
 
 /** Registers the role management routes behind the given guards. */
 export function roleManagementRoutes(
-  app: FastifyInstance,
+  instance: FastifyInstance,
   context: RouteContext,
   config: RoleManagementHandlerConfig,
   guards: preHandlerAsyncHookHandler[],
 ): void {
+  const app = instance.withTypeProvider<TypeBoxTypeProvider>()
   const { service, schemas } = context
   const prefix = config.pathPrefix ?? '/users/roles'
   const tags = config.tags ?? ['roles']
@@ -58,7 +60,7 @@ export function roleManagementRoutes(
       },
     },
     async (request, reply) => {
-      const role = await service.addRole(request.body as { name: string; description?: string | null })
+      const role = await service.addRole(request.body)
       audit(request, 'create_role', { roleId: role.id })
       return reply.code(201).send(role)
     },
@@ -83,7 +85,7 @@ export function roleManagementRoutes(
         },
       },
       async (request) => {
-        const { userId, roleId } = request.body as { userId: Id; roleId: Id }
+        const { userId, roleId } = request.body
         // The actor is passed so that an admin cannot take their own admin role (ERR_SELF_LOCKOUT).
         const actor = { actorId: request.user?.id ?? null }
         const user =
@@ -110,7 +112,7 @@ export function roleManagementRoutes(
         response: { 200: schemas.RoleRef },
       },
     },
-    async (request) => service.getRole((request.params as { id: Id }).id),
+    async (request) => service.getRole(request.params.id),
   )
   app.patch(
     byId,
@@ -127,11 +129,9 @@ export function roleManagementRoutes(
       },
     },
     async (request) => {
-      const role = await service.updateRole(
-        (request.params as { id: Id }).id,
-        request.body as { name?: string; description?: string | null },
-        { actorId: request.user?.id ?? null },
-      )
+      const role = await service.updateRole(request.params.id, request.body, {
+        actorId: request.user?.id ?? null,
+      })
       audit(request, 'update_role', { roleId: role.id })
       return role
     },
@@ -151,7 +151,7 @@ export function roleManagementRoutes(
       },
     },
     async (request) => {
-      const role = await service.deleteRole((request.params as { id: Id }).id, {
+      const role = await service.deleteRole(request.params.id, {
         actorId: request.user?.id ?? null,
       })
       audit(request, 'delete_role', { roleId: role.id })

@@ -3,31 +3,20 @@
  *
  * @module
  */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify'
 import type { UserListQuery } from '../../core/repositories.js'
-import type { BaseUser, Id } from '../../core/user.js'
 import type { UserManagementHandlerConfig } from '../options.js'
 import type { RouteContext } from '../route-context.js'
 
-interface ListQuery {
-  limit?: number
-  offset?: number
-  cursor?: string
-  email?: string
-  isActive?: boolean
-  isVerified?: boolean
-  role?: string
-  orderBy?: 'createdAt' | 'updatedAt' | 'email'
-  order?: 'asc' | 'desc'
-}
-
 /** Registers the user management routes behind the given guards. */
 export function userManagementRoutes(
-  app: FastifyInstance,
+  instance: FastifyInstance,
   context: RouteContext,
   config: UserManagementHandlerConfig,
   guards: preHandlerAsyncHookHandler[],
 ): void {
+  const app = instance.withTypeProvider<TypeBoxTypeProvider>()
   const { service, schemas } = context
   const prefix = config.pathPrefix ?? '/users'
   const tags = config.tags ?? ['users']
@@ -51,7 +40,7 @@ export function userManagementRoutes(
       },
     },
     async (request) => {
-      const q = request.query as ListQuery
+      const q = request.query
       const query: Partial<UserListQuery> = {
         limit: q.limit ?? 20,
         offset: q.offset ?? 0,
@@ -77,7 +66,7 @@ export function userManagementRoutes(
         response: { 200: schemas.UserRef },
       },
     },
-    async (request) => service.getUser((request.params as { id: Id }).id),
+    async (request) => service.getUser(request.params.id),
   )
 
   app.patch(
@@ -97,9 +86,9 @@ export function userManagementRoutes(
       },
     },
     async (request) => {
-      const id = (request.params as { id: Id }).id
+      const id = request.params.id
       // The actor is passed so that an admin cannot deactivate themselves (ERR_SELF_LOCKOUT).
-      const updated = await service.updateUser(id, request.body as Partial<BaseUser>, {
+      const updated = await service.updateUser(id, request.body, {
         actorId: request.user?.id ?? null,
       })
       request.log.info(
@@ -124,7 +113,7 @@ export function userManagementRoutes(
       },
     },
     async (request) => {
-      const deleted = await service.deleteUser((request.params as { id: Id }).id, {
+      const deleted = await service.deleteUser(request.params.id, {
         actorId: request.user?.id ?? null,
       })
       request.log.info(

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
 import { ValidationError } from '../../core/errors.js'
 import type { VerificationHandlerConfig } from '../options.js'
@@ -10,10 +11,11 @@ import { ACCEPTED, type RouteContext } from '../route-context.js'
 
 /** Registers the verification routes. */
 export function verificationRoutes(
-  app: FastifyInstance,
+  instance: FastifyInstance,
   context: RouteContext,
   config: VerificationHandlerConfig,
 ): void {
+  const app = instance.withTypeProvider<TypeBoxTypeProvider>()
   const { service, schemas } = context
   const path = config.path ?? '/verify'
   const tags = config.tags ?? ['verification']
@@ -36,10 +38,11 @@ export function verificationRoutes(
       },
     },
     async (request) => {
-      const body = request.body as { token?: string; password?: string } | undefined
-      const token = body?.token ?? (request.query as { token?: string }).token
+      // Always an object here: the preValidation hook above gives a bodiless POST an empty one.
+      const { body } = request
+      const token = body.token ?? request.query.token
       if (!token) throw new ValidationError('token', 'token is required')
-      return service.verify(token, request, { password: body?.password })
+      return service.verify(token, request, { password: body.password })
     },
   )
   app.post(
@@ -56,7 +59,7 @@ export function verificationRoutes(
       },
     },
     async (request, reply) => {
-      await service.requestVerification((request.body as { email: string }).email)
+      await service.requestVerification(request.body.email)
       return reply.code(202).send({ message: ACCEPTED.verification })
     },
   )
