@@ -32,6 +32,7 @@ import {
   resolveOptionalUser,
 } from './optional-auth.js'
 import { type FastifyUsersOptions, type GuardsOption, resolveOptions } from './options.js'
+import { type PageName, pagesApiPaths, registerPages, resolvePages } from './pages.js'
 import { createRateLimits, resolveRateLimits } from './rate-limit.js'
 import { AUTHENTICATOR, RequestAuthenticator } from './request-auth.js'
 import type { RouteContext } from './route-context.js'
@@ -81,6 +82,7 @@ const SWEEP_INTERVAL_MS = 10 * 60 * 1000
 
 async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): Promise<void> {
   const resolved = resolveOptions(options)
+  const pages = resolvePages(options.pages)
   const identifier = options.userAuthIdentifier ?? 'email'
 
   let db: Kysely<unknown>
@@ -103,6 +105,11 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     })
     if (executed.length > 0) fastify.log.info({ migrations: executed }, 'fastify-users: migrations applied')
   }
+
+  const pageApi = pagesApiPaths(options)
+  // With the plugin's pages on, a link opens the page (under the prefix the plugin is registered with).
+  const pageLink = (name: PageName): string | undefined =>
+    pages && pageApi[name] !== undefined ? `${fastify.prefix}${pages.paths[name]}` : undefined
 
   const clock = options.clock
   const repos = createKyselyRepositories(db, {
@@ -133,10 +140,10 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     mail: options.baseUrl
       ? {
           baseUrl: options.baseUrl,
-          verifyPath: options.linkPaths?.verify,
-          resetPath: options.linkPaths?.reset,
-          confirmEmailPath: options.linkPaths?.confirmEmail,
-          cancelEmailPath: options.linkPaths?.cancelEmail,
+          verifyPath: options.linkPaths?.verify ?? pageLink('verify'),
+          resetPath: options.linkPaths?.reset ?? pageLink('reset'),
+          confirmEmailPath: options.linkPaths?.confirmEmail ?? pageLink('confirmEmail'),
+          cancelEmailPath: options.linkPaths?.cancelEmail ?? pageLink('cancelEmail'),
           appName: options.appName,
         }
       : undefined,
@@ -314,6 +321,16 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     }
     done()
   })
+
+  if (pages) {
+    registerPages(fastify, {
+      pages,
+      api: pageApi,
+      appName: options.appName ?? 'fastify-users',
+      https: resolved.cookieSecure,
+      onRoute: (url, method) => pluginPaths.add(url, method),
+    })
+  }
 
   // Expired sessions, deny-list entries and login-failure counts are ignored anyway; this only keeps the
   // tables small. A count is dead once its window has passed and any delay it imposed has run out.
