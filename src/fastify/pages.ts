@@ -12,14 +12,28 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyInstance, FastifyReply, RouteOptions } from 'fastify'
 import type { FastifyUsersOptions } from './options.js'
 import { pageSecurityHeaders } from './security-headers.js'
 
-/** The four pages. */
+/**
+ * The four pages, named as in `linkPaths`.
+ *
+ * @example
+ * ```ts
+ * const name: PageName = 'confirmEmail'
+ * ```
+ */
 export type PageName = 'verify' | 'reset' | 'confirmEmail' | 'cancelEmail'
 
-/** The `pages` option of the plugin, when it is an object. */
+/**
+ * The `pages` option of the plugin, when it is an object. Every field is optional.
+ *
+ * @example
+ * ```ts
+ * const pages: PagesOptions = { paths: { verify: '/account/verify' }, appName: 'Acme' }
+ * ```
+ */
 export interface PagesOptions {
   /**
    * Where each page is served, under the plugin's prefix. Default:
@@ -33,7 +47,14 @@ export interface PagesOptions {
   appName?: string
 }
 
-/** The default paths of the pages, which are also the default paths of the mailed links. */
+/**
+ * The default paths of the pages, which are also the default paths of the mailed links.
+ *
+ * @example
+ * ```ts
+ * DEFAULT_PAGE_PATHS.reset // '/reset-password'
+ * ```
+ */
 export const DEFAULT_PAGE_PATHS: Readonly<Record<PageName, string>> = {
   verify: '/verify',
   reset: '/reset-password',
@@ -43,7 +64,14 @@ export const DEFAULT_PAGE_PATHS: Readonly<Record<PageName, string>> = {
 
 const DEFAULT_SCRIPT_PATH = '/fastify-users-pages.js'
 
-/** The pages after defaults and checks, or `null` when they are off. */
+/**
+ * The pages after defaults and checks ({@link resolvePages} returns `null` when they are off).
+ *
+ * @example
+ * ```ts
+ * const { paths, scriptPath } = resolvePages(true)! // paths.verify '/verify', scriptPath '/fastify-users-pages.js'
+ * ```
+ */
 export interface ResolvedPages {
   paths: Record<PageName, string>
   scriptPath: string
@@ -104,6 +132,12 @@ function checkPath(option: string, path: unknown): string {
  * with `/`: the browser resolves it against the page's own address, so it stays right when a proxy serves
  * the application under a path of its own (`https://example.com/app/verify` posts to
  * `https://example.com/app/verify`, not to `https://example.com/verify`).
+ *
+ * @example
+ * ```ts
+ * relativeReference('/auth/confirm-email', '/auth/users/me/email/confirm') // '../auth/users/me/email/confirm'
+ * relativeReference('/verify', '/verify') // './verify'
+ * ```
  */
 export function relativeReference(from: string, to: string): string {
   const depth = from.split('/').length - 2
@@ -288,7 +322,14 @@ export function pagesApiPaths(
   return api
 }
 
-/** What {@link registerPages} needs from the plugin. */
+/**
+ * What {@link registerPages} needs from the plugin.
+ *
+ * @example
+ * ```ts
+ * const setup: PagesSetup = { pages: resolvePages(true)!, api: { verify: '/verify' }, appName: 'Acme', https: true, onRoute: () => {} }
+ * ```
+ */
 export interface PagesSetup {
   pages: ResolvedPages
   /** The API route each page posts to, as registered (without the plugin's prefix); absent: no page. */
@@ -297,8 +338,11 @@ export interface PagesSetup {
   appName: string
   /** Whether the application is served over HTTPS (HSTS is sent only then). */
   https: boolean
-  /** Called with each route the pages add, to record it among the plugin's paths. */
-  onRoute: (url: string, method: string | readonly string[]) => void
+  /**
+   * Called with each route the pages add, before it is registered: the plugin records it among its paths
+   * and gives it the log serializers that redact tokens (an old link may still carry `?token=`).
+   */
+  onRoute: (route: RouteOptions) => void
 }
 
 /**
@@ -316,7 +360,7 @@ export function registerPages(fastify: FastifyInstance, setup: PagesSetup): void
   const { pages } = setup
   const app = pages.appName ?? setup.appName
   fastify.register((scope, _opts, done) => {
-    scope.addHook('onRoute', (route) => setup.onRoute(route.url, route.method))
+    scope.addHook('onRoute', (route) => setup.onRoute(route))
     pageSecurityHeaders(scope, { https: setup.https, directives: CSP_DIRECTIVES })
     const hidden = { schema: { hide: true } }
     scope.get(pages.scriptPath, hidden, async (_request, reply) =>

@@ -328,7 +328,10 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
       api: pageApi,
       appName: options.appName ?? 'fastify-users',
       https: resolved.cookieSecure,
-      onRoute: (url, method) => pluginPaths.add(url, method),
+      onRoute: (route) => {
+        route.logSerializers = { ...route.logSerializers, req: redactingReq }
+        pluginPaths.add(route.url, route.method)
+      },
     })
   }
 

@@ -6,7 +6,11 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { Script } from 'node:vm'
-import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
+import Fastify, {
+  type FastifyInstance,
+  type FastifyServerOptions,
+  type LightMyRequestResponse,
+} from 'fastify'
 import type { AuthBackendName } from '../../src/auth/auth-backend.js'
 import { type FastifyUsersOptions, fastifyUsers } from '../../src/fastify/index.js'
 import { relativeReference, resolvePages } from '../../src/fastify/pages.js'
@@ -26,10 +30,14 @@ interface Harness {
   close(): Promise<void>
 }
 
-async function start(options: Partial<FastifyUsersOptions>, wrap?: { prefix: string }): Promise<Harness> {
+async function start(
+  options: Partial<FastifyUsersOptions>,
+  wrap?: { prefix: string },
+  fastifyOptions: FastifyServerOptions = {},
+): Promise<Harness> {
   const sink = await startSmtpSink()
   const tdb: TestDatabase<unknown> = await createTestDatabase('sqlite')
-  const app = Fastify()
+  const app = Fastify(fastifyOptions)
   const pluginOptions: FastifyUsersOptions = {
     secret: SECRET,
     database: tdb.db,
@@ -335,6 +343,22 @@ describe('pages: paths and prefixes', () => {
       assert.equal(new URL(reset.link ?? '').pathname, '/my-front-end/reset')
       assert.equal((await h.app.inject({ method: 'GET', url: '/reset-password' })).statusCode, 200)
       assert.notEqual((await h.app.inject({ method: 'GET', url: '/confirm-email' })).statusCode, 200)
+    } finally {
+      await h.close()
+    }
+  })
+
+  it('an old link with the token in the query opens the page, and the log never holds the token', async () => {
+    const lines: string[] = []
+    const h = await start({ pages: true }, undefined, {
+      logger: { level: 'trace', stream: { write: (line: string) => lines.push(line) } },
+    })
+    try {
+      const token = 'eyJhbGciOiJIUzI1NiJ9.page-log-probe.signature'
+      const res = await h.app.inject({ method: 'GET', url: `/verify?token=${token}` })
+      assert.equal(res.statusCode, 200)
+      assert.ok(lines.length > 0, 'the request was logged')
+      assert.ok(!lines.join('\n').includes('page-log-probe'), 'no token in the log')
     } finally {
       await h.close()
     }
