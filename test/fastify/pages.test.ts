@@ -364,6 +364,23 @@ describe('pages: paths and prefixes', () => {
     }
   })
 
+  it('stay out of the OpenAPI document', async () => {
+    const h = await start({ pages: true, openapi: true })
+    try {
+      const doc = (await h.app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
+        paths: Record<string, Record<string, unknown>>
+      }
+      assert.ok(doc.paths['/verify']?.post, 'the API route is documented')
+      assert.equal(doc.paths['/verify']?.get, undefined)
+      for (const path of ['/confirm-email', '/cancel-email', '/fastify-users-pages.js']) {
+        assert.equal(doc.paths[path], undefined, path)
+      }
+      assert.equal(doc.paths['/reset-password']?.get, undefined)
+    } finally {
+      await h.close()
+    }
+  })
+
   it('refuses malformed page options at registration, naming the option', () => {
     assert.throws(() => resolvePages({ paths: { verify: 'verify' } }), /pages\.paths\.verify/)
     assert.throws(() => resolvePages({ paths: { verify: '/users/:id' } }), /pages\.paths\.verify/)
