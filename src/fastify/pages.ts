@@ -119,7 +119,8 @@ export function resolvePages(option: boolean | PagesOptions | undefined): Resolv
 }
 
 function checkPath(option: string, path: unknown): string {
-  if (typeof path !== 'string' || !PATH.test(path)) {
+  // Dot segments ('/./', '/../') would be resolved away by browsers before the request is sent.
+  if (typeof path !== 'string' || !PATH.test(path) || path.split('/').some((part) => /^\.+$/.test(part))) {
     throw new TypeError(
       `fastify-users: option \`${option}\` must be a plain path such as '/verify' (letters, digits, '.', '_', '~', '-' between slashes); got ${JSON.stringify(path)}`,
     )

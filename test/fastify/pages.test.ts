@@ -385,6 +385,8 @@ describe('pages: paths and prefixes', () => {
     assert.throws(() => resolvePages({ paths: { verify: 'verify' } }), /pages\.paths\.verify/)
     assert.throws(() => resolvePages({ paths: { verify: '/users/:id' } }), /pages\.paths\.verify/)
     assert.throws(() => resolvePages({ paths: { verify: '/v#x' } }), /pages\.paths\.verify/)
+    assert.throws(() => resolvePages({ paths: { verify: '/a/../verify' } }), /pages\.paths\.verify/)
+    assert.throws(() => resolvePages({ scriptPath: 'x.js' }), /pages\.scriptPath/)
     assert.throws(
       () => resolvePages({ paths: { verify: '/same', reset: '/same' } }),
       /two things at '\/same'/,
