@@ -1,6 +1,6 @@
 /**
  * The demo application: the fastify-users plugin with every route group on, one custom user field
- * (`displayName`) with the migration that adds its column, and the pages the mailed links open.
+ * (`displayName`) with the migration that adds its column, and the plugin's pages for the mailed links.
  * `demo/server.ts` reads the environment and starts it.
  *
  * @module
@@ -14,7 +14,6 @@ import {
   fastifyUsersLogSerializers,
 } from '../src/fastify/index.js'
 import type { Mailer } from '../src/mail/index.js'
-import { demoPages } from './pages.js'
 
 /** What the demo is built from; `demo/server.ts` fills it from the environment. */
 export interface DemoConfig {
@@ -76,7 +75,8 @@ export async function buildDemo(config: DemoConfig): Promise<FastifyInstance> {
     appName: 'fastify-users demo',
     cookie: { secure: config.cookieSecure },
     openapi: { title: 'fastify-users demo' },
+    pages: true,
   })
-  demoPages(app)
+  app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/docs'))
   return app
 }

@@ -316,6 +316,11 @@ async function journey(app) {
     expect(await call('POST', '/register', { body: { email, password } }), 202, 'POST /register')
     const mail = await waitFor(() => mails.find((m) => m.to === email), 'the verification mail')
     const token = tokenOf(mail.text)
+    // The link leads somewhere: the example turns the plugin's pages on, so its path answers a page.
+    const linkPath = new URL(/https?:\/\/\S+/.exec(mail.text)[0]).pathname
+    const page = await call('GET', linkPath)
+    expect(page, 200, `GET ${linkPath}, the page the mailed link opens`)
+    if (!page.headers.get('content-type')?.startsWith('text/html')) fail(`${linkPath} is not a page`)
     let verified = await call('POST', '/verify', { body: { token, password } })
     // Verification that does not ask for the password refuses the extra field; send the token alone.
     if (verified.status === 400 && JSON.parse(verified.text).code === 'ERR_VALIDATION') {

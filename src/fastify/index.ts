@@ -38,6 +38,7 @@ export type {
   UserModelOptions,
   VerificationHandlerConfig,
 } from './options.js'
+export { DEFAULT_PAGE_PATHS, type PageName, type PagesOptions } from './pages.js'
 export { fastifyUsers, fastifyUsers as default } from './plugin.js'
 export {
   defaultRateLimits,

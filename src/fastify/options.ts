@@ -14,6 +14,7 @@ import { BUILT_IN_USER_FIELDS, type IdType, type UserFieldSchema } from '../core
 import type { BaseUserService, TokenLifetimes, UserServiceOptions } from '../core/user-service.js'
 import type { Mailer } from '../mail/mailer.js'
 import type { FlatOptions } from './normalize-options.js'
+import type { PagesOptions } from './pages.js'
 import type { RateLimitOptions } from './rate-limit.js'
 
 /**
@@ -355,6 +356,20 @@ export interface FastifyUsersOptions {
   linkPaths?: { verify?: string; reset?: string; confirmEmail?: string; cancelEmail?: string }
   /** Name of the application in mails. Default: `'fastify-users'`. */
   appName?: string
+  /**
+   * Serve the pages the mailed links open: `GET /verify`, `/reset-password`, `/confirm-email` and
+   * `/cancel-email` (under the plugin's prefix), small forms whose same-origin script reads the token from
+   * the link's fragment and posts it to the API. With them on, `linkPaths` default to their paths. An object
+   * moves them (`paths`, `scriptPath`) or names the application (`appName`). Default: `false` (the
+   * application serves its own pages at `linkPaths`).
+   *
+   * @example
+   * ```ts
+   * { pages: true }
+   * { pages: { paths: { verify: '/account/verify' }, appName: 'Acme' } }
+   * ```
+   */
+  pages?: boolean | PagesOptions
   /** Origins whose cross-site requests the cookie backends accept (exact origins). Default: none. */
   trustedOrigins?: readonly string[]
   cookie?: CookieOptions

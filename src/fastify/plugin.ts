@@ -17,6 +17,7 @@ import { normalizeOptions } from './normalize-options.js'
 import { installNotFound, installProblemAnswers, PluginPaths } from './not-found.js'
 import { appHasSwagger, securityOf } from './openapi.js'
 import { type FastifyUsersOptions, resolveOptions } from './options.js'
+import { type PageName, pagesApiPaths, registerPages, resolvePages } from './pages.js'
 import { AUTHENTICATOR, RequestAuthenticator } from './request-auth.js'
 import type { RouteContext } from './route-context.js'
 import { registerPluginRoutes } from './route-setup.js'
@@ -33,8 +34,17 @@ import './types.js'
 async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): Promise<void> {
   const flat = normalizeOptions(options)
   const resolved = resolveOptions(flat)
+  const pages = resolvePages(flat.pages)
   const db = await setUpDatabase(fastify, flat, resolved.idType)
-  const { service, tokenDenylist } = setUpService(flat, db, resolved.idType, fastify.log)
+  const pageApi = pagesApiPaths(flat)
+  // With the plugin's pages on, a link opens the page (under the prefix the plugin is registered with),
+  // unless `linkPaths` says otherwise.
+  const pageLinks: Partial<Record<PageName, string>> = {}
+  if (pages) {
+    for (const name of Object.keys(pageApi) as PageName[])
+      pageLinks[name] = `${fastify.prefix}${pages.paths[name]}`
+  }
+  const { service, tokenDenylist } = setUpService(flat, db, resolved.idType, fastify.log, pageLinks)
 
   const backends = buildBackends(flat.backends, {
     service,
@@ -83,6 +93,19 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     redactingReq,
     schemes,
   })
+
+  if (pages) {
+    registerPages(fastify, {
+      pages,
+      api: pageApi,
+      appName: flat.appName ?? 'fastify-users',
+      https: resolved.cookieSecure,
+      onRoute: (route) => {
+        route.logSerializers = { ...route.logSerializers, req: redactingReq }
+        pluginPaths.add(route.url, route.method)
+      },
+    })
+  }
 
   scheduleSweep(
     fastify,

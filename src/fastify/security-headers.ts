@@ -73,3 +73,27 @@ export function docsSecurityHeaders(docs: FastifyInstance, options: SecurityHead
     },
   })
 }
+
+/**
+ * The pages the mailed links open (`pages` option): the given policy (a same-origin script, no inline
+ * code), no `Referer` ever (the address may carry a token), and no cache may keep them.
+ *
+ * @example
+ * ```ts
+ * pageSecurityHeaders(scope, { https: true, directives: { defaultSrc: ["'none'"], scriptSrc: ["'self'"] } })
+ * ```
+ */
+export function pageSecurityHeaders(
+  scope: FastifyInstance,
+  options: SecurityHeaderOptions & { directives: Record<string, string[]> },
+): void {
+  // `frame-ancestors 'none'` in the policy forbids framing; helmet's X-Frame-Options stays for old browsers.
+  scope.register(fastifyHelmet, {
+    ...common(options.https),
+    contentSecurityPolicy: { useDefaults: false, directives: options.directives },
+  })
+  scope.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('cache-control', 'no-store')
+    return payload
+  })
+}

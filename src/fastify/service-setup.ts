@@ -11,8 +11,12 @@ import type { BaseUser, IdType, Role } from '../core/user.js'
 import { BaseUserService, type UserServiceOptions } from '../core/user-service.js'
 import { createKyselyRepositories } from '../persistence/kysely/index.js'
 import type { FlatOptions } from './normalize-options.js'
+import type { PageName } from './pages.js'
 
 type KyselyRepositories = ReturnType<typeof createKyselyRepositories>
+
+/** Where mailed links point when `linkPaths` does not say: the plugin's own pages, when they are on. */
+export type LinkDefaults = Partial<Record<PageName, string>>
 
 /**
  * The service options the plugin's options describe, on the given repositories.
@@ -26,6 +30,7 @@ export function serviceOptionsFrom(
   options: FlatOptions,
   repos: KyselyRepositories,
   logger: FastifyBaseLogger,
+  linkDefaults: LinkDefaults = {},
 ): UserServiceOptions<BaseUser, Role> {
   if (options.secret === undefined) {
     throw new TypeError(
@@ -55,10 +60,10 @@ export function serviceOptionsFrom(
     mail: options.baseUrl
       ? {
           baseUrl: options.baseUrl,
-          verifyPath: options.linkPaths?.verify,
-          resetPath: options.linkPaths?.reset,
-          confirmEmailPath: options.linkPaths?.confirmEmail,
-          cancelEmailPath: options.linkPaths?.cancelEmail,
+          verifyPath: options.linkPaths?.verify ?? linkDefaults.verify,
+          resetPath: options.linkPaths?.reset ?? linkDefaults.reset,
+          confirmEmailPath: options.linkPaths?.confirmEmail ?? linkDefaults.confirmEmail,
+          cancelEmailPath: options.linkPaths?.cancelEmail ?? linkDefaults.cancelEmail,
           appName: options.appName,
         }
       : undefined,
@@ -87,6 +92,7 @@ export function setUpService(
   db: Kysely<unknown> | undefined,
   idType: IdType,
   logger: FastifyBaseLogger,
+  linkDefaults: LinkDefaults = {},
 ): PluginService {
   const clock = options.clock
   const repos = db
@@ -103,6 +109,8 @@ export function setUpService(
   // normalizeOptions refuses a plugin without a database and without a constructed service.
   if (!repos) throw new TypeError('fastify-users: option `database` is required')
   const ServiceClass = options.userServiceClass ?? BaseUserService
-  const service = new ServiceClass(serviceOptionsFrom(options, repos, logger)) as PluginService['service']
+  const service = new ServiceClass(
+    serviceOptionsFrom(options, repos, logger, linkDefaults),
+  ) as PluginService['service']
   return { service, tokenDenylist }
 }
