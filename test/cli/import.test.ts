@@ -260,6 +260,29 @@ for (const { name, skip } of testDialects) {
       assert.match(forced.stderr, /line 1: email: email is required/)
     })
 
+    it('keeps integer ids, and users added afterwards get ids after them', async () => {
+      const integer = await createTestDatabase(name)
+      try {
+        const env = { DATABASE_URL: integer.url }
+        assert.equal((await runCliProcess(['migrate', '--id-type', 'integer'], { env })).code, 0)
+        const rows = [
+          { id: 41, email: 'first@example.com', password_hash: hashes.bcrypt2b },
+          { id: '42', email: 'second@example.com', password_hash: hashes.bcrypt2b },
+        ]
+        const result = await runCliProcess(['import', file('ids.jsonl', jsonl(rows))], { env })
+        assert.equal(result.code, 0, result.stderr)
+        const users = new BaseUserService({
+          secret: SECRET,
+          ...createKyselyRepositories(integer.db, { idType: 'integer' }),
+        })
+        assert.equal((await users.getUserBy({ email: 'second@example.com' }))?.id, 42)
+        const added = await users.addUser({ email: 'later@example.com', password: PASSWORD })
+        assert.ok(Number(added.id) > 42, `new id ${added.id} comes after the imported ones`)
+      } finally {
+        await integer.destroy()
+      }
+    })
+
     if (name === 'sqlite') {
       it('streams a 10,000-row file', async () => {
         const lines: string[] = []
