@@ -104,7 +104,7 @@ export function importRow(fields: Record<string, unknown>, schema: UserSchema): 
         break
       }
       case 'id':
-        user.id = typeof value === 'number' ? String(value) : value
+        user.id = typeof value === 'number' ? String(value) : dashedUuid(value)
         break
       case 'email':
       case 'username':
@@ -125,6 +125,12 @@ export function importRow(fields: Record<string, unknown>, schema: UserSchema): 
   if ('refused' in checked) return { field: 'passwordHash', reason: checked.refused }
   user.passwordHash = checked.hash
   return { user, active, verified, roles, scheme: checked.scheme }
+}
+
+// Some ORMs store UUIDs as 32 hex digits; the service takes the dashed form.
+function dashedUuid(value: unknown): unknown {
+  if (typeof value !== 'string' || !/^[0-9a-f]{32}$/i.test(value)) return value
+  return value.replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5')
 }
 
 function toBoolean(value: unknown): boolean | null {
