@@ -28,6 +28,8 @@ const BETTER_AUTH_PARAMS = { ln: 14, r: 16, p: 1 } as const
 // left to stall (or fail) every login of its user.
 const MAX_SCRYPT_MEMORY_BYTES = 2 ** 30
 const MAX_ARGON2_MEMORY_KIB = 2 ** 20
+// The ids whose malformed hashes are reported as malformed rather than as an unknown scheme.
+const KNOWN_IDS = new Set(['argon2id', 'argon2i', 'argon2d', 'scrypt', '2', '2a', '2b', '2y'])
 
 /**
  * Checks a hash exported from another system and returns it in the form to store, or why it is refused.
@@ -72,7 +74,9 @@ export function importedHash(raw: string): AcceptedHash | RefusedHash {
   if (phc === null) {
     const id = /^\$([a-z0-9-]{1,32})\$/.exec(text)?.[1]
     if (id === '2x') return { refused: "bcrypt '$2x$' hashes cannot be verified correctly" }
-    return { refused: id ? `malformed '${id}' hash` : 'malformed password hash' }
+    if (id === undefined) return { refused: 'malformed password hash' }
+    if (!KNOWN_IDS.has(id)) return unsupported(id)
+    return { refused: `malformed '${id}' hash` }
   }
   switch (phc.id) {
     case 'bcrypt':
@@ -104,8 +108,12 @@ export function importedHash(raw: string): AcceptedHash | RefusedHash {
     case 'argon2d':
       return { refused: `${phc.id} hashes are not supported (only argon2id)` }
     default:
-      return { refused: `unsupported hash scheme '${phc.id}' (argon2id, bcrypt and scrypt are supported)` }
+      return unsupported(phc.id)
   }
+}
+
+function unsupported(id: string): RefusedHash {
+  return { refused: `unsupported hash scheme '${id}' (argon2id, bcrypt and scrypt are supported)` }
 }
 
 function isIntegerIn(value: unknown, min: number, max: number): value is number {

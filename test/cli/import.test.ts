@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test'
 import { hash as bcryptHash } from '@node-rs/bcrypt'
 import { hashPassword as betterAuthHash } from 'better-auth/crypto'
 import { sql } from 'kysely'
+import { runCli } from '../../src/cli/run-cli.js'
 import { BaseUserService } from '../../src/index.js'
 import { Argon2idHasher } from '../../src/password/argon2-hasher.js'
 import { ScryptHasher } from '../../src/password/scrypt-hasher.js'
@@ -284,6 +285,33 @@ for (const { name, skip } of testDialects) {
     })
 
     if (name === 'sqlite') {
+      it('draws a progress line on stderr when it is a terminal, and clears it before the summary', async () => {
+        const rows = Array.from({ length: 50 }, (_, i) => ({
+          email: `tty${i}@example.com`,
+          password_hash: hashes.bcrypt2b,
+        }))
+        rows.push({ email: 'tty-bad@example.com', password_hash: 'plain' })
+        let stdout = ''
+        let stderr = ''
+        const code = await runCli(
+          ['node', 'fastify-users', 'import', file('tty.jsonl', jsonl(rows)), '--database-url', database.url],
+          {
+            stdin: process.stdin,
+            stdout: { write: (text: string) => (stdout += text) },
+            stderr: Object.assign({ write: (text: string) => (stderr += text) }, { isTTY: true }),
+          },
+        )
+        assert.equal(code, 1)
+        assert.match(stdout, /^Imported 50 users, 0 skipped \(already there\), 1 refused\.$/m)
+        const clear = '\r\x1b[K'
+        const lines = stderr.split(clear)
+        assert.ok(lines.length > 2, 'the line is drawn and cleared')
+        assert.match(lines[1]!, /^\d+% {2}\d+ rows: \d+ imported, 0 skipped, 0 refused$/)
+        // The refusal is printed on a cleared line, not glued to the progress line.
+        assert.ok(stderr.includes(`${clear}line 51: passwordHash: not a password hash`))
+        assert.ok(stderr.endsWith('error: 1 row was refused\n'))
+      })
+
       it('streams a 10,000-row file', async () => {
         const lines: string[] = []
         for (let i = 0; i < 10_000; i++) {
