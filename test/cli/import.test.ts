@@ -259,6 +259,11 @@ for (const { name, skip } of testDialects) {
       const forced = await run('import', join(dir, 'users.txt'), '--format', 'jsonl')
       assert.equal(forced.code, 1)
       assert.match(forced.stderr, /line 1: email: email is required/)
+      // A hostile key cannot send escape sequences to the operator's terminal.
+      const hostile = await run('import', file('hostile.jsonl', jsonl([{ '\u001b[2Jx': 1 }])))
+      assert.equal(hostile.code, 1)
+      assert.match(hostile.stderr, /unknown field '\\u001b\[2Jx'/)
+      assert.ok(!hostile.stderr.includes('\u001b'))
     })
 
     it('keeps integer ids, and users added afterwards get ids after them', async () => {

@@ -129,7 +129,8 @@ async function importFile(
     if (report) report.write(`${JSON.stringify(refusal)}\n`)
     else if (tally.refused <= MAX_PRINTED_REFUSALS) {
       progress.clear()
-      io.stderr.write(`line ${refusal.line}: ${refusal.field ? `${refusal.field}: ` : ''}${refusal.reason}\n`)
+      const text = `line ${refusal.line}: ${refusal.field ? `${refusal.field}: ` : ''}${refusal.reason}`
+      io.stderr.write(`${printable(text)}\n`)
     }
   }
   try {
@@ -138,6 +139,7 @@ async function importFile(
       onBytes: (bytes) => progress.update(bytes),
     })
     for await (const row of rows) {
+      progress.tick()
       tally.rows++
       if ('error' in row) {
         refuse({ line: row.line, reason: row.error })
@@ -175,7 +177,6 @@ async function importFile(
         tally.schemes.set(checked.scheme, (tally.schemes.get(checked.scheme) ?? 0) + 1)
       } else if (outcome === 'skipped') tally.skipped++
       else refuse({ line: row.line, email: canonical, ...outcome })
-      progress.tick()
     }
   } finally {
     progress.clear()
@@ -197,7 +198,7 @@ function checkHeader(columns: readonly string[], { schema }: ServiceContext): vo
   if (unknown.length > 0) {
     const custom = [...schema.customFields.keys()]
     throw new CliError(
-      `the users table has no field for the column${unknown.length === 1 ? '' : 's'} ${unknown.map((c) => `'${c}'`).join(', ')}; ` +
+      `the users table has no field for the column${unknown.length === 1 ? '' : 's'} ${unknown.map((c) => `'${printable(c)}'`).join(', ')}; ` +
         `known: id, email, username, password_hash, is_active, is_verified, roles${custom.length > 0 ? `, ${custom.join(', ')}` : ''}`,
       ExitCode.usage,
     )
@@ -306,6 +307,12 @@ function summary(tally: Tally, options: ImportOptions): string {
     }
   }
   return `${lines.join('\n')}\n`
+}
+
+// A field name or value from the file may hold control characters; shown raw, they could rewrite the
+// terminal. The report file is JSON, which escapes them already.
+function printable(text: string): string {
+  return text.replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
 function messageOf(error: unknown): string {
