@@ -9,6 +9,7 @@ import { assignRoleCommand } from './commands/assign-role.js'
 import { createRoleCommand } from './commands/create-role.js'
 import { createUserCommand } from './commands/create-user.js'
 import { deleteUserCommand } from './commands/delete-user.js'
+import { importUsersCommand } from './commands/import-users.js'
 import { listUsersCommand } from './commands/list-users.js'
 import { migrateCommand } from './commands/migrate.js'
 import { revokeRoleCommand } from './commands/revoke-role.js'
@@ -42,6 +43,7 @@ export function createProgram(io: CliIo): Command {
     revokeRoleCommand,
     listUsersCommand,
     deleteUserCommand,
+    importUsersCommand,
   ]
   for (const make of commands) {
     // Commands built on their own do not inherit the program's settings; copy them, so every command's
