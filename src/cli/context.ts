@@ -12,6 +12,7 @@ import { BaseUserService } from '../core/user-service.js'
 import type { PasswordSchemeName } from '../password/password-manager.js'
 import { connectDatabase, type DatabaseDialect } from '../persistence/kysely/connect.js'
 import { createKyselyRepositories } from '../persistence/kysely/index.js'
+import { resolveTableNames, type TableNames } from '../persistence/kysely/table-names.js'
 import { CliError, ExitCode } from './output.js'
 import { readUserSchema, type UserSchema } from './user-schema.js'
 
@@ -19,10 +20,13 @@ import { readUserSchema, type UserSchema } from './user-schema.js'
 export interface DatabaseOptions {
   /** From `--database-url`, or the `DATABASE_URL` environment variable. */
   databaseUrl?: string
+  /** From `--table-prefix`, or the `FASTIFY_USERS_TABLE_PREFIX` environment variable. Default: none. */
+  tablePrefix?: string
 }
 
 /**
- * Adds `--database-url <url>` (falling back to `DATABASE_URL`) to a command.
+ * Adds `--database-url <url>` (falling back to `DATABASE_URL`) and `--table-prefix <prefix>` (falling back
+ * to `FASTIFY_USERS_TABLE_PREFIX`) to a command.
  *
  * @example
  * ```ts
@@ -30,12 +34,19 @@ export interface DatabaseOptions {
  * ```
  */
 export function withDatabaseOption(command: Command): Command {
-  return command.addOption(
-    new Option(
-      '--database-url <url>',
-      'the database: sqlite:path/to/file.db, postgres://user:pass@host/db or mysql://user:pass@host/db',
-    ).env('DATABASE_URL'),
-  )
+  return command
+    .addOption(
+      new Option(
+        '--database-url <url>',
+        'the database: sqlite:path/to/file.db, postgres://user:pass@host/db or mysql://user:pass@host/db',
+      ).env('DATABASE_URL'),
+    )
+    .addOption(
+      new Option(
+        '--table-prefix <prefix>',
+        "the prefix of the fastify-users tables, as the application's `tables: { prefix }` (e.g. auth_)",
+      ).env('FASTIFY_USERS_TABLE_PREFIX'),
+    )
 }
 
 /** An open database. */
@@ -44,6 +55,8 @@ export interface OpenDatabase {
   dialect: DatabaseDialect
   /** The URL with its password masked, for messages. */
   url: string
+  /** The names of the fastify-users tables (from the table prefix). */
+  tables: TableNames
 }
 
 /**
@@ -52,7 +65,7 @@ export interface OpenDatabase {
  *
  * @param options.create - whether a missing SQLite file may be created (only `migrate` does). Other
  *   commands refuse, rather than leave an empty file behind for a mistyped path.
- * @throws CliError exit code 2 when no URL is given; 1 when the SQLite file is missing or the database
+ * @throws CliError exit code 2 when no URL is given or the table prefix is invalid; 1 when the SQLite file is missing or the database
  *   cannot be reached.
  *
  * @example
@@ -71,6 +84,13 @@ export async function withDatabase<T>(
       ExitCode.usage,
     )
   }
+  let tables: TableNames
+  try {
+    tables = resolveTableNames({ prefix: options.tablePrefix ?? '' }, '--table-prefix')
+  } catch (error) {
+    // The option names the flag; the library's wording ("option `--table-prefix` must be ...") reads fine.
+    throw new CliError((error as Error).message.replace(/^fastify-users: /, ''), ExitCode.usage)
+  }
   const file = sqliteFile(url)
   if (file !== null && !options.create && !existsSync(file)) {
     throw new CliError(
@@ -88,7 +108,7 @@ export async function withDatabase<T>(
     throw new CliError(error instanceof Error ? error.message : String(error))
   }
   try {
-    return await use({ db: connected.db, dialect: connected.dialect, url: connected.url })
+    return await use({ db: connected.db, dialect: connected.dialect, url: connected.url, tables })
   } finally {
     await connected.db.destroy()
   }
@@ -125,16 +145,22 @@ export async function withUserService<T>(
   use: (context: ServiceContext) => Promise<T>,
 ): Promise<T> {
   return withDatabase(options, async (database) => {
-    const schema = await readUserSchema(database.db, database.dialect)
+    const schema = await readUserSchema(database.db, database.dialect, database.tables.users)
     if (!schema) {
-      throw new CliError(`${database.url} has no fastify-users tables; run \`fastify-users migrate\` first`)
+      const which =
+        database.tables.users === 'users' ? 'fastify-users tables' : `table ${database.tables.users}`
+      throw new CliError(`${database.url} has no ${which}; run \`fastify-users migrate\` first`)
     }
     const service = new BaseUserService({
       // The CLI never issues or checks a token (it sends no mail and logs nobody in), but the service
       // needs a secret to exist. A fresh random one per run means no secret is configured, stored or
       // leaked for the CLI, and nothing it could sign would be accepted by the application.
       secret: randomBytes(32).toString('base64url'),
-      ...createKyselyRepositories(database.db, { idType: schema.idType, userFields: schema.userFields }),
+      ...createKyselyRepositories(database.db, {
+        idType: schema.idType,
+        userFields: schema.userFields,
+        tables: { prefix: options.tablePrefix ?? '' },
+      }),
       hashSchemes: [options.hashScheme ?? 'argon2id'],
     })
     return use({ ...database, schema, service })

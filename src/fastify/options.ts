@@ -12,6 +12,11 @@ import type { Clock } from '../core/clock.js'
 import { BUILT_IN_USER_FIELDS, type IdType, type UserFieldSchema } from '../core/user.js'
 import type { BaseUserService, TokenLifetimes, UserServiceOptions } from '../core/user-service.js'
 import type { Mailer } from '../mail/mailer.js'
+import {
+  resolveTableNames,
+  type TableNames,
+  type TableNamesOption,
+} from '../persistence/kysely/table-names.js'
 import type { RateLimitOptions } from './rate-limit.js'
 
 /**
@@ -117,6 +122,14 @@ export interface FastifyUsersOptions {
   migrations?: Record<string, Migration>
   /** Id type of users and roles. Default: `'uuid'` (UUIDv7). */
   idType?: IdType
+  /**
+   * Where the tables live, for a database that already has a `users` (or `roles`, `sessions`...) table:
+   * a prefix for every table (`{ prefix: 'auth_' }` gives `auth_users`, `auth_roles`, ...) and/or an
+   * explicit name per table (`{ users: 'account_holders' }`). Used by the migrations and every query; the
+   * CLI takes the same prefix (`--table-prefix`). Invalid names fail the registration with a TypeError.
+   * Default: the plain names (`users`, `roles`, ...).
+   */
+  tables?: TableNamesOption
   /** Default: `'session'`. */
   authBackend?: AuthBackendName
   /** Default: `'email'`. */
@@ -208,6 +221,7 @@ const BACKENDS: readonly AuthBackendName[] = ['session', 'jwt', 'jwt-cookie']
 export interface ResolvedOptions {
   authBackend: AuthBackendName
   idType: IdType
+  tables: TableNames
   trustedOrigins: Set<string>
   cookieSecure: boolean
   sameSite: 'lax' | 'strict'
@@ -274,9 +288,11 @@ export function resolveOptions(options: FastifyUsersOptions): ResolvedOptions {
   ) {
     fail('cookie.sameSite', "must be 'lax' or 'strict'")
   }
+  const tables = resolveTableNames(options.tables)
   return {
     authBackend,
     idType,
+    tables,
     trustedOrigins: parseTrustedOrigins(options.trustedOrigins ?? []),
     cookieSecure: options.cookie?.secure ?? true,
     sameSite: options.cookie?.sameSite ?? 'lax',

@@ -100,6 +100,7 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     const { executed } = await migrateToLatest(db, {
       idType: resolved.idType,
       migrations: options.migrations,
+      tables: options.tables,
     })
     if (executed.length > 0) fastify.log.info({ migrations: executed }, 'fastify-users: migrations applied')
   }
@@ -107,6 +108,7 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
   const clock = options.clock
   const repos = createKyselyRepositories(db, {
     idType: resolved.idType,
+    tables: options.tables,
     userFields: options.userFields,
     now: clock ? () => clock.now() : undefined,
   })
