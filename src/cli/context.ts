@@ -86,10 +86,11 @@ export async function withDatabase<T>(
   }
   let tables: TableNames
   try {
-    tables = resolveTableNames({ prefix: options.tablePrefix ?? '' }, '--table-prefix')
+    tables = resolveTableNames({ prefix: options.tablePrefix ?? '' })
   } catch (error) {
-    // The option names the flag; the library's wording ("option `--table-prefix` must be ...") reads fine.
-    throw new CliError((error as Error).message.replace(/^fastify-users: /, ''), ExitCode.usage)
+    // The library names its option (`tables.prefix`); here the user typed a flag or set a variable.
+    const reason = (error as Error).message.replace(/^fastify-users: option `tables\.prefix` /, '')
+    throw new CliError(`--table-prefix (or FASTIFY_USERS_TABLE_PREFIX) ${reason}`, ExitCode.usage)
   }
   const file = sqliteFile(url)
   if (file !== null && !options.create && !existsSync(file)) {

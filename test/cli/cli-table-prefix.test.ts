@@ -79,7 +79,7 @@ for (const { name, skip } of testDialects) {
       expectFailure(
         await plain('migrate', '--table-prefix', 'Auth-'),
         2,
-        /--table-prefix.* must be lower-case letters/,
+        /--table-prefix \(or FASTIFY_USERS_TABLE_PREFIX\) must be lower-case letters/,
       )
       expectFailure(
         await runCliProcess(['list-users'], {

@@ -214,7 +214,15 @@ export function resolveTableNames(option?: TableNamesOption, optionName = 'table
   return Object.freeze(names)
 }
 
-/** Whether `names` are the default ones, for which no renaming is needed at all. */
+/**
+ * Whether `names` are the default ones, for which no renaming is needed at all.
+ *
+ * @example
+ * ```ts
+ * hasDefaultTableNames(resolveTableNames()) // true
+ * hasDefaultTableNames(resolveTableNames({ prefix: 'auth_' })) // false
+ * ```
+ */
 export function hasDefaultTableNames(names: TableNames): boolean {
   return (Object.keys(DEFAULT_TABLES) as TableKey[]).every((key) => names[key] === DEFAULT_TABLES[key])
 }

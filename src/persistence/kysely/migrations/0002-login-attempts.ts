@@ -37,5 +37,12 @@ export function loginAttemptsTableMigration(names: TableNames): Migration {
   }
 }
 
-/** {@link loginAttemptsTableMigration} with the default table names. */
+/**
+ * {@link loginAttemptsTableMigration} with the default table names.
+ *
+ * @example
+ * ```ts
+ * const migrations = { '0002-login-attempts': loginAttemptsMigration }
+ * ```
+ */
 export const loginAttemptsMigration: Migration = loginAttemptsTableMigration(resolveTableNames())

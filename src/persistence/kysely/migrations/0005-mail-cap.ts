@@ -31,5 +31,12 @@ export function mailCapTableMigration(names: TableNames): Migration {
   }
 }
 
-/** {@link mailCapTableMigration} with the default table names. */
+/**
+ * {@link mailCapTableMigration} with the default table names.
+ *
+ * @example
+ * ```ts
+ * const migrations = { '0005-mail-cap': mailCapMigration }
+ * ```
+ */
 export const mailCapMigration: Migration = mailCapTableMigration(resolveTableNames())
