@@ -367,6 +367,44 @@ for (const { name: dialect, skip } of testDialects) {
       assert.deepEqual(await appSnapshot(database.db), before_)
     })
 
+    it('integer ids and the role filter, through the repositories on other prefixed tables', async () => {
+      // A second installation in the same database, under another prefix: nothing is shared.
+      const tables = { prefix: 'int_' }
+      await migrateToLatest(database.db, { idType: 'integer', tables })
+      const repositories = createKyselyRepositories(database.db, { idType: 'integer', tables })
+      const ada = await repositories.userRepository.insert({
+        email: 'ada@example.com',
+        passwordHash: 'x',
+        isActive: true,
+        isVerified: true,
+      })
+      const bob = await repositories.userRepository.insert({
+        email: 'bob@example.com',
+        passwordHash: 'x',
+        isActive: true,
+        isVerified: false,
+      })
+      assert.equal(typeof ada.id, 'number')
+      assert.notEqual(ada.id, bob.id)
+      const role = await repositories.roleRepository.insert({ name: 'editor' })
+      assert.equal(await repositories.roleRepository.assign(bob.id, role.id), true)
+      assert.deepEqual(
+        (await repositories.userRepository.findById(bob.id))?.roles.map((r) => r.name),
+        ['editor'],
+      )
+      const editors = await repositories.userRepository.list({ filters: { role: 'editor' }, limit: 10 })
+      assert.deepEqual(
+        editors.items.map((u) => u.email),
+        ['bob@example.com'],
+      )
+      assert.equal(editors.total, 1)
+      assert.equal(await countRows(database.db, 'int_users'), 2)
+      assert.equal(await countRows(database.db, 'int_fastify_users_migration'), 5)
+      // The first installation and the application's tables are untouched.
+      assert.equal(await countRows(database.db, 'auth_user_roles'), 0)
+      assert.deepEqual(await appSnapshot(database.db), before_)
+    })
+
     it('a restart with the same prefix finds everything already migrated', async () => {
       await app?.close()
       app = await startApp(database, { prefix: 'auth_' }, mails)

@@ -238,8 +238,8 @@ class TableRenamer extends OperationNodeTransformer {
 
   protected override transformTable(node: TableNode, queryId?: QueryId): TableNode {
     const table = super.transformTable(node, queryId)
-    // A schema-qualified name is the application's own table: only bare built-in names are ours.
-    if (table.table.schema) return table
+    // The schema, if any, is kept: the repositories never name one, so it comes from the application's
+    // own plugins (`db.withSchema('auth')`), and the table is still ours.
     const renamed = this.#renames.get(table.table.identifier.name)
     if (renamed === undefined) return table
     return Object.freeze({
