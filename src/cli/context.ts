@@ -65,8 +65,8 @@ export interface OpenDatabase {
  *
  * @param options.create - whether a missing SQLite file may be created (only `migrate` does). Other
  *   commands refuse, rather than leave an empty file behind for a mistyped path.
- * @throws CliError exit code 2 when no URL is given or the table prefix is invalid; 1 when the SQLite file is missing or the database
- *   cannot be reached.
+ * @throws CliError exit code 2 when no URL is given or the table prefix is invalid; 1 when the SQLite
+ *   file is missing or the database cannot be reached.
  *
  * @example
  * ```ts

@@ -11,6 +11,7 @@
  */
 import {
   IdentifierNode,
+  type Kysely,
   type KyselyPlugin,
   OperationNodeTransformer,
   type PluginTransformQueryArgs,
@@ -21,7 +22,6 @@ import {
   type TableNode,
   type UnknownRow,
 } from 'kysely'
-import type { DynamicDb } from './database.js'
 
 /** The built-in tables, by the key that names each in {@link TableNamesOption}. */
 const DEFAULT_TABLES = {
@@ -284,7 +284,7 @@ class TableNamesPlugin implements KyselyPlugin {
  * const users = new KyselyUserRepository(withTableNames(db, names)) // queries auth_users
  * ```
  */
-export function withTableNames(db: DynamicDb, names: TableNames): DynamicDb {
+export function withTableNames<DB>(db: Kysely<DB>, names: TableNames): Kysely<DB> {
   if (hasDefaultTableNames(names)) return db
   const renames = new Map<string, string>()
   for (const key of Object.keys(DEFAULT_TABLES) as TableKey[]) {
