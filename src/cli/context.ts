@@ -12,7 +12,11 @@ import { BaseUserService } from '../core/user-service.js'
 import type { PasswordSchemeName } from '../password/password-manager.js'
 import { connectDatabase, type DatabaseDialect } from '../persistence/kysely/connect.js'
 import { createKyselyRepositories } from '../persistence/kysely/index.js'
-import { resolveTableNames, type TableNames } from '../persistence/kysely/table-names.js'
+import {
+  resolveTableNames,
+  type TableNames,
+  type TableNamesOption,
+} from '../persistence/kysely/table-names.js'
 import { CliError, ExitCode } from './output.js'
 import { readUserSchema, type UserSchema } from './user-schema.js'
 
@@ -22,11 +26,14 @@ export interface DatabaseOptions {
   databaseUrl?: string
   /** From `--table-prefix`, or the `FASTIFY_USERS_TABLE_PREFIX` environment variable. Default: none. */
   tablePrefix?: string
+  /** From `--tables` (JSON, the plugin's `tables`), or `FASTIFY_USERS_TABLES`. Default: none. */
+  tables?: string
 }
 
 /**
- * Adds `--database-url <url>` (falling back to `DATABASE_URL`) and `--table-prefix <prefix>` (falling back
- * to `FASTIFY_USERS_TABLE_PREFIX`) to a command.
+ * Adds `--database-url <url>` (falling back to `DATABASE_URL`), `--table-prefix <prefix>` (falling back
+ * to `FASTIFY_USERS_TABLE_PREFIX`) and `--tables <json>` (falling back to `FASTIFY_USERS_TABLES`) to a
+ * command.
  *
  * @example
  * ```ts
@@ -47,6 +54,12 @@ export function withDatabaseOption(command: Command): Command {
         "the prefix of the fastify-users tables, as the application's `tables: { prefix }` (e.g. auth_)",
       ).env('FASTIFY_USERS_TABLE_PREFIX'),
     )
+    .addOption(
+      new Option(
+        '--tables <json>',
+        'the table names as the application\'s `tables` option, in JSON (e.g. \'{"users":"account_holders"}\')',
+      ).env('FASTIFY_USERS_TABLES'),
+    )
 }
 
 /** An open database. */
@@ -55,8 +68,10 @@ export interface OpenDatabase {
   dialect: DatabaseDialect
   /** The URL with its password masked, for messages. */
   url: string
-  /** The names of the fastify-users tables (from the table prefix). */
+  /** The names of the fastify-users tables (from the table prefix and `--tables`). */
   tables: TableNames
+  /** The same, as the option `migrateToLatest` and `createKyselyRepositories` take. */
+  tableOption: TableNamesOption
 }
 
 /**
@@ -84,13 +99,19 @@ export async function withDatabase<T>(
       ExitCode.usage,
     )
   }
+  const tableOption = tableOptionOf(options)
   let tables: TableNames
   try {
-    tables = resolveTableNames({ prefix: options.tablePrefix ?? '' })
+    tables = resolveTableNames(tableOption)
   } catch (error) {
-    // The library names its option (`tables.prefix`); here the user typed a flag or set a variable.
-    const reason = (error as Error).message.replace(/^fastify-users: option `tables\.prefix` /, '')
-    throw new CliError(`--table-prefix (or FASTIFY_USERS_TABLE_PREFIX) ${reason}`, ExitCode.usage)
+    // The library names its option (`tables.prefix`, `tables.users`); here the user typed a flag or set a
+    // variable, so the message names those.
+    const message = (error as Error).message
+      .replace(/^fastify-users: option `tables\.prefix` /, '--table-prefix (or FASTIFY_USERS_TABLE_PREFIX) ')
+      .replace(/^fastify-users: option `tables(?:\.(\w+))?` /, (_, key?: string) =>
+        key ? `--tables (or FASTIFY_USERS_TABLES): "${key}" ` : '--tables (or FASTIFY_USERS_TABLES) ',
+      )
+    throw new CliError(message, ExitCode.usage)
   }
   const file = sqliteFile(url)
   if (file !== null && !options.create && !existsSync(file)) {
@@ -109,7 +130,13 @@ export async function withDatabase<T>(
     throw new CliError(error instanceof Error ? error.message : String(error))
   }
   try {
-    return await use({ db: connected.db, dialect: connected.dialect, url: connected.url, tables })
+    return await use({
+      db: connected.db,
+      dialect: connected.dialect,
+      url: connected.url,
+      tables,
+      tableOption,
+    })
   } finally {
     await connected.db.destroy()
   }
@@ -160,7 +187,7 @@ export async function withUserService<T>(
       ...createKyselyRepositories(database.db, {
         idType: schema.idType,
         userFields: schema.userFields,
-        tables: { prefix: options.tablePrefix ?? '' },
+        tables: database.tableOption,
       }),
       hashSchemes: [options.hashScheme ?? 'argon2id'],
     })
@@ -176,4 +203,36 @@ function sqliteFile(url: string): string | null {
   if (rest.startsWith('///')) return rest.slice(2)
   if (rest.startsWith('//')) return null // refused by connectDatabase with its own message
   return rest
+}
+
+/**
+ * The `tables` option from `--tables` (JSON) and `--table-prefix`. Both may be given; a prefix in both
+ * must agree, so neither silently overrides the other.
+ */
+function tableOptionOf(options: DatabaseOptions): TableNamesOption {
+  let fromJson: TableNamesOption = {}
+  const text = options.tables?.trim()
+  if (text) {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      throw new CliError(
+        `--tables (or FASTIFY_USERS_TABLES) must be JSON, for example '{"prefix":"auth_","users":"account_holders"}'`,
+        ExitCode.usage,
+      )
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new CliError('--tables (or FASTIFY_USERS_TABLES) must be a JSON object', ExitCode.usage)
+    }
+    fromJson = parsed as TableNamesOption
+  }
+  if (options.tablePrefix === undefined) return fromJson
+  if (fromJson.prefix !== undefined && fromJson.prefix !== options.tablePrefix) {
+    throw new CliError(
+      `--table-prefix "${options.tablePrefix}" and the prefix "${String(fromJson.prefix)}" of --tables disagree: give one`,
+      ExitCode.usage,
+    )
+  }
+  return { ...fromJson, prefix: options.tablePrefix }
 }

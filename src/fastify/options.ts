@@ -126,7 +126,7 @@ export interface FastifyUsersOptions {
    * Where the tables live, for a database that already has a `users` (or `roles`, `sessions`...) table:
    * a prefix for every table (`{ prefix: 'auth_' }` gives `auth_users`, `auth_roles`, ...) and/or an
    * explicit name per table (`{ users: 'account_holders' }`). Used by the migrations and every query; the
-   * CLI takes the same prefix (`--table-prefix`). Invalid names fail the registration with a TypeError.
+   * CLI takes the same (`--table-prefix`, `--tables`). Invalid names fail the registration with a TypeError.
    * Default: the plain names (`users`, `roles`, ...).
    */
   tables?: TableNamesOption

@@ -143,5 +143,48 @@ for (const { name, skip } of testDialects) {
       assert.equal(await count(database, 'auth_users'), 0)
       assert.deepEqual(await appUsers(database), appRows)
     })
+
+    it('--tables (or FASTIFY_USERS_TABLES) takes the JSON of the tables option, explicit names included', async () => {
+      const tables =
+        (json: string) =>
+        (...args: string[]) =>
+          runCliProcess(args, { env: { DATABASE_URL: database.url, FASTIFY_USERS_TABLES: json } })
+      const named = tables('{"prefix":"cli_","users":"cli_people"}')
+      expectOk(await named('migrate'), /Applied 5 migration\(s\)/)
+      expectOk(await named('create-user', '--email', 'eve@example.com', '--password', PASSWORD))
+      assert.equal(await count(database, 'cli_people'), 1)
+      assert.equal(await count(database, 'cli_fastify_users_migration'), 5)
+      const listed = JSON.parse((await named('list-users', '--json')).stdout) as {
+        items: Array<{ email: string }>
+      }
+      assert.deepEqual(
+        listed.items.map((u) => u.email),
+        ['eve@example.com'],
+      )
+      // The flag form, and a prefix given both ways that agrees.
+      expectOk(
+        await plain('list-users', '--tables', '{"users":"cli_people"}', '--table-prefix', 'cli_'),
+        /eve@example\.com/,
+      )
+
+      expectFailure(
+        await tables('{users:')('list-users'),
+        2,
+        /--tables \(or FASTIFY_USERS_TABLES\) must be JSON/,
+      )
+      expectFailure(await tables('["users"]')('list-users'), 2, /must be a JSON object/)
+      expectFailure(
+        await tables('{"users":"People"}')('list-users'),
+        2,
+        /--tables \(or FASTIFY_USERS_TABLES\): "users" must be a table name of lower-case letters/,
+      )
+      expectFailure(await tables('{"user":"people"}')('list-users'), 2, /"user" is unknown/)
+      expectFailure(
+        await plain('list-users', '--tables', '{"prefix":"cli_"}', '--table-prefix', 'auth_'),
+        2,
+        /--table-prefix "auth_" and the prefix "cli_" of --tables disagree/,
+      )
+      assert.deepEqual(await appUsers(database), appRows)
+    })
   })
 }

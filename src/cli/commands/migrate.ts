@@ -39,7 +39,7 @@ export function migrateCommand(io: CliIo): Command {
         .default('uuid'),
     )
     .action(async (options: MigrateOptions, command: Command) => {
-      await withDatabase({ ...options, create: true }, async ({ db, dialect, url, tables }) => {
+      await withDatabase({ ...options, create: true }, async ({ db, dialect, url, tables, tableOption }) => {
         const existing = await readUserSchema(db, dialect, tables.users)
         const explicit = command.getOptionValueSource('idType') === 'cli'
         if (existing && explicit && existing.idType !== options.idType) {
@@ -48,10 +48,7 @@ export function migrateCommand(io: CliIo): Command {
           )
         }
         const idType = existing?.idType ?? options.idType
-        const { executed } = await migrateToLatest(db, {
-          idType,
-          tables: { prefix: options.tablePrefix ?? '' },
-        })
+        const { executed } = await migrateToLatest(db, { idType, tables: tableOption })
         if (executed.length === 0) {
           io.stdout.write(`Nothing to do: the schema of ${url} is up to date.\n`)
         } else {
