@@ -12,6 +12,11 @@ import { BaseUserService } from '../core/user-service.js'
 import type { PasswordSchemeName } from '../password/password-manager.js'
 import { connectDatabase, type DatabaseDialect } from '../persistence/kysely/connect.js'
 import { createKyselyRepositories } from '../persistence/kysely/index.js'
+import {
+  resolveTableNames,
+  type TableNames,
+  type TableNamesOption,
+} from '../persistence/kysely/table-names.js'
 import { CliError, ExitCode } from './output.js'
 import { readUserSchema, type UserSchema } from './user-schema.js'
 
@@ -19,10 +24,16 @@ import { readUserSchema, type UserSchema } from './user-schema.js'
 export interface DatabaseOptions {
   /** From `--database-url`, or the `DATABASE_URL` environment variable. */
   databaseUrl?: string
+  /** From `--table-prefix`, or the `FASTIFY_USERS_TABLE_PREFIX` environment variable. Default: none. */
+  tablePrefix?: string
+  /** From `--tables` (JSON, the plugin's `tables`), or `FASTIFY_USERS_TABLES`. Default: none. */
+  tables?: string
 }
 
 /**
- * Adds `--database-url <url>` (falling back to `DATABASE_URL`) to a command.
+ * Adds `--database-url <url>` (falling back to `DATABASE_URL`), `--table-prefix <prefix>` (falling back
+ * to `FASTIFY_USERS_TABLE_PREFIX`) and `--tables <json>` (falling back to `FASTIFY_USERS_TABLES`) to a
+ * command.
  *
  * @example
  * ```ts
@@ -30,12 +41,25 @@ export interface DatabaseOptions {
  * ```
  */
 export function withDatabaseOption(command: Command): Command {
-  return command.addOption(
-    new Option(
-      '--database-url <url>',
-      'the database: sqlite:path/to/file.db, postgres://user:pass@host/db or mysql://user:pass@host/db',
-    ).env('DATABASE_URL'),
-  )
+  return command
+    .addOption(
+      new Option(
+        '--database-url <url>',
+        'the database: sqlite:path/to/file.db, postgres://user:pass@host/db or mysql://user:pass@host/db',
+      ).env('DATABASE_URL'),
+    )
+    .addOption(
+      new Option(
+        '--table-prefix <prefix>',
+        "the prefix of the fastify-users tables, as the application's `tables: { prefix }` (e.g. auth_)",
+      ).env('FASTIFY_USERS_TABLE_PREFIX'),
+    )
+    .addOption(
+      new Option(
+        '--tables <json>',
+        'the table names as the application\'s `tables` option, in JSON (e.g. \'{"users":"account_holders"}\')',
+      ).env('FASTIFY_USERS_TABLES'),
+    )
 }
 
 /** An open database. */
@@ -44,6 +68,10 @@ export interface OpenDatabase {
   dialect: DatabaseDialect
   /** The URL with its password masked, for messages. */
   url: string
+  /** The names of the fastify-users tables (from the table prefix and `--tables`). */
+  tables: TableNames
+  /** The same, as the option `migrateToLatest` and `createKyselyRepositories` take. */
+  tableOption: TableNamesOption
 }
 
 /**
@@ -52,8 +80,8 @@ export interface OpenDatabase {
  *
  * @param options.create - whether a missing SQLite file may be created (only `migrate` does). Other
  *   commands refuse, rather than leave an empty file behind for a mistyped path.
- * @throws CliError exit code 2 when no URL is given; 1 when the SQLite file is missing or the database
- *   cannot be reached.
+ * @throws CliError exit code 2 when no URL is given or the table prefix is invalid; 1 when the SQLite
+ *   file is missing or the database cannot be reached.
  *
  * @example
  * ```ts
@@ -70,6 +98,20 @@ export async function withDatabase<T>(
       'no database: pass --database-url or set DATABASE_URL (for example sqlite:data/app.db)',
       ExitCode.usage,
     )
+  }
+  const tableOption = tableOptionOf(options)
+  let tables: TableNames
+  try {
+    tables = resolveTableNames(tableOption)
+  } catch (error) {
+    // The library names its option (`tables.prefix`, `tables.users`); here the user typed a flag or set a
+    // variable, so the message names those.
+    const message = (error as Error).message
+      .replace(/^fastify-users: option `tables\.prefix` /, '--table-prefix (or FASTIFY_USERS_TABLE_PREFIX) ')
+      .replace(/^fastify-users: option `tables(?:\.(\w+))?` /, (_, key?: string) =>
+        key ? `--tables (or FASTIFY_USERS_TABLES): "${key}" ` : '--tables (or FASTIFY_USERS_TABLES) ',
+      )
+    throw new CliError(message, ExitCode.usage)
   }
   const file = sqliteFile(url)
   if (file !== null && !options.create && !existsSync(file)) {
@@ -88,7 +130,13 @@ export async function withDatabase<T>(
     throw new CliError(error instanceof Error ? error.message : String(error))
   }
   try {
-    return await use({ db: connected.db, dialect: connected.dialect, url: connected.url })
+    return await use({
+      db: connected.db,
+      dialect: connected.dialect,
+      url: connected.url,
+      tables,
+      tableOption,
+    })
   } finally {
     await connected.db.destroy()
   }
@@ -125,16 +173,22 @@ export async function withUserService<T>(
   use: (context: ServiceContext) => Promise<T>,
 ): Promise<T> {
   return withDatabase(options, async (database) => {
-    const schema = await readUserSchema(database.db, database.dialect)
+    const schema = await readUserSchema(database.db, database.dialect, database.tables.users)
     if (!schema) {
-      throw new CliError(`${database.url} has no fastify-users tables; run \`fastify-users migrate\` first`)
+      const which =
+        database.tables.users === 'users' ? 'fastify-users tables' : `table ${database.tables.users}`
+      throw new CliError(`${database.url} has no ${which}; run \`fastify-users migrate\` first`)
     }
     const service = new BaseUserService({
       // The CLI never issues or checks a token (it sends no mail and logs nobody in), but the service
       // needs a secret to exist. A fresh random one per run means no secret is configured, stored or
       // leaked for the CLI, and nothing it could sign would be accepted by the application.
       secret: randomBytes(32).toString('base64url'),
-      ...createKyselyRepositories(database.db, { idType: schema.idType, userFields: schema.userFields }),
+      ...createKyselyRepositories(database.db, {
+        idType: schema.idType,
+        userFields: schema.userFields,
+        tables: database.tableOption,
+      }),
       hashSchemes: [options.hashScheme ?? 'argon2id'],
     })
     return use({ ...database, schema, service })
@@ -149,4 +203,36 @@ function sqliteFile(url: string): string | null {
   if (rest.startsWith('///')) return rest.slice(2)
   if (rest.startsWith('//')) return null // refused by connectDatabase with its own message
   return rest
+}
+
+/**
+ * The `tables` option from `--tables` (JSON) and `--table-prefix`. Both may be given; a prefix in both
+ * must agree, so neither silently overrides the other.
+ */
+function tableOptionOf(options: DatabaseOptions): TableNamesOption {
+  let fromJson: TableNamesOption = {}
+  const text = options.tables?.trim()
+  if (text) {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      throw new CliError(
+        `--tables (or FASTIFY_USERS_TABLES) must be JSON, for example '{"prefix":"auth_","users":"account_holders"}'`,
+        ExitCode.usage,
+      )
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new CliError('--tables (or FASTIFY_USERS_TABLES) must be a JSON object', ExitCode.usage)
+    }
+    fromJson = parsed as TableNamesOption
+  }
+  if (options.tablePrefix === undefined) return fromJson
+  if (fromJson.prefix !== undefined && fromJson.prefix !== options.tablePrefix) {
+    throw new CliError(
+      `--table-prefix "${options.tablePrefix}" and the prefix "${String(fromJson.prefix)}" of --tables disagree: give one`,
+      ExitCode.usage,
+    )
+  }
+  return { ...fromJson, prefix: options.tablePrefix }
 }

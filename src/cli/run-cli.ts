@@ -52,7 +52,8 @@ export function createProgram(io: CliIo): Command {
   }
   program.addHelpText(
     'after',
-    '\nThe database comes from --database-url or DATABASE_URL (sqlite:file.db, postgres://..., mysql://...).\n' +
+    '\nThe database comes from --database-url or DATABASE_URL (sqlite:file.db, postgres://..., mysql://...);\n' +
+      "the tables' prefix, if the application sets one, from --table-prefix or FASTIFY_USERS_TABLE_PREFIX.\n" +
       'Exit codes: 0 done, 1 refused (bad input, duplicate, not found, database unreachable), 2 usage error.\n',
   )
   return program

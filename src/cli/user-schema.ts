@@ -38,8 +38,9 @@ export interface UserSchema {
 }
 
 /**
- * Reads the `users` table. Returns `null` when there is none, or when it lacks fastify-users' columns (a
- * table of another application, or a database that was never migrated).
+ * Reads the users table (`users`, or the name given, e.g. `auth_users` with a table prefix). Returns `null`
+ * when there is none, or when it lacks fastify-users' columns (a table of another application, or a
+ * database that was never migrated).
  *
  * @example
  * ```ts
@@ -51,8 +52,9 @@ export interface UserSchema {
 export async function readUserSchema(
   db: Kysely<unknown>,
   dialect: DatabaseDialect,
+  usersTable = 'users',
 ): Promise<UserSchema | null> {
-  const candidates = (await db.introspection.getTables()).filter((t) => t.name === 'users' && !t.isView)
+  const candidates = (await db.introspection.getTables()).filter((t) => t.name === usersTable && !t.isView)
   let table = candidates[0]
   if (candidates.length > 1 && dialect === 'postgres') {
     // Several schemas may have a `users` table; unqualified queries use the first one on the search path.
@@ -68,7 +70,7 @@ export async function readUserSchema(
 
   // MySQL and MariaDB have no boolean type: `boolean` columns are `tinyint(1)`, and only the full column
   // type (not the data type the introspector reports) tells them from other tinyints.
-  const mysqlBooleans = dialect === 'mysql' ? await mysqlBooleanColumns(db) : new Set<string>()
+  const mysqlBooleans = dialect === 'mysql' ? await mysqlBooleanColumns(db, usersTable) : new Set<string>()
 
   const customFields = new Map<string, CustomField>()
   const userFields: Record<string, UserFieldSchema> = {}
@@ -100,9 +102,9 @@ function jsonType(dataType: string): CustomFieldType {
   return undefined
 }
 
-async function mysqlBooleanColumns(db: Kysely<unknown>): Promise<Set<string>> {
+async function mysqlBooleanColumns(db: Kysely<unknown>, usersTable: string): Promise<Set<string>> {
   const { rows } = await sql<{ name: string; type: string }>`
     select column_name as name, column_type as type from information_schema.columns
-    where table_schema = database() and table_name = 'users'`.execute(db)
+    where table_schema = database() and table_name = ${usersTable}`.execute(db)
   return new Set(rows.filter((r) => /^tinyint\(1\)/i.test(String(r.type))).map((r) => String(r.name)))
 }

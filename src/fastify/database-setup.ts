@@ -22,7 +22,7 @@ import type { FlatOptions } from './normalize-options.js'
  */
 export async function setUpDatabase(
   fastify: FastifyInstance,
-  options: Pick<FlatOptions, 'database' | 'connectTimeoutMs' | 'migrate' | 'migrations'>,
+  options: Pick<FlatOptions, 'database' | 'connectTimeoutMs' | 'migrate' | 'migrations' | 'tables'>,
   idType: IdType,
 ): Promise<Kysely<unknown> | undefined> {
   if (options.database === undefined) return undefined
@@ -40,7 +40,11 @@ export async function setUpDatabase(
     if (ownsDb) await db.destroy()
   })
   if (options.migrate) {
-    const { executed } = await migrateToLatest(db, { idType, migrations: options.migrations })
+    const { executed } = await migrateToLatest(db, {
+      idType,
+      migrations: options.migrations,
+      tables: options.tables,
+    })
     if (executed.length > 0) fastify.log.info({ migrations: executed }, 'fastify-users: migrations applied')
   }
   return db

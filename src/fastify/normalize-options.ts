@@ -30,6 +30,7 @@ const DATABASE_GROUP = {
   connectTimeoutMs: 'connectTimeoutMs',
   migrate: 'migrate',
   migrations: 'migrations',
+  tables: 'tables',
 }
 const USER_GROUP = {
   idType: 'idType',

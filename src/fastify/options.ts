@@ -13,6 +13,11 @@ import type { TokenDenylist } from '../core/repositories.js'
 import { BUILT_IN_USER_FIELDS, type IdType, type UserFieldSchema } from '../core/user.js'
 import type { BaseUserService, TokenLifetimes, UserServiceOptions } from '../core/user-service.js'
 import type { Mailer } from '../mail/mailer.js'
+import {
+  resolveTableNames,
+  type TableNames,
+  type TableNamesOption,
+} from '../persistence/kysely/table-names.js'
 import type { FlatOptions } from './normalize-options.js'
 import type { PagesOptions } from './pages.js'
 import type { RateLimitOptions } from './rate-limit.js'
@@ -180,6 +185,8 @@ export interface DatabaseOptions {
   migrate?: boolean
   /** The application's own migrations. */
   migrations?: Record<string, Migration>
+  /** The same as the top-level `tables`: a prefix and/or explicit names for the library's tables. */
+  tables?: TableNamesOption
 }
 
 /**
@@ -287,6 +294,14 @@ export interface FastifyUsersOptions {
   migrations?: Record<string, Migration>
   /** Id type of users and roles. Default: `'uuid'` (UUIDv7). */
   idType?: IdType
+  /**
+   * Where the tables live, for a database that already has a `users` (or `roles`, `sessions`...) table:
+   * a prefix for every table (`{ prefix: 'auth_' }` gives `auth_users`, `auth_roles`, ...) and/or an
+   * explicit name per table (`{ users: 'account_holders' }`). Used by the migrations and every query; the
+   * CLI takes the same (`--table-prefix`, `--tables`). Invalid names fail the registration with a TypeError.
+   * Default: the plain names (`users`, `roles`, ...).
+   */
+  tables?: TableNamesOption
   /** The single backend, by shorthand name (the same as `auth.backends: [name]`). Default: `'session'`. */
   authBackend?: AuthBackendName
   /** Default: `'email'`. */
@@ -407,6 +422,7 @@ export interface FastifyUsersOptions {
 /** The options after defaults and checks. */
 export interface ResolvedOptions {
   idType: IdType
+  tables: TableNames
   trustedOrigins: Set<string>
   cookieSecure: boolean
   sameSite: 'lax' | 'strict'
@@ -466,8 +482,10 @@ export function resolveOptions(options: FlatOptions): ResolvedOptions {
   ) {
     fail('cookie.sameSite', "must be 'lax' or 'strict'")
   }
+  const tables = resolveTableNames(options.tables)
   return {
     idType,
+    tables,
     trustedOrigins: parseTrustedOrigins(options.trustedOrigins ?? []),
     cookieSecure: options.cookie?.secure ?? true,
     sameSite: options.cookie?.sameSite ?? 'lax',

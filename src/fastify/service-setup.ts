@@ -98,6 +98,7 @@ export function setUpService(
   const repos = db
     ? createKyselyRepositories(db, {
         idType,
+        tables: options.tables,
         userFields: options.userFields,
         now: clock ? () => clock.now() : undefined,
       })

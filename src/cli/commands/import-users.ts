@@ -7,7 +7,6 @@
 import { randomBytes } from 'node:crypto'
 import { createWriteStream, existsSync, statSync, type WriteStream } from 'node:fs'
 import { Command, Option } from 'commander'
-import { sql } from 'kysely'
 import { DatabaseUnavailableError, FastifyUsersError, UserExistsError } from '../../core/errors.js'
 import { canonicalEmail } from '../../core/identifiers.js'
 import { BaseUserService } from '../../core/user-service.js'
@@ -39,8 +38,6 @@ interface Tally {
   refused: number
   schemes: Map<PasswordSchemeName, number>
   rolesCreated: Set<string>
-  /** Rows written or skipped that brought their own id. */
-  withIds: number
 }
 
 // Refused rows printed on stderr when there is no --report file; the rest are counted.
@@ -118,7 +115,6 @@ async function importFile(
     refused: 0,
     schemes: new Map(),
     rolesCreated: new Set(),
-    withIds: 0,
   }
   const progress = new Progress(io, statSync(file).size, tally)
   const report = options.report ? await openReport(options.report) : null
@@ -169,8 +165,6 @@ async function importFile(
         continue
       }
       seen.set(canonical, row.line)
-      // Skipped rows count too: a re-run after an interrupted import must still fix the sequence.
-      if (checked.user.id !== undefined) tally.withIds++
       const outcome = await writeRow(checked, canonical, options, context, tally)
       if (outcome === 'imported') {
         tally.imported++
@@ -182,7 +176,6 @@ async function importFile(
     progress.clear()
     if (report) await closeReport(report)
   }
-  if (tally.withIds > 0 && !options.dryRun) await advanceIdSequence(context)
   io.stdout.write(summary(tally, options))
   if (!report && tally.refused > MAX_PRINTED_REFUSALS) {
     io.stderr.write(
@@ -267,18 +260,6 @@ async function writeRow(
     // A driver's refusal of a value (too long for its column, out of range) belongs to this row alone.
     return { reason: messageOf(error) }
   }
-}
-
-/**
- * PostgreSQL's `bigserial` does not see ids written explicitly: without this, the next registered user
- * would be given an imported user's id and be refused. MySQL, MariaDB and SQLite continue after the
- * largest id on their own.
- */
-async function advanceIdSequence({ db, dialect, schema }: ServiceContext): Promise<void> {
-  if (dialect !== 'postgres' || schema.idType !== 'integer') return
-  // nextval, not currval: it works in a fresh session, and at worst leaves one id unused.
-  await sql`select setval(pg_get_serial_sequence('users', 'id'),
-    greatest((select max(id) from users), nextval(pg_get_serial_sequence('users', 'id'))))`.execute(db)
 }
 
 function summary(tally: Tally, options: ImportOptions): string {

@@ -27,6 +27,7 @@ interface MigrateOptions extends DatabaseOptions {
  * ```sh
  * fastify-users migrate --database-url sqlite:data/app.db
  * DATABASE_URL=postgres://app@db/app fastify-users migrate --id-type integer
+ * fastify-users migrate --database-url sqlite:data/app.db --table-prefix auth_
  * ```
  */
 export function migrateCommand(io: CliIo): Command {
@@ -38,8 +39,8 @@ export function migrateCommand(io: CliIo): Command {
         .default('uuid'),
     )
     .action(async (options: MigrateOptions, command: Command) => {
-      await withDatabase({ ...options, create: true }, async ({ db, dialect, url }) => {
-        const existing = await readUserSchema(db, dialect)
+      await withDatabase({ ...options, create: true }, async ({ db, dialect, url, tables, tableOption }) => {
+        const existing = await readUserSchema(db, dialect, tables.users)
         const explicit = command.getOptionValueSource('idType') === 'cli'
         if (existing && explicit && existing.idType !== options.idType) {
           throw new CliError(
@@ -47,7 +48,7 @@ export function migrateCommand(io: CliIo): Command {
           )
         }
         const idType = existing?.idType ?? options.idType
-        const { executed } = await migrateToLatest(db, { idType })
+        const { executed } = await migrateToLatest(db, { idType, tables: tableOption })
         if (executed.length === 0) {
           io.stdout.write(`Nothing to do: the schema of ${url} is up to date.\n`)
         } else {

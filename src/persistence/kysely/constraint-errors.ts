@@ -17,6 +17,20 @@ const KNOWN_CONSTRAINTS: Record<string, string> = {
   fu_user_roles_pk: 'role',
 }
 
+/**
+ * The same constraints under configured table names: `fu_<table>_<suffix>` (see `indexName`), so the
+ * suffix tells the field whatever the table is called.
+ */
+const RENAMED_CONSTRAINT = /^fu_[a-z0-9_]+_(email|username|name)_uq$/
+const RENAMED_LINK_KEY = /^fu_[a-z0-9_]+_pk$/
+
+function knownConstraint(name: string): string | undefined {
+  const known = KNOWN_CONSTRAINTS[name]
+  if (known !== undefined) return known
+  if (RENAMED_LINK_KEY.test(name)) return 'role'
+  return RENAMED_CONSTRAINT.exec(name)?.[1]
+}
+
 interface DriverError {
   code?: unknown
   errno?: unknown
@@ -37,10 +51,10 @@ export function uniqueViolation(err: unknown): ConflictError | null {
   if (e.code === '23505') {
     const constraint = typeof e.constraint === 'string' ? e.constraint : ''
     const detail = typeof e.detail === 'string' ? /Key \(([a-z0-9_]+)\)/i.exec(e.detail)?.[1] : undefined
-    field = KNOWN_CONSTRAINTS[constraint] ?? (detail ? toField(detail) : undefined)
+    field = knownConstraint(constraint) ?? (detail ? toField(detail) : undefined)
   } else if (e.errno === 1062 || e.code === 'ER_DUP_ENTRY') {
     const key = /for key '(?:[^.']*\.)?([^']+)'/.exec(message)?.[1] ?? ''
-    field = KNOWN_CONSTRAINTS[key] ?? (key === 'PRIMARY' ? 'id' : key ? toField(key) : undefined)
+    field = knownConstraint(key) ?? (key === 'PRIMARY' ? 'id' : key ? toField(key) : undefined)
   } else if (e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
     const columns = /constraint failed: (.+)$/
       .exec(message)?.[1]

@@ -12,6 +12,7 @@ import { KyselyMailCapStore } from './kysely-mail-cap-store.js'
 import { KyselyRoleRepository } from './kysely-role-repository.js'
 import { KyselySessionRepository, KyselyTokenDenylist } from './kysely-session-repository.js'
 import { type KyselyRepositoryOptions, KyselyUserRepository } from './kysely-user-repository.js'
+import { resolveTableNames, type TableNamesOption, withTableNames } from './table-names.js'
 
 export {
   type ConnectedDatabase,
@@ -31,6 +32,13 @@ export { type KyselyRepositoryOptions, KyselyUserRepository } from './kysely-use
 export { type MigrateOptions, type MigrateResult, migrateToLatest } from './migrate.js'
 export { identifierType, MYSQL_IDENTIFIER_COLLATION } from './migrations/identifier-column.js'
 export { type ResilientDialectOptions, resilientDialect } from './resilient-dialect.js'
+export {
+  indexName,
+  resolveTableNames,
+  type TableNames,
+  type TableNamesOption,
+  withTableNames,
+} from './table-names.js'
 
 /** Every repository the service and the plugin need, over one Kysely instance. */
 export interface KyselyRepositories<U extends BaseUser = BaseUser, R extends Role = Role> {
@@ -46,25 +54,39 @@ export interface KyselyRepositories<U extends BaseUser = BaseUser, R extends Rol
   mailCapStore: KyselyMailCapStore
 }
 
+/** Options of {@link createKyselyRepositories}. */
+export interface CreateKyselyRepositoriesOptions extends KyselyRepositoryOptions {
+  /**
+   * The table names the schema was migrated with (the same `tables` as `migrateToLatest`). Default: the
+   * plain names (`users`, `roles`, ...).
+   */
+  tables?: TableNamesOption
+}
+
 /**
  * Builds every repository over one Kysely instance.
+ *
+ * @throws TypeError for invalid `tables`.
  *
  * @example
  * ```ts
  * const { db } = await connectDatabase('sqlite:data/app.db')
  * await migrateToLatest(db)
  * const service = new BaseUserService({ secret, ...createKyselyRepositories(db) })
+ * // on prefixed tables:
+ * const repositories = createKyselyRepositories(db, { tables: { prefix: 'auth_' } })
  * ```
  */
 export function createKyselyRepositories<U extends BaseUser = BaseUser, R extends Role = Role, DB = unknown>(
   db: Kysely<DB>,
-  options: KyselyRepositoryOptions = {},
+  options: CreateKyselyRepositoriesOptions = {},
 ): KyselyRepositories<U, R> {
-  const dynamic = db as unknown as DynamicDb
+  const { tables, ...repositoryOptions } = options
+  const dynamic = withTableNames(db as unknown as DynamicDb, resolveTableNames(tables))
   return {
-    userRepository: new KyselyUserRepository<U>(dynamic, options),
-    roleRepository: new KyselyRoleRepository<R>(dynamic, options),
-    sessionRepository: new KyselySessionRepository(dynamic, options),
+    userRepository: new KyselyUserRepository<U>(dynamic, repositoryOptions),
+    roleRepository: new KyselyRoleRepository<R>(dynamic, repositoryOptions),
+    sessionRepository: new KyselySessionRepository(dynamic, repositoryOptions),
     tokenDenylist: new KyselyTokenDenylist(dynamic),
     loginAttemptStore: new KyselyLoginAttemptStore(dynamic),
     adminLock: new KyselyExclusiveLock(dynamic),

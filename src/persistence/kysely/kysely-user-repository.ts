@@ -267,7 +267,9 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
    * would draw the same number and fail. Only ever forward, so a smaller given id never rewinds it.
    */
   async #passIdSequence(id: Id): Promise<void> {
-    const sequence = sql`pg_get_serial_sequence('users', 'id')`
+    // The table's real name (it may be renamed by the `tables` option) comes from a row just written.
+    const table = sql`(select tableoid::regclass::text from ${sql.table('users')} limit 1)`
+    const sequence = sql`pg_get_serial_sequence(${table}, 'id')`
     const last = sql`coalesce(pg_sequence_last_value(${sequence}::regclass), 0)`
     await sql`select setval(${sequence}, greatest(${id}::bigint, ${last}))`.execute(this.#db)
   }

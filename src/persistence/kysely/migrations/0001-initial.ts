@@ -7,11 +7,24 @@
 import type { ColumnDefinitionBuilder, Kysely, Migration } from 'kysely'
 import type { IdType } from '../../../core/user.js'
 import type { DatabaseDialect } from '../connect.js'
+import { indexName, resolveTableNames, type TableNames } from '../table-names.js'
 
 type Db = Kysely<unknown>
 
-/** Builds the first migration for an id type and a dialect. */
-export function initialMigration(idType: IdType, dialect: DatabaseDialect): Migration {
+/**
+ * Builds the first migration for an id type, a dialect and the table names (default: `users`, `roles`...).
+ *
+ * @example
+ * ```ts
+ * const migration = initialMigration('uuid', 'sqlite', resolveTableNames({ prefix: 'auth_' }))
+ * ```
+ */
+export function initialMigration(
+  idType: IdType,
+  dialect: DatabaseDialect,
+  names: TableNames = resolveTableNames(),
+): Migration {
+  const { users, roles, userRoles, sessions, revokedTokens } = names
   const idColumn = (table: ReturnType<Db['schema']['createTable']>) => {
     if (idType === 'uuid') return table.addColumn('id', 'varchar(36)', (c) => c.primaryKey())
     if (dialect === 'postgres') return table.addColumn('id', 'bigserial', (c) => c.primaryKey())
@@ -25,7 +38,7 @@ export function initialMigration(idType: IdType, dialect: DatabaseDialect): Migr
 
   return {
     async up(db: Db) {
-      await idColumn(db.schema.createTable('users'))
+      await idColumn(db.schema.createTable(users))
         .addColumn('email', 'varchar(320)', (c) => c.notNull())
         .addColumn('username', 'varchar(64)')
         .addColumn('password_hash', 'varchar(255)', (c) => c.notNull())
@@ -34,33 +47,33 @@ export function initialMigration(idType: IdType, dialect: DatabaseDialect): Migr
         .addColumn('auth_version', 'integer', (c) => c.notNull().defaultTo(0))
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .addColumn('updated_at', 'bigint', (c) => c.notNull())
-        .addUniqueConstraint('fu_users_email_uq', ['email'])
-        .addUniqueConstraint('fu_users_username_uq', ['username'])
+        .addUniqueConstraint(indexName(users, 'email_uq'), ['email'])
+        .addUniqueConstraint(indexName(users, 'username_uq'), ['username'])
         .execute()
       await db.schema
-        .createIndex('fu_users_created_at_idx')
-        .on('users')
+        .createIndex(indexName(users, 'created_at_idx'))
+        .on(users)
         .columns(['created_at', 'id'])
         .execute()
 
-      await idColumn(db.schema.createTable('roles'))
+      await idColumn(db.schema.createTable(roles))
         .addColumn('name', 'varchar(64)', (c) => c.notNull())
         .addColumn('description', 'varchar(255)')
-        .addUniqueConstraint('fu_roles_name_uq', ['name'])
+        .addUniqueConstraint(indexName(roles, 'name_uq'), ['name'])
         .execute()
 
       await db.schema
-        .createTable('user_roles')
-        .addColumn('user_id', refType, cascade('users'))
-        .addColumn('role_id', refType, cascade('roles'))
-        .addPrimaryKeyConstraint('fu_user_roles_pk', ['user_id', 'role_id'])
+        .createTable(userRoles)
+        .addColumn('user_id', refType, cascade(users))
+        .addColumn('role_id', refType, cascade(roles))
+        .addPrimaryKeyConstraint(indexName(userRoles, 'pk'), ['user_id', 'role_id'])
         .execute()
-      await db.schema.createIndex('fu_user_roles_role_idx').on('user_roles').column('role_id').execute()
+      await db.schema.createIndex(indexName(userRoles, 'role_idx')).on(userRoles).column('role_id').execute()
 
       await db.schema
-        .createTable('sessions')
+        .createTable(sessions)
         .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
-        .addColumn('user_id', refType, cascade('users'))
+        .addColumn('user_id', refType, cascade(users))
         .addColumn('auth_version', 'integer', (c) => c.notNull())
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .addColumn('last_seen_at', 'bigint', (c) => c.notNull())
@@ -68,17 +81,21 @@ export function initialMigration(idType: IdType, dialect: DatabaseDialect): Migr
         .addColumn('ip', 'varchar(64)')
         .addColumn('user_agent', 'varchar(512)')
         .execute()
-      await db.schema.createIndex('fu_sessions_user_idx').on('sessions').column('user_id').execute()
-      await db.schema.createIndex('fu_sessions_expires_idx').on('sessions').column('expires_at').execute()
+      await db.schema.createIndex(indexName(sessions, 'user_idx')).on(sessions).column('user_id').execute()
+      await db.schema
+        .createIndex(indexName(sessions, 'expires_idx'))
+        .on(sessions)
+        .column('expires_at')
+        .execute()
 
       await db.schema
-        .createTable('revoked_tokens')
+        .createTable(revokedTokens)
         .addColumn('jti', 'varchar(64)', (c) => c.primaryKey())
         .addColumn('expires_at', 'bigint', (c) => c.notNull())
         .execute()
       await db.schema
-        .createIndex('fu_revoked_tokens_expires_idx')
-        .on('revoked_tokens')
+        .createIndex(indexName(revokedTokens, 'expires_idx'))
+        .on(revokedTokens)
         .column('expires_at')
         .execute()
     },

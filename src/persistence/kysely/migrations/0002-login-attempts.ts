@@ -6,6 +6,7 @@
  * @module
  */
 import type { Kysely, Migration } from 'kysely'
+import { indexName, resolveTableNames, type TableNames } from '../table-names.js'
 
 /**
  * The second migration. Dialect-neutral: `bigint` epoch milliseconds, as everywhere in the schema.
@@ -16,19 +17,32 @@ import type { Kysely, Migration } from 'kysely'
  * const { executed } = await migrateToLatest(db) // [..., '0002-login-attempts'] the first time
  * ```
  */
-export const loginAttemptsMigration: Migration = {
-  async up(db: Kysely<unknown>) {
-    await db.schema
-      .createTable('login_attempts')
-      .addColumn('key', 'varchar(64)', (c) => c.primaryKey())
-      .addColumn('failures', 'integer', (c) => c.notNull())
-      .addColumn('last_failure_at', 'bigint', (c) => c.notNull())
-      .execute()
-    // For the periodic sweep of entries whose window has passed.
-    await db.schema
-      .createIndex('fu_login_attempts_last_failure_idx')
-      .on('login_attempts')
-      .column('last_failure_at')
-      .execute()
-  },
+export function loginAttemptsTableMigration(names: TableNames): Migration {
+  const table = names.loginAttempts
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable(table)
+        .addColumn('key', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('failures', 'integer', (c) => c.notNull())
+        .addColumn('last_failure_at', 'bigint', (c) => c.notNull())
+        .execute()
+      // For the periodic sweep of entries whose window has passed.
+      await db.schema
+        .createIndex(indexName(table, 'last_failure_idx'))
+        .on(table)
+        .column('last_failure_at')
+        .execute()
+    },
+  }
 }
+
+/**
+ * {@link loginAttemptsTableMigration} with the default table names.
+ *
+ * @example
+ * ```ts
+ * const migrations = { '0002-login-attempts': loginAttemptsMigration }
+ * ```
+ */
+export const loginAttemptsMigration: Migration = loginAttemptsTableMigration(resolveTableNames())

@@ -6,6 +6,7 @@
  */
 import { type Kysely, type Migration, sql } from 'kysely'
 import type { DatabaseDialect } from '../connect.js'
+import { resolveTableNames, type TableNames } from '../table-names.js'
 
 /**
  * The third migration. Same length as `email`. On MySQL/MariaDB the column compares exactly
@@ -19,15 +20,18 @@ import type { DatabaseDialect } from '../connect.js'
  * const { executed } = await migrateToLatest(db) // [..., '0003-pending-email'] the first time
  * ```
  */
-export function pendingEmailMigration(dialect: DatabaseDialect): Migration {
+export function pendingEmailMigration(
+  dialect: DatabaseDialect,
+  names: TableNames = resolveTableNames(),
+): Migration {
   return {
     async up(db: Kysely<unknown>) {
       if (dialect === 'mysql') {
-        await sql`alter table users add column pending_email varchar(320) character set utf8mb4 collate utf8mb4_bin null`.execute(
+        await sql`alter table ${sql.table(names.users)} add column pending_email varchar(320) character set utf8mb4 collate utf8mb4_bin null`.execute(
           db,
         )
       } else {
-        await db.schema.alterTable('users').addColumn('pending_email', 'varchar(320)').execute()
+        await db.schema.alterTable(names.users).addColumn('pending_email', 'varchar(320)').execute()
       }
     },
   }

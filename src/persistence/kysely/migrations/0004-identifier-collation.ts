@@ -13,17 +13,19 @@
  */
 import type { Kysely, Migration } from 'kysely'
 import type { DatabaseDialect } from '../connect.js'
+import { resolveTableNames, type TableKey, type TableNames } from '../table-names.js'
 import { identifierType } from './identifier-column.js'
 
 /** Table, column, length and nullability of every identifier column of the built-in schema. */
-const IDENTIFIER_COLUMNS: ReadonlyArray<[table: string, column: string, length: number, notNull: boolean]> = [
-  ['users', 'email', 320, true],
-  ['users', 'username', 64, false],
-  ['roles', 'name', 64, true],
-  ['sessions', 'id', 64, true],
-  ['revoked_tokens', 'jti', 64, true],
-  ['login_attempts', 'key', 64, true],
-]
+const IDENTIFIER_COLUMNS: ReadonlyArray<[table: TableKey, column: string, length: number, notNull: boolean]> =
+  [
+    ['users', 'email', 320, true],
+    ['users', 'username', 64, false],
+    ['roles', 'name', 64, true],
+    ['sessions', 'id', 64, true],
+    ['revokedTokens', 'jti', 64, true],
+    ['loginAttempts', 'key', 64, true],
+  ]
 
 /**
  * The fourth migration: binary collation for identifier columns (MySQL/MariaDB only).
@@ -34,14 +36,17 @@ const IDENTIFIER_COLUMNS: ReadonlyArray<[table: string, column: string, length: 
  * const { executed } = await migrateToLatest(db) // [..., '0004-identifier-collation'] the first time
  * ```
  */
-export function identifierCollationMigration(dialect: DatabaseDialect): Migration {
+export function identifierCollationMigration(
+  dialect: DatabaseDialect,
+  names: TableNames = resolveTableNames(),
+): Migration {
   return {
     async up(db: Kysely<unknown>) {
       if (dialect !== 'mysql') return
       for (const [table, column, length, notNull] of IDENTIFIER_COLUMNS) {
         // MODIFY restates the whole column: keep its nullability (primary keys stay NOT NULL anyway).
         await db.schema
-          .alterTable(table)
+          .alterTable(names[table])
           .modifyColumn(column, identifierType(dialect, length), (c) => (notNull ? c.notNull() : c))
           .execute()
       }
