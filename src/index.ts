@@ -16,7 +16,7 @@
  * @module
  */
 
-export { type Clock, systemClock } from './core/clock.js'
+export { type Clock, systemClock } from './kernel/clock.js'
 export {
   AlreadyVerifiedError,
   type AnyFastifyUsersError,
@@ -51,9 +51,9 @@ export {
   UserExistsError,
   ValidationError,
   WrongPasswordError,
-} from './core/errors.js'
+} from './kernel/errors.js'
 export { canonicalEmail, canonicalRoleName, canonicalUsername, normalizeEmail } from './core/identifiers.js'
-export { type Logger, silentLogger } from './core/logger.js'
+export { type Logger, silentLogger } from './kernel/logger.js'
 export { type PublicUser, SECRET_USER_FIELDS, withoutSecrets } from './core/public-user.js'
 export type {
   LoginAttemptStore,

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Command } from 'commander'
-import { NotFoundError } from '../core/errors.js'
+import { NotFoundError } from '../kernel/errors.js'
 import type { BaseUser, Role } from '../core/user.js'
 import type { BaseUserService } from '../core/user-service.js'
 import { CliError, ExitCode } from './output.js'

@@ -5,7 +5,7 @@
  * @module
  */
 import { CommanderError } from 'commander'
-import { FastifyUsersError } from '../core/errors.js'
+import { FastifyUsersError } from '../kernel/errors.js'
 import type { BaseUser } from '../core/user.js'
 
 /** A stream the CLI writes to. */

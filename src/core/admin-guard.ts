@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { LastAdminError, SelfLockoutError } from './errors.js'
+import { LastAdminError, SelfLockoutError } from '../kernel/errors.js'
 import { canonicalRoleName } from './identifiers.js'
 import type { UserRepository } from './repositories.js'
 import type { BaseUser, Id } from './user.js'

@@ -23,9 +23,9 @@ import {
   InvalidTokenError,
   NotFoundError,
   UserExistsError,
-} from './errors.js'
+} from '../kernel/errors.js'
 import { canonicalEmail } from './identifiers.js'
-import type { Logger } from './logger.js'
+import type { Logger } from '../kernel/logger.js'
 import type { UserRepository } from './repositories.js'
 import type { BaseUser } from './user.js'
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ValidationError } from './errors.js'
+import { ValidationError } from '../kernel/errors.js'
 import { checkStorableText } from './storable-text.js'
 
 /** Longest email address stored (RFC 5321 path limit rounded up, as the SPEC fixes it). */

@@ -8,8 +8,8 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import type { Clock } from './clock.js'
-import type { Logger } from './logger.js'
+import type { Clock } from '../kernel/clock.js'
+import type { Logger } from '../kernel/logger.js'
 
 /**
  * Where mails are counted. Keys are the hex SHA-256 of the kind and the address ({@link mailCapKey}),

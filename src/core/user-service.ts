@@ -16,7 +16,7 @@ import { PasswordManager, type PasswordManagerOptions } from '../password/passwo
 import { PasswordPolicy, type PasswordPolicyOptions, userContextWords } from '../password/password-policy.js'
 import { TokenCodec, type TokenPurpose, tokenPurposes } from '../tokens/token-codec.js'
 import { type AdminActionOptions, AdminGuard, type ExclusiveLock } from './admin-guard.js'
-import { type Clock, systemClock } from './clock.js'
+import { type Clock, systemClock } from '../kernel/clock.js'
 import * as emailChange from './email-change.js'
 import {
   AlreadyVerifiedError,
@@ -33,7 +33,7 @@ import {
   UserExistsError,
   ValidationError,
   WrongPasswordError,
-} from './errors.js'
+} from '../kernel/errors.js'
 import {
   canonicalEmail,
   canonicalIdentifier,
@@ -41,7 +41,7 @@ import {
   canonicalUsername,
   foldIdentifier,
 } from './identifiers.js'
-import { type Logger, silentLogger } from './logger.js'
+import { type Logger, silentLogger } from '../kernel/logger.js'
 import { MailCap, type MailCapOptions, type MailCapStore } from './mail-cap.js'
 import type {
   LoginAttemptStore,

@@ -9,7 +9,7 @@
  * @module
  */
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
-import { ForbiddenError, UnauthenticatedError } from '../core/errors.js'
+import { ForbiddenError, UnauthenticatedError } from '../kernel/errors.js'
 import { canonicalRoleName } from '../core/identifiers.js'
 import type { PublicUser } from '../core/public-user.js'
 import { sendProblem } from './error-handler.js'

@@ -5,7 +5,7 @@
  * @module
  */
 import type { FastifyRequest } from 'fastify'
-import { UnauthenticatedError } from '../core/errors.js'
+import { UnauthenticatedError } from '../kernel/errors.js'
 import type { PublicUser } from '../core/public-user.js'
 import type { BaseUser, Role } from '../core/user.js'
 import type { BaseUserService } from '../core/user-service.js'

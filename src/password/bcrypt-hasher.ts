@@ -9,7 +9,7 @@
  */
 
 import { hash as bcryptHash, verify as bcryptVerify } from '@node-rs/bcrypt'
-import { PasswordPolicyError } from '../core/errors.js'
+import { PasswordPolicyError } from '../kernel/errors.js'
 import type { PasswordHasher } from './password-hasher.js'
 import { parsePhc } from './phc.js'
 

@@ -7,7 +7,7 @@
  */
 
 import { randomBytes } from 'node:crypto'
-import { BusyError, PasswordPolicyError } from '../core/errors.js'
+import { BusyError, PasswordPolicyError } from '../kernel/errors.js'
 import type { Argon2idHasherOptions } from './argon2-hasher.js'
 import { Argon2idHasher } from './argon2-hasher.js'
 import type { BcryptHasherOptions } from './bcrypt-hasher.js'

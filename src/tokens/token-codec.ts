@@ -14,8 +14,8 @@
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { createSigner, createVerifier } from 'fast-jwt'
-import { type Clock, systemClock } from '../core/clock.js'
-import { InvalidTokenError } from '../core/errors.js'
+import { type Clock, systemClock } from '../kernel/clock.js'
+import { InvalidTokenError } from '../kernel/errors.js'
 
 /** The claims of every token this library issues. */
 export interface TokenClaims {

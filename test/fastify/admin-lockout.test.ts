@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { LastAdminError } from '../../src/core/errors.js'
+import { LastAdminError } from '../../src/kernel/errors.js'
 import type { BaseUser } from '../../src/core/user.js'
 import { rolesAccepted } from '../../src/fastify/guards.js'
 import { testDialects } from '../helpers/databases.js'

@@ -12,7 +12,7 @@ import Fastify, {
 } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { AuthBackendName } from '../../src/auth/auth-backend.js'
-import type { Clock } from '../../src/core/clock.js'
+import type { Clock } from '../../src/kernel/clock.js'
 import type { BaseUser } from '../../src/core/user.js'
 import { type FastifyUsersOptions, fastifyUsers } from '../../src/fastify/index.js'
 import type { MailMessage } from '../../src/mail/mailer.js'

@@ -4,7 +4,7 @@
  * @module
  */
 import { Command, Option } from 'commander'
-import { UserExistsError } from '../../core/errors.js'
+import { UserExistsError } from '../../kernel/errors.js'
 import { canonicalEmail } from '../../core/identifiers.js'
 import type { PasswordSchemeName } from '../../password/password-manager.js'
 import { type DatabaseOptions, withDatabaseOption, withUserService } from '../context.js'

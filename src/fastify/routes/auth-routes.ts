@@ -4,7 +4,7 @@
  * @module
  */
 import type { FastifyInstance } from 'fastify'
-import { InvalidCredentialsError } from '../../core/errors.js'
+import { InvalidCredentialsError } from '../../kernel/errors.js'
 import type { AuthenticationData } from '../../core/user-service.js'
 import { requireUser } from '../guards.js'
 import type { AuthHandlerConfig } from '../options.js'

@@ -5,7 +5,7 @@
  * @module
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { ValidationError, WrongPasswordError } from '../../core/errors.js'
+import { ValidationError, WrongPasswordError } from '../../kernel/errors.js'
 import type { BaseUser } from '../../core/user.js'
 import { requireUser } from '../guards.js'
 import type { CurrentUserHandlerConfig } from '../options.js'

@@ -4,7 +4,7 @@
  * @module
  */
 import type { FastifyInstance } from 'fastify'
-import { UserExistsError } from '../../core/errors.js'
+import { UserExistsError } from '../../kernel/errors.js'
 import type { RegisterHandlerConfig } from '../options.js'
 import { ACCEPTED, type RouteContext } from '../route-context.js'
 

@@ -4,7 +4,7 @@
  * @module
  */
 import type { FastifyInstance } from 'fastify'
-import { ValidationError } from '../../core/errors.js'
+import { ValidationError } from '../../kernel/errors.js'
 import type { VerificationHandlerConfig } from '../options.js'
 import { ACCEPTED, type RouteContext } from '../route-context.js'
 

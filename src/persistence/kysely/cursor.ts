@@ -10,7 +10,7 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import { ValidationError } from '../../core/errors.js'
+import { ValidationError } from '../../kernel/errors.js'
 import { MAX_EMAIL_LENGTH } from '../../core/identifiers.js'
 import type { UserOrderField } from '../../core/repositories.js'
 import { isStorableText } from '../../core/storable-text.js'
