@@ -16,6 +16,36 @@
  * @module
  */
 
+export { canonicalEmail, canonicalRoleName, canonicalUsername, normalizeEmail } from './core/identifiers.js'
+export { type PublicUser, SECRET_USER_FIELDS, withoutSecrets } from './core/public-user.js'
+export type {
+  LoginAttemptStore,
+  LoginFailures,
+  NewUserRecord,
+  RoleRepository,
+  SessionRecord,
+  SessionRepository,
+  TokenDenylist,
+  UserExpectation,
+  UserListQuery,
+  UserOrderField,
+  UserPage,
+  UserRecordPatch,
+  UserRepository,
+  UserUpdateOptions,
+} from './core/repositories.js'
+export type { BaseUser, Id, IdType, NewUser, Role, UserFieldSchema, UserPatch } from './core/user.js'
+export {
+  type AddUserOptions,
+  type AuthenticationData,
+  BaseUserService,
+  emailFingerprint,
+  type LoginThrottleOptions,
+  loginAttemptKey,
+  passwordFingerprint,
+  type TokenLifetimes,
+  type UserServiceOptions,
+} from './core/user-service.js'
 export { type Clock, systemClock } from './kernel/clock.js'
 export {
   AlreadyVerifiedError,
@@ -52,37 +82,7 @@ export {
   ValidationError,
   WrongPasswordError,
 } from './kernel/errors.js'
-export { canonicalEmail, canonicalRoleName, canonicalUsername, normalizeEmail } from './core/identifiers.js'
 export { type Logger, silentLogger } from './kernel/logger.js'
-export { type PublicUser, SECRET_USER_FIELDS, withoutSecrets } from './core/public-user.js'
-export type {
-  LoginAttemptStore,
-  LoginFailures,
-  NewUserRecord,
-  RoleRepository,
-  SessionRecord,
-  SessionRepository,
-  TokenDenylist,
-  UserExpectation,
-  UserListQuery,
-  UserOrderField,
-  UserPage,
-  UserRecordPatch,
-  UserRepository,
-  UserUpdateOptions,
-} from './core/repositories.js'
-export type { BaseUser, Id, IdType, NewUser, Role, UserFieldSchema, UserPatch } from './core/user.js'
-export {
-  type AddUserOptions,
-  type AuthenticationData,
-  BaseUserService,
-  emailFingerprint,
-  type LoginThrottleOptions,
-  loginAttemptKey,
-  passwordFingerprint,
-  type TokenLifetimes,
-  type UserServiceOptions,
-} from './core/user-service.js'
 export type { Mailer, MailMessage } from './mail/mailer.js'
 export { composeUserMail, type MailLinkOptions, type UserMailKind } from './mail/messages.js'
 export {

@@ -4,9 +4,10 @@
  *
  * @module
  */
-import type { Clock } from '../kernel/clock.js'
+
 import type { SessionRepository, UserRepository } from '../core/repositories.js'
 import type { BaseUser } from '../core/user.js'
+import type { Clock } from '../kernel/clock.js'
 import type { ActiveCredential, AuthBackend, IssuedCredential, RequestCredentials } from './auth-backend.js'
 import { isUsable } from './auth-backend.js'
 import { generateSessionSecret, hashSessionSecret } from './session-secret.js'

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { type TokenCodec, tokenPurposes } from '../tokens/token-codec.js'
+
 import {
   ConflictError,
   InactiveUserError,
@@ -24,8 +24,9 @@ import {
   NotFoundError,
   UserExistsError,
 } from '../kernel/errors.js'
-import { canonicalEmail } from './identifiers.js'
 import type { Logger } from '../kernel/logger.js'
+import { type TokenCodec, tokenPurposes } from '../tokens/token-codec.js'
+import { canonicalEmail } from './identifiers.js'
 import type { UserRepository } from './repositories.js'
 import type { BaseUser } from './user.js'
 

@@ -13,9 +13,9 @@ import type {
   RequestCredentials,
 } from '../auth/auth-backend.js'
 import { isSameOriginOrTrusted } from '../auth/origin-check.js'
+import { type PublicUser, withoutSecrets } from '../core/public-user.js'
 import { CrossOriginError } from '../kernel/errors.js'
 import type { Logger } from '../kernel/logger.js'
-import { type PublicUser, withoutSecrets } from '../core/public-user.js'
 import { redactUrl } from './log-redaction.js'
 
 /** The decorator name under which the plugin keeps its authenticator. */

@@ -4,8 +4,8 @@
  * @module
  */
 import type { FastifyInstance } from 'fastify'
-import { InvalidCredentialsError } from '../../kernel/errors.js'
 import type { AuthenticationData } from '../../core/user-service.js'
+import { InvalidCredentialsError } from '../../kernel/errors.js'
 import { requireUser } from '../guards.js'
 import type { AuthHandlerConfig } from '../options.js'
 import type { RouteContext } from '../route-context.js'

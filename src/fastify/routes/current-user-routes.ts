@@ -5,8 +5,8 @@
  * @module
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { ValidationError, WrongPasswordError } from '../../kernel/errors.js'
 import type { BaseUser } from '../../core/user.js'
+import { ValidationError, WrongPasswordError } from '../../kernel/errors.js'
 import { requireUser } from '../guards.js'
 import type { CurrentUserHandlerConfig } from '../options.js'
 import { currentUser, type RouteContext } from '../route-context.js'
