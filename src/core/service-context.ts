@@ -25,15 +25,21 @@ import { parseId } from './user-fields.js'
 export interface ServiceCallbacks<U extends BaseUser, Req> {
   preLoginHook(data: Record<string, unknown>, request?: Req): Promise<boolean | undefined>
   postLoginHook(user: U, request?: Req): Promise<void>
+  preRegistrationHook(data: Record<string, unknown>, request?: Req): Promise<void>
+  postRegistrationHook(user: U, request?: Req): Promise<void>
   postVerificationHook(user: U, request?: Req): Promise<void>
   validatePassword(password: string, user: Partial<U>): Promise<void>
   sendVerificationToken(user: U, token: string): Promise<void>
   sendPasswordResetToken(user: U, token: string): Promise<void>
   sendExistingAccountNotice(user: U, resetToken: string): Promise<void>
   sendPasswordChangedNotice(user: U): Promise<void>
+  sendEmailChangeConfirmation(user: U, newEmail: string, token: string): Promise<void>
+  sendEmailChangeRequestedNotice(user: U, newEmail: string, cancelToken: string): Promise<void>
+  sendEmailChangedNotice(user: U, oldEmail: string): Promise<void>
   generateToken(userId: Id, aud: string, claims?: Record<string, unknown>, lifetimeSeconds?: number): string
   initiateVerification(user: U): Promise<void>
   getUser(id: Id): Promise<U>
+  updateUser(id: Id, patch: Record<string, unknown>): Promise<U>
 }
 
 /**

@@ -19,12 +19,10 @@ import type { Clock } from '../kernel/clock.js'
 import {
   NotFoundError,
   PasswordRequiredError,
-  UserExistsError,
   ValidationError,
   WrongPasswordError,
 } from '../kernel/errors.js'
 import type { Logger } from '../kernel/logger.js'
-import type { UserMailKind } from '../mail/messages.js'
 import type { PasswordManager } from '../password/password-manager.js'
 import type { PasswordPolicy } from '../password/password-policy.js'
 import { type TokenCodec, type TokenPurpose, tokenPurposes } from '../tokens/token-codec.js'
@@ -32,59 +30,35 @@ import type { AdminActionOptions, AdminGuard } from './admin-guard.js'
 import { type AuthenticationData, authenticate, provePassword } from './authentication.js'
 import * as emailChange from './email-change.js'
 import { emailFingerprint } from './fingerprints.js'
-import { canonicalEmail, canonicalRoleName, foldIdentifier } from './identifiers.js'
+import { type PurgeResult, purgeExpired } from './housekeeping.js'
+import { canonicalEmail } from './identifiers.js'
 import type { LoginThrottleOptions } from './login-throttle.js'
 import type { MailCap } from './mail-cap.js'
-import { Notices } from './notices.js'
 import * as passwordReset from './password-reset.js'
 import type {
   LoginAttemptStore,
-  NewUserRecord,
   RoleRepository,
   SessionRepository,
   UserListQuery,
   UserPage,
-  UserRecordPatch,
   UserRepository,
 } from './repositories.js'
 import * as roles from './role-admin.js'
-import {
-  endSessions,
-  hashNewPassword,
-  type ServiceContext,
-  translateConflict,
-  userFromToken,
-} from './service-context.js'
+import type { ServiceContext } from './service-context.js'
+import { serviceNotices, UserServiceHooks } from './service-hooks.js'
 import { resolveServiceOptions, type TokenLifetimes, type UserServiceOptions } from './service-options.js'
-import { checkStorableText } from './storable-text.js'
 import type { BaseUser, Id, NewUser, Role, UserPatch } from './user.js'
-import { checkUserFields, type FieldCheckMode, parseId } from './user-fields.js'
+import type { AddUserOptions } from './user-admin.js'
+import * as users from './user-admin.js'
+import { parseId } from './user-fields.js'
 import * as verification from './verification.js'
 
 export type { AuthenticationData } from './authentication.js'
 export { emailFingerprint, loginAttemptKey, passwordFingerprint } from './fingerprints.js'
+export type { PurgeResult } from './housekeeping.js'
 export type { LoginThrottleOptions } from './login-throttle.js'
 export type { TokenLifetimes, UserServiceOptions } from './service-options.js'
-
-/** Options of `addUser`, as in the seed. */
-export interface AddUserOptions {
-  /** Set `isVerified`. Default: `false`. */
-  verify?: boolean
-  /** Set `isActive`. Default: `true`. */
-  activate?: boolean
-}
-
-/** What `purgeExpired()` removed, per store; `0` for a store the service was not given. */
-export interface PurgeResult {
-  /** Sessions past their absolute end. */
-  sessions: number
-  /** Deny-list entries of access tokens that have expired anyway. */
-  deniedTokens: number
-  /** Mail-cap counters whose window has passed. */
-  mailCounts: number
-  /** Login-failure counts whose window and any delay they imposed have run out. */
-  loginFailures: number
-}
+export type { AddUserOptions } from './user-admin.js'
 
 /**
  * The user service. Subclass it to override hooks and senders; every method of the litestar-users seed
@@ -105,7 +79,11 @@ export interface PurgeResult {
  * const user = await service.register({ email: 'ada@example.com', password: 'correct horse battery' })
  * ```
  */
-export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Role, Req = unknown> {
+export class BaseUserService<
+  U extends BaseUser = BaseUser,
+  R extends Role = Role,
+  Req = unknown,
+> extends UserServiceHooks<U, Req> {
   /** The column users log in with. */
   readonly userAuthIdentifier: string
   readonly userRepository: UserRepository<U>
@@ -139,6 +117,7 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
 
   constructor(options: UserServiceOptions<U, R>) {
     const resolved = resolveServiceOptions(options)
+    super({ mailCap: resolved.mailCap, post: resolved.post, logger: resolved.logger })
     this.userAuthIdentifier = resolved.userAuthIdentifier
     this.userRepository = resolved.userRepository
     this.roleRepository = resolved.roleRepository
@@ -154,13 +133,7 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
     this.logger = resolved.logger
     this.adminGuard = resolved.adminGuard
     this.mailCap = resolved.mailCap
-    const notices = new Notices<U>({
-      mailCap: resolved.mailCap,
-      post: resolved.post,
-      logger: resolved.logger,
-      onDeliveryError: (error, context) => this.onDeliveryError(error, context),
-    })
-    this.#context = { ...resolved, service: this, notices }
+    this.#context = { ...resolved, service: this, notices: serviceNotices(this) }
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -172,22 +145,7 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
    * decided by the database's unique index, throws {@link UserExistsError}.
    */
   async addUser(user: NewUser<U>, options: AddUserOptions = {}): Promise<U> {
-    const record = this.#checkFields(user as Record<string, unknown>, 'create')
-    const { password, passwordHash } = user as { password?: unknown; passwordHash?: unknown }
-    if (typeof password === 'string') {
-      record.passwordHash = await hashNewPassword(this.#context, password, record)
-    } else if (typeof passwordHash === 'string' && passwordHash.startsWith('$')) {
-      record.passwordHash = passwordHash
-    } else {
-      throw new ValidationError('password', 'password is required')
-    }
-    record.isVerified = options.verify ?? false
-    record.isActive = options.activate ?? true
-    try {
-      return await this.userRepository.insert(record as NewUserRecord)
-    } catch (err) {
-      throw translateConflict(this.#context, err)
-    }
+    return users.addUser(this.#context, user, options)
   }
 
   /**
@@ -199,38 +157,7 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
    * layer can answer a new and a taken address alike (see "Enumeration and timing" in docs/security.md).
    */
   async register(data: Record<string, unknown>, request?: Req): Promise<U> {
-    await this.preRegistrationHook(data, request)
-    const { password } = data
-    if (typeof password !== 'string') throw new ValidationError('password', 'password is required')
-    const record = this.#checkFields(data, 'register')
-    const defaultRoles = await roles.defaultRoleRecords(this.#context)
-    // Hash before touching the database: a taken address costs the same work as a new one, and no
-    // connection or transaction is held while the thread pool hashes.
-    record.passwordHash = await hashNewPassword(this.#context, password, record)
-    record.isVerified = !this.requireVerificationOnRegistration
-    record.isActive = true
-    let user: U
-    try {
-      user = await this.userRepository.insert(record as NewUserRecord)
-    } catch (err) {
-      const translated = translateConflict(this.#context, err)
-      // Only a taken address is answered with a notice to its owner (and voids an unproven password):
-      // the mailbox is what both claimants assert. A taken username or other unique column says nothing
-      // about the mailbox; it is refused plainly and the account that holds it is left alone.
-      if (
-        translated instanceof UserExistsError &&
-        translated.field === 'email' &&
-        this.requireVerificationOnRegistration
-      ) {
-        await passwordReset.noticeExistingAccount(this.#context, record)
-      }
-      throw translated
-    }
-    if (defaultRoles.length > 0) user = await roles.assignDefaultRoles(this.#context, user, defaultRoles)
-    this.logger.info({ event: 'user_created', userId: user.id }, 'user registered')
-    if (this.requireVerificationOnRegistration) await this.initiateVerification(user)
-    await this.postRegistrationHook(user, request)
-    return user
+    return users.register(this.#context, data, request)
   }
 
   /** The user with this id; throws {@link NotFoundError}. */
@@ -251,37 +178,12 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
    * ```
    */
   async getUserBy(filters: Record<string, unknown>): Promise<U | null> {
-    const canonical: Record<string, unknown> = {}
-    for (const [key, value] of Object.entries(filters)) {
-      if (
-        typeof value === 'string' &&
-        (key === 'email' || key === 'username' || key === this.userAuthIdentifier)
-      ) {
-        canonical[key] = foldIdentifier(checkStorableText(key, value))
-      } else if (key === 'id') {
-        const id = this.parseId(value as Id)
-        if (id === null) return null
-        canonical[key] = id
-      } else {
-        canonical[key] = checkStorableText(key, value)
-      }
-    }
-    return this.userRepository.findOne(canonical)
+    return users.getUserBy(this.#context, filters)
   }
 
   /** One page of users with the total count and a cursor for the next page. */
   async listUsers(query: Partial<UserListQuery> = {}): Promise<UserPage<U>> {
-    const limit = query.limit ?? 50
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-      throw new ValidationError('limit', 'limit must be an integer from 1 to 1000')
-    }
-    const offset = query.offset ?? 0
-    if (!Number.isInteger(offset) || offset < 0)
-      throw new ValidationError('offset', 'offset must be a non-negative integer')
-    const filters = { ...query.filters }
-    for (const [key, value] of Object.entries(filters)) checkStorableText(key, value)
-    if (typeof filters.role === 'string') filters.role = canonicalRoleName(filters.role, 'role')
-    return this.userRepository.list({ ...query, filters, limit, offset })
+    return users.listUsers(this.#context, query)
   }
 
   /** The seed's `list_and_count_users`: `[users, total]`. See {@link listUsers} for the cursor. */
@@ -297,67 +199,7 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
    * unchanged without writing.
    */
   async updateUser(id: Id, patch: UserPatch<U>, options: AdminActionOptions = {}): Promise<U> {
-    const current = await this.getUser(id)
-    const record = this.#checkFields(patch as Record<string, unknown>, 'update') as UserRecordPatch
-    const { password } = patch as { password?: unknown }
-    // An empty patch changes nothing and answers the user as they are (as the peers do): no write, so
-    // `updatedAt` stays too.
-    if (Object.keys(record).length === 0 && password === undefined) return current
-    let endCredentials = false
-    if (password !== undefined) {
-      if (typeof password !== 'string') throw new ValidationError('password', 'password must be a string')
-      record.passwordHash = await hashNewPassword(this.#context, password, { ...current, ...record })
-      endCredentials = true
-    }
-    const emailChanged = record.email !== undefined && record.email !== current.email
-    if (emailChanged && !('isVerified' in record)) record.isVerified = false
-    // An address set directly replaces any change the user asked for (whose links then die with the
-    // credential version).
-    if (emailChanged) record.pendingEmail = null
-    // A new address ends every credential: sessions made for the old address must not come back to life
-    // once the new one is verified.
-    if (emailChanged) endCredentials = true
-    if (record.isActive === false && current.isActive) endCredentials = true
-    if (endCredentials) record.incrementAuthVersion = true
-    let updated: U | null
-    try {
-      const write = () => this.userRepository.update(current.id, record)
-      updated =
-        record.isActive === false && current.isActive
-          ? await this.adminGuard.run(
-              { kind: 'user', userId: current.id, loses: 'everything' },
-              options,
-              write,
-            )
-          : await write()
-    } catch (err) {
-      throw translateConflict(this.#context, err)
-    }
-    if (!updated) throw new NotFoundError('user')
-    if (endCredentials) await endSessions(this.#context, updated)
-    if (password !== undefined) {
-      this.logger.info({ event: 'authn_password_change', userId: updated.id }, 'password changed')
-      this.#context.notices.deliver('password-changed', updated, () =>
-        this.sendPasswordChangedNotice(updated),
-      )
-    }
-    if (emailChanged) {
-      this.logger.info({ event: 'user_updated', userId: updated.id, change: 'email' }, 'email changed')
-      const oldEmail = current.email
-      this.#context.notices.deliver('email-changed', updated, () =>
-        this.sendEmailChangedNotice(updated, oldEmail),
-      )
-      // The rule lives here, not in a route: however the address was set (HTTP, CLI, code), an address
-      // nobody proved is unverified and gets a link.
-      if (!updated.isVerified) await this.initiateVerification(updated)
-    }
-    if (record.isActive === false && current.isActive) {
-      this.logger.info(
-        { event: 'user_updated', userId: updated.id, change: 'deactivated' },
-        'user deactivated',
-      )
-    }
-    return updated
+    return users.updateUser(this.#context, id, patch, options)
   }
 
   /**
@@ -374,32 +216,7 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
    * the current one (they are not counted as failures).
    */
   async changePassword(id: Id, currentPassword: string, newPassword: string): Promise<U> {
-    const user = await this.getUser(id)
-    await provePassword(
-      this.#context,
-      user,
-      currentPassword,
-      () => new WrongPasswordError(),
-      'password_change',
-    )
-    if (typeof newPassword !== 'string') throw new ValidationError('password', 'password must be a string')
-    const passwordHash = await hashNewPassword(this.#context, newPassword, user)
-    const updated = await this.userRepository.update(
-      user.id,
-      { passwordHash, incrementAuthVersion: true },
-      { expect: { passwordHash: user.passwordHash, authVersion: user.authVersion } },
-    )
-    if (!updated) {
-      this.logger.warn(
-        { event: 'authn_password_change_fail', userId: user.id, reason: 'changed_concurrently' },
-        'password changed by another request meanwhile',
-      )
-      throw new WrongPasswordError()
-    }
-    await endSessions(this.#context, updated)
-    this.logger.info({ event: 'authn_password_change', userId: updated.id }, 'password changed')
-    this.#context.notices.deliver('password-changed', updated, () => this.sendPasswordChangedNotice(updated))
-    return updated
+    return users.changePassword(this.#context, id, currentPassword, newPassword)
   }
 
   /**
@@ -436,7 +253,12 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
       }
       user = await this.updateUser(user.id, otherChanges)
     }
-    return emailChange.requestEmailChange(this.#emailChangeContext(), emailFingerprint, user, newEmail)
+    return emailChange.requestEmailChange(
+      emailChange.emailChangeContext(this.#context),
+      emailFingerprint,
+      user,
+      newEmail,
+    )
   }
 
   /**
@@ -450,7 +272,7 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
    */
   async confirmEmailChange(encodedToken: string, password: string): Promise<U> {
     return emailChange.confirmEmailChange(
-      this.#emailChangeContext(),
+      emailChange.emailChangeContext(this.#context),
       emailFingerprint,
       encodedToken,
       password,
@@ -464,7 +286,11 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
    * Throws {@link InvalidTokenError}; the link works once.
    */
   async cancelEmailChange(encodedToken: string): Promise<U> {
-    return emailChange.cancelEmailChange(this.#emailChangeContext(), emailFingerprint, encodedToken)
+    return emailChange.cancelEmailChange(
+      emailChange.emailChangeContext(this.#context),
+      emailFingerprint,
+      encodedToken,
+    )
   }
 
   /**
@@ -474,17 +300,7 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
    * so no session outlives its user.
    */
   async deleteUser(id: Id, options: AdminActionOptions = {}): Promise<U> {
-    const parsed = this.parseId(id)
-    const deleted =
-      parsed === null
-        ? null
-        : await this.adminGuard.run({ kind: 'user', userId: parsed, loses: 'everything' }, options, () =>
-            this.userRepository.delete(parsed),
-          )
-    if (!deleted) throw new NotFoundError('user')
-    await endSessions(this.#context, deleted)
-    this.logger.info({ event: 'user_deleted', userId: deleted.id }, 'user deleted')
-    return deleted
+    return users.deleteUser(this.#context, id, options)
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -600,15 +416,7 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
    * logout-everywhere, and by password changes, resets and deactivation.
    */
   async revokeCredentials(id: Id): Promise<U> {
-    const user = await this.getUser(id)
-    const updated = await this.userRepository.update(user.id, { incrementAuthVersion: true })
-    if (!updated) throw new NotFoundError('user')
-    await endSessions(this.#context, updated)
-    this.logger.info(
-      { event: 'authn_token_revoked', userId: updated.id, scope: 'all' },
-      'credentials revoked',
-    )
-    return updated
+    return users.revokeCredentials(this.#context, id)
   }
 
   /**
@@ -624,20 +432,7 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
    * ```
    */
   async purgeExpired(): Promise<PurgeResult> {
-    const now = this.clock.now()
-    const throttle = this.loginThrottle
-    const [sessions, deniedTokens, mailCounts, loginFailures] = await Promise.all([
-      this.sessionRepository?.deleteExpired(now) ?? 0,
-      this.#context.tokenDenylist?.deleteExpired(now) ?? 0,
-      this.mailCap?.deleteExpired() ?? 0,
-      // A count is dead once its window has passed and any delay it imposed has run out.
-      throttle && this.loginAttemptStore
-        ? this.loginAttemptStore.deleteExpired(
-            now - (throttle.windowSeconds + throttle.maxDelaySeconds) * 1000,
-          )
-        : 0,
-    ])
-    return { sessions, deniedTokens, mailCounts, loginFailures }
+    return purgeExpired(this.#context)
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -688,139 +483,11 @@ export class BaseUserService<U extends BaseUser = BaseUser, R extends Role = Rol
   }
 
   // ---------------------------------------------------------------------------------------------------
-  // Hooks: override in a subclass. Exceptions reach the caller unchanged.
-
-  /** Runs before authentication; return `false` (or throw) to cancel the login. Default: allow. */
-  async preLoginHook(_data: AuthenticationData, _request?: Req): Promise<boolean | undefined> {
-    return true
-  }
-
-  /** Runs after a successful authentication. Default: nothing. */
-  async postLoginHook(_user: U, _request?: Req): Promise<void> {}
-
-  /** Runs before registration, with the raw data (the plaintext password included). Throw to refuse. */
-  async preRegistrationHook(_data: Record<string, unknown>, _request?: Req): Promise<void> {}
-
-  /** Runs after a user is registered. An exception here reaches the caller, but the user exists. */
-  async postRegistrationHook(_user: U, _request?: Req): Promise<void> {}
-
-  /** Runs after a user verifies their email. */
-  async postVerificationHook(_user: U, _request?: Req): Promise<void> {}
-
-  /**
-   * The application's own password rules, run after the length policy on registration, reset and every
-   * password change. Throw a `PasswordPolicyError('rejected', reason)` to refuse. Default: accept.
-   *
-   * @example
-   * ```ts
-   * override async validatePassword(password: string, user: Partial<AppUser>) {
-   *   if (password.toLowerCase().includes(user.email?.split('@')[0] ?? '\0')) {
-   *     throw new PasswordPolicyError('rejected', 'the password must not contain your email')
-   *   }
-   * }
-   * ```
-   */
-  async validatePassword(_password: string, _user: Partial<U>): Promise<void> {}
-
-  /** Sends a verification token. Default: mails a link built from `mail.baseUrl` through the `mailer`. */
-  async sendVerificationToken(user: U, token: string): Promise<void> {
-    await this.#context.notices.send('verification', { to: user.email, token })
-  }
-
-  /** Sends a password reset token. Default: mails a link built from `mail.baseUrl` through the `mailer`. */
-  async sendPasswordResetToken(user: U, token: string): Promise<void> {
-    await this.#context.notices.send('password-reset', { to: user.email, token })
-  }
-
-  /**
-   * Tells the owner of an address that someone tried to register with it; `resetToken` lets them set a
-   * new password if it was them. Default: mails it.
-   */
-  async sendExistingAccountNotice(user: U, resetToken: string): Promise<void> {
-    await this.#context.notices.send('existing-account', { to: user.email, token: resetToken })
-  }
-
-  /** Tells a user their password was changed. Default: mails it. */
-  async sendPasswordChangedNotice(user: U): Promise<void> {
-    await this.#context.notices.send('password-changed', { to: user.email })
-  }
-
-  /**
-   * Sends the link that confirms a pending email change to the new address. Default: mails a link built
-   * from `mail.baseUrl` and `mail.confirmEmailPath` through the `mailer`.
-   */
-  async sendEmailChangeConfirmation(_user: U, newEmail: string, token: string): Promise<void> {
-    await this.#context.notices.send('email-change-confirm', { to: newEmail, token })
-  }
-
-  /**
-   * Tells the current address that a change to `newEmail` was asked for, with a link that cancels it.
-   * Default: mails a link built from `mail.baseUrl` and `mail.cancelEmailPath` through the `mailer`.
-   */
-  async sendEmailChangeRequestedNotice(user: U, newEmail: string, cancelToken: string): Promise<void> {
-    await this.#context.notices.send('email-change-requested', {
-      to: user.email,
-      token: cancelToken,
-      newEmail,
-    })
-  }
-
-  /** Tells the old address of a user that their email was changed. Default: mails it. */
-  async sendEmailChangedNotice(user: U, oldEmail: string): Promise<void> {
-    await this.#context.notices.send('email-changed', { to: oldEmail, newEmail: user.email })
-  }
-
-  /**
-   * Called when a sender failed. Mail goes out in the background and a failure never changes an answer
-   * (no enumeration through errors); override this to retry or queue. Default: nothing (it is logged).
-   */
-  async onDeliveryError(_error: unknown, _context: { kind: UserMailKind; user: U }): Promise<void> {}
-
-  /**
-   * Resolves when every mail started so far has been handed over (or has failed), and every background
-   * lookup of `initiatePasswordReset` and `requestVerification` has ended. For tests and shutdown.
-   */
-  async settled(): Promise<void> {
-    await this.#context.notices.settled()
-  }
-
-  // ---------------------------------------------------------------------------------------------------
   // Helpers
 
   /** Parses an id of the repository's id type, or returns `null` when it cannot be one. */
   parseId(id: unknown): Id | null {
     return parseId(this.userRepository.idType, id)
-  }
-
-  #checkFields(data: Record<string, unknown>, mode: FieldCheckMode): Record<string, unknown> {
-    return checkUserFields(data, mode, {
-      userFields: this.userRepository.userFields,
-      userAuthIdentifier: this.userAuthIdentifier,
-      idType: this.userRepository.idType,
-    })
-  }
-
-  #emailChangeContext(): emailChange.EmailChangeContext<U> {
-    const context = this.#context
-    return {
-      users: this.userRepository,
-      tokens: this.tokens,
-      logger: this.logger,
-      lifetimeSeconds: this.tokenLifetimes.verification,
-      userFromToken: (sub) => userFromToken(context, sub),
-      provePassword: (user, password, onWrong, via) => provePassword(context, user, password, onWrong, via),
-      endSessions: (user) => endSessions(context, user),
-      mailChangeRequested: (user, newEmail, confirmToken, cancelToken) => {
-        context.notices.deliver('email-change-confirm', user, () =>
-          this.sendEmailChangeConfirmation(user, newEmail, confirmToken),
-        )
-        context.notices.deliver('email-change-requested', user, () =>
-          this.sendEmailChangeRequestedNotice(user, newEmail, cancelToken),
-        )
-      },
-      mailChanged: (user, oldEmail) =>
-        context.notices.deliver('email-changed', user, () => this.sendEmailChangedNotice(user, oldEmail)),
-    }
   }
 }
 

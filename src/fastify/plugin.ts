@@ -117,6 +117,7 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     userRepository: repos.userRepository,
     roleRepository: repos.roleRepository,
     sessionRepository: repos.sessionRepository,
+    tokenDenylist: repos.tokenDenylist,
     loginAttemptStore: repos.loginAttemptStore,
     loginThrottle: options.loginThrottle,
     adminRoles: options.adminRoles,
@@ -315,21 +316,11 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     done()
   })
 
-  // Expired sessions, deny-list entries and login-failure counts are ignored anyway; this only keeps the
-  // tables small. A count is dead once its window has passed and any delay it imposed has run out.
-  const throttle = service.loginThrottle
+  // Expired rows are ignored anyway; the sweep only keeps the tables small (what is dead: purgeExpired).
   const sweep = setInterval(() => {
-    const now = service.clock.now()
-    Promise.all([
-      repos.sessionRepository.deleteExpired(now),
-      repos.tokenDenylist.deleteExpired(now),
-      service.mailCap?.deleteExpired() ?? 0,
-      throttle && service.loginAttemptStore
-        ? service.loginAttemptStore.deleteExpired(
-            now - (throttle.windowSeconds + throttle.maxDelaySeconds) * 1000,
-          )
-        : 0,
-    ]).catch((err) => fastify.log.warn({ err }, 'fastify-users: sweeping expired sessions failed'))
+    service
+      .purgeExpired()
+      .catch((err) => fastify.log.warn({ err }, 'fastify-users: sweeping expired sessions failed'))
   }, SWEEP_INTERVAL_MS)
   sweep.unref()
   fastify.addHook('onClose', async () => {
