@@ -36,7 +36,7 @@ export interface TokenCodecOptions {
   issuer?: string
   /** Injected time. Default: the system clock. */
   clock?: Clock
-  /** Leeway for `exp` and `iat`, in seconds. Default: `5`; at most 60 (security.md item 50). */
+  /** Leeway for `exp` and `iat`, in seconds. Default: `5`; at most 60 (docs/security.md, "Tokens"). */
   clockToleranceSeconds?: number
 }
 

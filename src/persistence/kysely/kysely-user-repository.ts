@@ -17,6 +17,7 @@ import type {
   UserUpdateOptions,
 } from '../../core/repositories.js'
 import type { BaseUser, Id, IdType, Role, UserFieldSchema } from '../../core/user.js'
+import { supportsReturning } from './capabilities.js'
 import { type DatabaseDialect, detectDialect } from './connect.js'
 import { uniqueViolation } from './constraint-errors.js'
 import { decodeUserCursor, encodeUserCursor } from './cursor.js'
@@ -109,7 +110,7 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
       if (id !== undefined) {
         await this.#db.insertInto('users').values(row).execute()
         insertedId = id
-      } else if (this.#dialect === 'mysql') {
+      } else if (!supportsReturning(this.#db)) {
         const result = await this.#db.insertInto('users').values(row).executeTakeFirstOrThrow()
         insertedId = toNumber(result.insertId)
       } else {

@@ -12,6 +12,7 @@ type Db = Kysely<unknown>
 
 /** Builds the first migration for an id type and a dialect. */
 export function initialMigration(idType: IdType, dialect: DatabaseDialect): Migration {
+  // Column types differ by dialect and no Kysely capability flag names them, so the dialect decides here.
   const idColumn = (table: ReturnType<Db['schema']['createTable']>) => {
     if (idType === 'uuid') return table.addColumn('id', 'varchar(36)', (c) => c.primaryKey())
     if (dialect === 'postgres') return table.addColumn('id', 'bigserial', (c) => c.primaryKey())
