@@ -25,9 +25,10 @@ import {
   UserExistsError,
 } from '../kernel/errors.js'
 import type { Logger } from '../kernel/logger.js'
-import { type TokenCodec, tokenPurposes } from '../tokens/token-codec.js'
+import { tokenPurposes } from '../tokens/token-codec.js'
 import { provePassword } from './authentication.js'
 import { canonicalEmail } from './identifiers.js'
+import type { TokenSigning } from './ports.js'
 import type { UserRepository } from './repositories.js'
 import { endSessions, type ServiceContext, userFromToken } from './service-context.js'
 import type { BaseUser, Role } from './user.js'
@@ -41,7 +42,7 @@ import type { BaseUser, Role } from './user.js'
  */
 export interface EmailChangeContext<U extends BaseUser> {
   users: UserRepository<U>
-  tokens: TokenCodec
+  tokens: TokenSigning
   logger: Logger
   /** Lifetime of the confirm and cancel links, in seconds. */
   lifetimeSeconds: number

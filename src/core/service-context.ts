@@ -6,9 +6,9 @@
  * @module
  */
 import { ConflictError, InvalidTokenError, UserExistsError, ValidationError } from '../kernel/errors.js'
-import { userContextWords } from '../password/password-policy.js'
 import { canonicalEmail } from './identifiers.js'
 import type { Notices } from './notices.js'
+import type { PasswordHashing, TokenSigning } from './ports.js'
 import type { ResolvedServiceOptions } from './service-options.js'
 import type { BaseUser, Id, Role } from './user.js'
 import { parseId } from './user-fields.js'
@@ -51,7 +51,11 @@ export interface ServiceCallbacks<U extends BaseUser, Req> {
  * ```
  */
 export interface ServiceContext<U extends BaseUser, R extends Role, Req>
-  extends ResolvedServiceOptions<U, R> {
+  extends Omit<ResolvedServiceOptions<U, R>, 'passwords' | 'passwordPolicy' | 'tokens'> {
+  /** Hashing, through its port: the collaborators need no concrete password manager. */
+  passwords: PasswordHashing
+  /** Tokens, through their port. */
+  tokens: TokenSigning
   /** The service (the facade), for hooks and senders. */
   service: ServiceCallbacks<U, Req>
   /** The background mail queue. */
@@ -101,7 +105,7 @@ export async function hashNewPassword<U extends BaseUser>(
 ): Promise<string> {
   if (typeof password !== 'string') throw new ValidationError('password', 'password must be a string')
   const normalised = password.normalize('NFKC')
-  await context.passwordPolicy.validate(normalised, userContextWords(user as Record<string, unknown>))
+  await context.checkNewPassword(normalised, user as Record<string, unknown>)
   await context.service.validatePassword(normalised, user as Partial<U>)
   return context.passwords.hash(password)
 }

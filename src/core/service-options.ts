@@ -10,13 +10,14 @@ import { type Logger, silentLogger } from '../kernel/logger.js'
 import type { Mailer } from '../mail/mailer.js'
 import { composeUserMail, type MailLinkOptions } from '../mail/messages.js'
 import { PasswordManager, type PasswordManagerOptions } from '../password/password-manager.js'
-import { PasswordPolicy, type PasswordPolicyOptions } from '../password/password-policy.js'
+import { PasswordPolicy, type PasswordPolicyOptions, userContextWords } from '../password/password-policy.js'
 import { TokenCodec } from '../tokens/token-codec.js'
 import { AdminGuard, type ExclusiveLock } from './admin-guard.js'
 import { canonicalRoleName } from './identifiers.js'
 import { LoginThrottle, type LoginThrottleOptions, resolveLoginThrottle } from './login-throttle.js'
 import { MailCap, type MailCapOptions, type MailCapStore } from './mail-cap.js'
 import type { MailPost } from './notices.js'
+import type { NewPasswordCheck } from './ports.js'
 import type {
   LoginAttemptStore,
   RoleRepository,
@@ -142,6 +143,8 @@ export interface ResolvedServiceOptions<U extends BaseUser, R extends Role> {
   tokenLifetimes: Required<TokenLifetimes>
   passwords: PasswordManager
   passwordPolicy: PasswordPolicy
+  /** The policy's check of a new password, with the words of the user it is for. */
+  checkNewPassword: NewPasswordCheck
   tokens: TokenCodec
   clock: Clock
   logger: Logger
@@ -224,6 +227,7 @@ export function resolveServiceOptions<U extends BaseUser, R extends Role>(
     tokens,
     passwords,
     passwordPolicy,
+    checkNewPassword: (password, user) => passwordPolicy.validate(password, userContextWords(user)),
     clock,
     logger,
     defaultRoles,
