@@ -6,6 +6,7 @@
  */
 import { type Expression, type SqlBool, sql } from 'kysely'
 import { v7 as uuidv7 } from 'uuid'
+import { foldIdentifier } from '../../core/identifiers.js'
 import type {
   NewUserRecord,
   UserExpectation,
@@ -293,8 +294,9 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
     for (const [field, value] of Object.entries(filters)) {
       if (value === undefined) continue
       if (field === 'email') {
-        // Emails are stored lower-cased; `!` escapes LIKE's wildcards so user input matches literally.
-        const pattern = `%${String(value).toLowerCase().replace(/[!%_]/g, '!$&')}%`
+        // Emails are stored folded (foldIdentifier), so the search text is folded alike; `!` escapes LIKE's
+        // wildcards so user input matches literally.
+        const pattern = `%${foldIdentifier(String(value)).replace(/[!%_]/g, '!$&')}%`
         conditions.push(sql<SqlBool>`email like ${pattern} escape '!'`)
       } else if (field === 'role') {
         conditions.push(
