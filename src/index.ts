@@ -42,6 +42,7 @@ export {
   emailFingerprint,
   type LoginThrottleOptions,
   loginAttemptKey,
+  type PurgeResult,
   passwordFingerprint,
   type TokenLifetimes,
   type UserServiceOptions,

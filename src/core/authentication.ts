@@ -10,7 +10,14 @@ import type { LoginAttempt } from './login-throttle.js'
 import type { ServiceContext } from './service-context.js'
 import type { BaseUser, Id, Role } from './user.js'
 
-/** Data accepted by `authenticate`: the identifier field (named by `userAuthIdentifier`) and `password`. */
+/**
+ * Data accepted by `authenticate`: the identifier field (named by `userAuthIdentifier`) and `password`.
+ *
+ * @example
+ * ```ts
+ * const data: AuthenticationData = { email: 'ada@example.com', password: 'correct horse battery' }
+ * ```
+ */
 export interface AuthenticationData {
   password: string
   [identifier: string]: unknown
@@ -121,6 +128,11 @@ export async function provePassword<U extends BaseUser>(
 /**
  * Forgets the failed logins of every identifier the user logs in with (the email, and the identifier): a
  * completed password reset unlocks the account.
+ *
+ * @example
+ * ```ts
+ * await clearLoginFailures(context, user) // after a completed reset
+ * ```
  */
 export async function clearLoginFailures<U extends BaseUser>(
   context: ServiceContext<U, Role, unknown>,

@@ -22,7 +22,14 @@ import type { BaseUser } from './user.js'
  */
 export type MailPost = ((kind: UserMailKind, input: UserMailInput) => Promise<void>) | null
 
-/** What {@link Notices} needs around it. */
+/**
+ * What {@link Notices} needs around it.
+ *
+ * @example
+ * ```ts
+ * const notices = new Notices({ mailCap: null, post: null, logger, onDeliveryError: async () => {} })
+ * ```
+ */
 export interface NoticesOptions<U extends BaseUser> {
   /** The cap on mails to one address, or `null` when off. */
   mailCap: MailCap | null

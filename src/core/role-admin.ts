@@ -37,7 +37,14 @@ export function roleRepository<R extends Role>(context: Context<BaseUser, R>): R
   return context.roleRepository
 }
 
-/** The role with this id; throws {@link NotFoundError}. */
+/**
+ * The role with this id; throws {@link NotFoundError}.
+ *
+ * @example
+ * ```ts
+ * const role = await getRole(context, roleId)
+ * ```
+ */
 export async function getRole<R extends Role>(context: Context<BaseUser, R>, id: Id): Promise<R> {
   const roles = roleRepository(context)
   const parsed = parseId(context.userRepository.idType, id)
@@ -46,7 +53,14 @@ export async function getRole<R extends Role>(context: Context<BaseUser, R>, id:
   return role
 }
 
-/** The role with this name (case-insensitive), or `null`. */
+/**
+ * The role with this name (case-insensitive), or `null`.
+ *
+ * @example
+ * ```ts
+ * const admin = await getRoleByName(context, 'Admin') // case-insensitive
+ * ```
+ */
 export async function getRoleByName<R extends Role>(
   context: Context<BaseUser, R>,
   name: string,
@@ -61,7 +75,14 @@ export async function getRoleByName<R extends Role>(
   return roles.findByName(canonical)
 }
 
-/** Adds a role; a taken name throws {@link RoleExistsError}. */
+/**
+ * Adds a role; a taken name throws {@link RoleExistsError}.
+ *
+ * @example
+ * ```ts
+ * const role = await addRole(context, { name: 'editor', description: 'Edits articles' })
+ * ```
+ */
 export async function addRole<R extends Role>(
   context: Context<BaseUser, R>,
   data: { name: string; description?: string | null },
@@ -77,7 +98,14 @@ export async function addRole<R extends Role>(
   }
 }
 
-/** Updates a role; renaming an admin role away is an admin removal. */
+/**
+ * Updates a role; renaming an admin role away is an admin removal.
+ *
+ * @example
+ * ```ts
+ * await updateRole(context, role.id, { description: 'Edits and publishes' }, { actorId: me.id })
+ * ```
+ */
 export async function updateRole<R extends Role>(
   context: Context<BaseUser, R>,
   id: Id,
@@ -107,7 +135,14 @@ export async function updateRole<R extends Role>(
   }
 }
 
-/** Deletes a role and unassigns it from every user; returns it. */
+/**
+ * Deletes a role and unassigns it from every user; returns it.
+ *
+ * @example
+ * ```ts
+ * await deleteRole(context, role.id, { actorId: me.id })
+ * ```
+ */
 export async function deleteRole<R extends Role>(
   context: Context<BaseUser, R>,
   id: Id,
@@ -127,7 +162,14 @@ export async function deleteRole<R extends Role>(
   return deleted
 }
 
-/** Gives a user a role; returns the user with their roles. */
+/**
+ * Gives a user a role; returns the user with their roles.
+ *
+ * @example
+ * ```ts
+ * const user = await assignRole(context, userId, roleId)
+ * ```
+ */
 export async function assignRole<U extends BaseUser, R extends Role>(
   context: Context<U, R>,
   userId: Id,
@@ -144,7 +186,14 @@ export async function assignRole<U extends BaseUser, R extends Role>(
   return context.service.getUser(user.id)
 }
 
-/** Takes a role from a user; returns the user with their roles. */
+/**
+ * Takes a role from a user; returns the user with their roles.
+ *
+ * @example
+ * ```ts
+ * const user = await revokeRole(context, userId, roleId, { actorId: me.id })
+ * ```
+ */
 export async function revokeRole<U extends BaseUser, R extends Role>(
   context: Context<U, R>,
   userId: Id,
@@ -171,6 +220,11 @@ export async function revokeRole<U extends BaseUser, R extends Role>(
  * The default roles, looked up before the user is inserted: a missing role is a configuration fault and
  * must fail every registration alike, before anything is stored (a half-made account, or an answer that
  * differs from a taken address's, would be worse).
+ *
+ * @example
+ * ```ts
+ * const roles = await defaultRoleRecords(context) // before the insert
+ * ```
  */
 export async function defaultRoleRecords<R extends Role>(context: Context<BaseUser, R>): Promise<R[]> {
   if (context.defaultRoles.length === 0) return []
@@ -187,7 +241,14 @@ export async function defaultRoleRecords<R extends Role>(context: Context<BaseUs
   return found
 }
 
-/** Links the default roles to a new user; returns the user with them. */
+/**
+ * Links the default roles to a new user; returns the user with them.
+ *
+ * @example
+ * ```ts
+ * user = await assignDefaultRoles(context, user, roles)
+ * ```
+ */
 export async function assignDefaultRoles<U extends BaseUser, R extends Role>(
   context: Context<U, R>,
   user: U,

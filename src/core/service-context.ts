@@ -62,7 +62,14 @@ export interface ServiceContext<U extends BaseUser, R extends Role, Req>
   notices: Notices<U>
 }
 
-/** Deletes every session row of the user at once (their credential version has moved, or they are gone). */
+/**
+ * Deletes every session row of the user at once (their credential version has moved, or they are gone).
+ *
+ * @example
+ * ```ts
+ * await endSessions(context, updated) // after the credential version moved
+ * ```
+ */
 export async function endSessions<U extends BaseUser>(
   context: ServiceContext<U, Role, unknown>,
   user: U,
@@ -70,7 +77,14 @@ export async function endSessions<U extends BaseUser>(
   if (context.sessionRepository) await context.sessionRepository.deleteForUser(user.id)
 }
 
-/** The user a token's `sub` names; throws {@link InvalidTokenError} when there is none. */
+/**
+ * The user a token's `sub` names; throws {@link InvalidTokenError} when there is none.
+ *
+ * @example
+ * ```ts
+ * const user = await userFromToken(context, claims.sub)
+ * ```
+ */
 export async function userFromToken<U extends BaseUser>(
   context: ServiceContext<U, Role, unknown>,
   sub: string,
@@ -81,7 +95,14 @@ export async function userFromToken<U extends BaseUser>(
   return user
 }
 
-/** The user with this address, or `null` when there is none or the value cannot be an address. */
+/**
+ * The user with this address, or `null` when there is none or the value cannot be an address.
+ *
+ * @example
+ * ```ts
+ * const user = await findByEmail(context, 'Ada@Example.com')
+ * ```
+ */
 export async function findByEmail<U extends BaseUser>(
   context: ServiceContext<U, Role, unknown>,
   email: unknown,
@@ -97,6 +118,11 @@ export async function findByEmail<U extends BaseUser>(
 /**
  * Checks a new password against the policy and the application's `validatePassword`, then hashes it.
  * The policy sees the NFKC form (what the user meant); the hasher normalises on its own.
+ *
+ * @example
+ * ```ts
+ * record.passwordHash = await hashNewPassword(context, password, record)
+ * ```
  */
 export async function hashNewPassword<U extends BaseUser>(
   context: ServiceContext<U, Role, unknown>,
@@ -110,7 +136,14 @@ export async function hashNewPassword<U extends BaseUser>(
   return context.passwords.hash(password)
 }
 
-/** A repository's `ConflictError` as the {@link UserExistsError} of the field that collided. */
+/**
+ * A repository's `ConflictError` as the {@link UserExistsError} of the field that collided.
+ *
+ * @example
+ * ```ts
+ * throw translateConflict(context, err) // ConflictError -> UserExistsError
+ * ```
+ */
 export function translateConflict(context: ServiceContext<BaseUser, Role, unknown>, err: unknown): unknown {
   if (err instanceof ConflictError) {
     const field =

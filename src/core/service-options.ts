@@ -28,7 +28,14 @@ import type {
 import type { BaseUser, Role } from './user.js'
 import { checkCustomFieldNames } from './user-fields.js'
 
-/** Token lifetimes, in seconds. */
+/**
+ * Token lifetimes, in seconds.
+ *
+ * @example
+ * ```ts
+ * const tokenLifetimes: TokenLifetimes = { passwordReset: 1800 } // 30 min
+ * ```
+ */
 export interface TokenLifetimes {
   /** Email verification tokens. Default: `86400` (24 h, NIST's ceiling for emailed codes). */
   verification?: number
@@ -130,7 +137,14 @@ export interface UserServiceOptions<U extends BaseUser = BaseUser, R extends Rol
   logger?: Logger
 }
 
-/** The options of `BaseUserService`, checked, with every default filled in and every collaborator built. */
+/**
+ * The options of `BaseUserService`, checked, with every default filled in and every collaborator built.
+ *
+ * @example
+ * ```ts
+ * const { tokens, passwords } = resolveServiceOptions({ secret, userRepository })
+ * ```
+ */
 export interface ResolvedServiceOptions<U extends BaseUser, R extends Role> {
   userAuthIdentifier: string
   userRepository: UserRepository<U>

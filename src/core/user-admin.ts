@@ -18,7 +18,14 @@ import { checkStorableText } from './storable-text.js'
 import type { BaseUser, Id, NewUser, Role, UserPatch } from './user.js'
 import { checkUserFields, type FieldCheckMode, parseId } from './user-fields.js'
 
-/** Options of `addUser`, as in the seed. */
+/**
+ * Options of `addUser`, as in the seed.
+ *
+ * @example
+ * ```ts
+ * await service.addUser({ email, password }, { verify: true })
+ * ```
+ */
 export interface AddUserOptions {
   /** Set `isVerified`. Default: `false`. */
   verify?: boolean
@@ -38,7 +45,14 @@ function checkFields(
   })
 }
 
-/** The body of `BaseUserService.addUser`; see its documentation. */
+/**
+ * The body of `BaseUserService.addUser`; see its documentation.
+ *
+ * @example
+ * ```ts
+ * const user = await addUser(context, { email, password }, { verify: true })
+ * ```
+ */
 export async function addUser<U extends BaseUser>(
   context: ServiceContext<U, Role, unknown>,
   user: NewUser<U>,
@@ -62,7 +76,14 @@ export async function addUser<U extends BaseUser>(
   }
 }
 
-/** The body of `BaseUserService.register`; see its documentation. */
+/**
+ * The body of `BaseUserService.register`; see its documentation.
+ *
+ * @example
+ * ```ts
+ * const user = await register(context, { email, password }, request)
+ * ```
+ */
 export async function register<U extends BaseUser, R extends Role, Req>(
   context: ServiceContext<U, R, Req>,
   data: Record<string, unknown>,
@@ -102,7 +123,14 @@ export async function register<U extends BaseUser, R extends Role, Req>(
   return user
 }
 
-/** The body of `BaseUserService.getUserBy`; see its documentation. */
+/**
+ * The body of `BaseUserService.getUserBy`; see its documentation.
+ *
+ * @example
+ * ```ts
+ * const user = await getUserBy(context, { email: 'Ada@Example.com' })
+ * ```
+ */
 export async function getUserBy<U extends BaseUser>(
   context: ServiceContext<U, Role, unknown>,
   filters: Record<string, unknown>,
@@ -125,7 +153,14 @@ export async function getUserBy<U extends BaseUser>(
   return context.userRepository.findOne(canonical)
 }
 
-/** The body of `BaseUserService.listUsers`; see its documentation. */
+/**
+ * The body of `BaseUserService.listUsers`; see its documentation.
+ *
+ * @example
+ * ```ts
+ * const page = await listUsers(context, { limit: 20 })
+ * ```
+ */
 export async function listUsers<U extends BaseUser>(
   context: ServiceContext<U, Role, unknown>,
   query: Partial<UserListQuery>,
@@ -143,7 +178,14 @@ export async function listUsers<U extends BaseUser>(
   return context.userRepository.list({ ...query, filters, limit, offset })
 }
 
-/** The body of `BaseUserService.updateUser`; see its documentation. */
+/**
+ * The body of `BaseUserService.updateUser`; see its documentation.
+ *
+ * @example
+ * ```ts
+ * const user = await updateUser(context, id, { displayName: 'Ada' }, {})
+ * ```
+ */
 export async function updateUser<U extends BaseUser>(
   context: ServiceContext<U, Role, unknown>,
   id: Id,
@@ -213,7 +255,14 @@ export async function updateUser<U extends BaseUser>(
   return updated
 }
 
-/** The body of `BaseUserService.changePassword`; see its documentation. */
+/**
+ * The body of `BaseUserService.changePassword`; see its documentation.
+ *
+ * @example
+ * ```ts
+ * const user = await changePassword(context, id, 'current password', 'a new long passphrase')
+ * ```
+ */
 export async function changePassword<U extends BaseUser>(
   context: ServiceContext<U, Role, unknown>,
   id: Id,
@@ -244,7 +293,14 @@ export async function changePassword<U extends BaseUser>(
   return updated
 }
 
-/** The body of `BaseUserService.deleteUser`; see its documentation. */
+/**
+ * The body of `BaseUserService.deleteUser`; see its documentation.
+ *
+ * @example
+ * ```ts
+ * const deleted = await deleteUser(context, id, { actorId: me.id })
+ * ```
+ */
 export async function deleteUser<U extends BaseUser>(
   context: ServiceContext<U, Role, unknown>,
   id: Id,
@@ -263,7 +319,14 @@ export async function deleteUser<U extends BaseUser>(
   return deleted
 }
 
-/** The body of `BaseUserService.revokeCredentials`; see its documentation. */
+/**
+ * The body of `BaseUserService.revokeCredentials`; see its documentation.
+ *
+ * @example
+ * ```ts
+ * const user = await revokeCredentials(context, id) // logout everywhere
+ * ```
+ */
 export async function revokeCredentials<U extends BaseUser>(
   context: ServiceContext<U, Role, unknown>,
   id: Id,

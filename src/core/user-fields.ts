@@ -15,10 +15,24 @@ import {
   WRITABLE_USER_FIELDS,
 } from './user.js'
 
-/** Where a write comes from: `addUser` (`create`), `register`, or `updateUser` (`update`). */
+/**
+ * Where a write comes from: `addUser` (`create`), `register`, or `updateUser` (`update`).
+ *
+ * @example
+ * ```ts
+ * checkUserFields(data, 'register', context)
+ * ```
+ */
 export type FieldCheckMode = 'create' | 'register' | 'update'
 
-/** What the field checks need to know about the service. */
+/**
+ * What the field checks need to know about the service.
+ *
+ * @example
+ * ```ts
+ * const context: FieldCheckContext = { userFields: {}, userAuthIdentifier: 'email', idType: 'uuid' }
+ * ```
+ */
 export interface FieldCheckContext {
   /** The custom fields of the user repository. */
   readonly userFields: Readonly<Record<string, UserFieldSchema>>
