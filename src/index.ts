@@ -17,8 +17,41 @@
  */
 
 export type { ExclusiveLock } from './core/admin-guard.js'
-export { type Clock, systemClock } from './core/clock.js'
 export type { UserFieldValue, UserWith } from './core/custom-field-types.js'
+export { canonicalEmail, canonicalRoleName, canonicalUsername, normalizeEmail } from './core/identifiers.js'
+export type { MailCapStore } from './core/mail-cap.js'
+export { type PublicUser, SECRET_USER_FIELDS, withoutSecrets } from './core/public-user.js'
+export type { FastifyUsersRegister, RegisteredService, RegisteredUser } from './core/register.js'
+export type {
+  LoginAttemptStore,
+  LoginFailures,
+  NewUserRecord,
+  RoleRepository,
+  SessionRecord,
+  SessionRepository,
+  TokenDenylist,
+  UserExpectation,
+  UserListQuery,
+  UserOrderField,
+  UserPage,
+  UserRecordPatch,
+  UserRepository,
+  UserUpdateOptions,
+} from './core/repositories.js'
+export type { BaseUser, Id, IdType, NewUser, Role, UserFieldSchema, UserPatch } from './core/user.js'
+export {
+  type AddUserOptions,
+  type AuthenticationData,
+  BaseUserService,
+  emailFingerprint,
+  type LoginThrottleOptions,
+  loginAttemptKey,
+  type PurgeResult,
+  passwordFingerprint,
+  type TokenLifetimes,
+  type UserServiceOptions,
+} from './core/user-service.js'
+export { type Clock, systemClock } from './kernel/clock.js'
 export {
   AlreadyVerifiedError,
   type AnyFastifyUsersError,
@@ -53,40 +86,8 @@ export {
   UserExistsError,
   ValidationError,
   WrongPasswordError,
-} from './core/errors.js'
-export { canonicalEmail, canonicalRoleName, canonicalUsername, normalizeEmail } from './core/identifiers.js'
-export { type Logger, silentLogger } from './core/logger.js'
-export type { MailCapStore } from './core/mail-cap.js'
-export { type PublicUser, SECRET_USER_FIELDS, withoutSecrets } from './core/public-user.js'
-export type { FastifyUsersRegister, RegisteredService, RegisteredUser } from './core/register.js'
-export type {
-  LoginAttemptStore,
-  LoginFailures,
-  NewUserRecord,
-  RoleRepository,
-  SessionRecord,
-  SessionRepository,
-  TokenDenylist,
-  UserExpectation,
-  UserListQuery,
-  UserOrderField,
-  UserPage,
-  UserRecordPatch,
-  UserRepository,
-  UserUpdateOptions,
-} from './core/repositories.js'
-export type { BaseUser, Id, IdType, NewUser, Role, UserFieldSchema, UserPatch } from './core/user.js'
-export {
-  type AddUserOptions,
-  type AuthenticationData,
-  BaseUserService,
-  emailFingerprint,
-  type LoginThrottleOptions,
-  loginAttemptKey,
-  passwordFingerprint,
-  type TokenLifetimes,
-  type UserServiceOptions,
-} from './core/user-service.js'
+} from './kernel/errors.js'
+export { type Logger, silentLogger } from './kernel/logger.js'
 export type { Mailer, MailMessage } from './mail/mailer.js'
 export { composeUserMail, type MailLinkOptions, type UserMailKind } from './mail/messages.js'
 export {

@@ -7,10 +7,11 @@
  *
  * @module
  */
-import type { Clock } from '../core/clock.js'
-import { InvalidTokenError } from '../core/errors.js'
+
 import type { TokenDenylist, UserRepository } from '../core/repositories.js'
 import type { BaseUser, Id } from '../core/user.js'
+import type { Clock } from '../kernel/clock.js'
+import { InvalidTokenError } from '../kernel/errors.js'
 import { type TokenCodec, tokenPurposes } from '../tokens/token-codec.js'
 import type {
   ActiveCredential,

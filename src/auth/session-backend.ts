@@ -5,9 +5,10 @@
  *
  * @module
  */
-import type { Clock } from '../core/clock.js'
+
 import type { SessionRepository, UserRepository } from '../core/repositories.js'
 import type { BaseUser } from '../core/user.js'
+import type { Clock } from '../kernel/clock.js'
 import type {
   ActiveCredential,
   AuthBackend,

@@ -1,6 +1,6 @@
 /**
  * Opaque session secrets: 256 random bits for the client, and only their SHA-256 for the database, so a
- * leaked table cannot be replayed (security.md items 36 and 36a). The lookup is by hash, so timing of the
+ * leaked table cannot be replayed (docs/security.md, "Sessions"). The lookup is by hash, so timing of the
  * lookup reveals nothing about valid secrets.
  *
  * @module

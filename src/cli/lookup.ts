@@ -5,9 +5,9 @@
  * @module
  */
 import type { Command } from 'commander'
-import { NotFoundError } from '../core/errors.js'
 import type { BaseUser, Role } from '../core/user.js'
 import type { BaseUserService } from '../core/user-service.js'
+import { NotFoundError } from '../kernel/errors.js'
 import { CliError, ExitCode } from './output.js'
 
 /** How a command names a user. */

@@ -5,8 +5,8 @@
  * @module
  */
 import { CommanderError } from 'commander'
-import { FastifyUsersError } from '../core/errors.js'
 import type { BaseUser } from '../core/user.js'
+import { FastifyUsersError } from '../kernel/errors.js'
 
 /** A stream the CLI writes to. */
 export interface OutputStream {

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { LastAdminError, SelfLockoutError } from './errors.js'
-import { canonicalRoleName } from './identifiers.js'
+import { LastAdminError, SelfLockoutError } from '../kernel/errors.js'
+import { canonicalRoleName, foldIdentifier } from './identifiers.js'
 import type { UserRepository } from './repositories.js'
 import type { BaseUser, Id } from './user.js'
 
@@ -112,7 +112,7 @@ export class AdminGuard<U extends BaseUser = BaseUser> {
 
   /** Whether a role name is an admin role. */
   isAdminRole(name: string): boolean {
-    return this.adminRoles.includes(name.normalize('NFKC').trim().toLowerCase())
+    return this.adminRoles.includes(foldIdentifier(name))
   }
 
   /**
@@ -139,7 +139,7 @@ export class AdminGuard<U extends BaseUser = BaseUser> {
       if (!options.force && !(await this.#otherAdminExists({ userId: target.id }))) throw new LastAdminError()
       return
     }
-    const role = change.roleName.normalize('NFKC').trim().toLowerCase()
+    const role = foldIdentifier(change.roleName)
     if (options.actorId !== null && options.actorId !== undefined) {
       const actor = await this.#users.findById(options.actorId)
       if (actor && this.#isAdmin(actor) && !this.#isAdmin(actor, [role])) {

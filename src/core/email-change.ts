@@ -16,29 +16,33 @@
  *
  * @module
  */
-import { type TokenCodec, tokenPurposes } from '../tokens/token-codec.js'
+
 import {
   ConflictError,
   InactiveUserError,
   InvalidTokenError,
   NotFoundError,
   UserExistsError,
-} from './errors.js'
+} from '../kernel/errors.js'
+import type { Logger } from '../kernel/logger.js'
+import { tokenPurposes } from '../tokens/token-codec.js'
+import { provePassword } from './authentication.js'
 import { canonicalEmail } from './identifiers.js'
-import type { Logger } from './logger.js'
+import type { TokenSigning } from './ports.js'
 import type { UserRepository } from './repositories.js'
-import type { BaseUser } from './user.js'
+import { endSessions, type ServiceContext, userFromToken } from './service-context.js'
+import type { BaseUser, Role } from './user.js'
 
 /** What the flow needs from the user service; built by the service, which owns the private parts. *
  * @example
  * ```ts
- * // Built by BaseUserService (its private #emailChangeContext), which owns the throttle and the mail queue.
+ * // Built from the service's context by emailChangeContext(), which brings the throttle and the mail queue.
  * await cancelEmailChange(context, emailFingerprint, token)
  * ```
  */
 export interface EmailChangeContext<U extends BaseUser> {
   users: UserRepository<U>
-  tokens: TokenCodec
+  tokens: TokenSigning
   logger: Logger
   /** Lifetime of the confirm and cancel links, in seconds. */
   lifetimeSeconds: number
@@ -63,7 +67,7 @@ export interface EmailChangeContext<U extends BaseUser> {
  *
  * @example
  * ```ts
- * const fingerprint: Fingerprint = emailFingerprint // from user-service.ts
+ * const fingerprint: Fingerprint = emailFingerprint // from fingerprints.ts
  * ```
  */
 export type Fingerprint = (email: string) => string
@@ -204,4 +208,38 @@ export async function cancelEmailChange<U extends BaseUser>(
     'email change cancelled from the current address; every credential ended',
   )
   return updated
+}
+
+/**
+ * The flow's context from the service's: the throttle, the sessions and the mail queue of the service,
+ * and its senders (called on the service, so a subclass's overrides run).
+ *
+ * @example
+ * ```ts
+ * await cancelEmailChange(emailChangeContext(context), emailFingerprint, token)
+ * ```
+ */
+export function emailChangeContext<U extends BaseUser>(
+  context: ServiceContext<U, Role, unknown>,
+): EmailChangeContext<U> {
+  const { service, notices } = context
+  return {
+    users: context.userRepository,
+    tokens: context.tokens,
+    logger: context.logger,
+    lifetimeSeconds: context.tokenLifetimes.verification,
+    userFromToken: (sub) => userFromToken(context, sub),
+    provePassword: (user, password, onWrong, via) => provePassword(context, user, password, onWrong, via),
+    endSessions: (user) => endSessions(context, user),
+    mailChangeRequested: (user, newEmail, confirmToken, cancelToken) => {
+      notices.deliver('email-change-confirm', user, () =>
+        service.sendEmailChangeConfirmation(user, newEmail, confirmToken),
+      )
+      notices.deliver('email-change-requested', user, () =>
+        service.sendEmailChangeRequestedNotice(user, newEmail, cancelToken),
+      )
+    },
+    mailChanged: (user, oldEmail) =>
+      notices.deliver('email-changed', user, () => service.sendEmailChangedNotice(user, oldEmail)),
+  }
 }

@@ -1,11 +1,11 @@
 /**
  * Canonical forms of the values users are looked up by. Each value is canonicalised once, before it is
  * validated, stored, compared or used as a mail recipient, so that those four always see the same string
- * (security.md item 69: validate after normalising, never before).
+ * (docs/security.md, "Input and output": validate after normalising, never before).
  *
  * @module
  */
-import { ValidationError } from './errors.js'
+import { ValidationError } from '../kernel/errors.js'
 import { checkStorableText } from './storable-text.js'
 
 /** Longest email address stored (RFC 5321 path limit rounded up, as the SPEC fixes it). */

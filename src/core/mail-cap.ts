@@ -8,8 +8,9 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import type { Clock } from './clock.js'
-import type { Logger } from './logger.js'
+import type { Clock } from '../kernel/clock.js'
+import type { Logger } from '../kernel/logger.js'
+import { foldIdentifier } from './identifiers.js'
 
 /**
  * Where mails are counted. Keys are the hex SHA-256 of the kind and the address ({@link mailCapKey}),
@@ -50,7 +51,7 @@ export interface MailCapOptions {
  */
 export function mailCapKey(kind: string, address: string): string {
   return createHash('sha256')
-    .update(`mail-cap:${kind}:${address.normalize('NFKC').toLowerCase()}`)
+    .update(`mail-cap:${kind}:${foldIdentifier(address)}`)
     .digest('hex')
 }
 

@@ -180,7 +180,7 @@ export interface LoginFailures {
 }
 
 /**
- * Where consecutive failed password checks are counted, for login throttling (security.md items 21-23).
+ * Where consecutive failed password checks are counted, for login throttling (docs/security.md, "Login throttling").
  *
  * The key is never a user id: it is the hex SHA-256 of the canonical login identifier the client typed
  * (`loginAttemptKey`), so an unknown identifier is counted exactly like a known one (no enumeration) and
@@ -198,7 +198,7 @@ export interface LoginFailures {
 export interface LoginAttemptStore {
   /**
    * Atomically counts one more failure for `key` and returns the new count: N concurrent calls count
-   * exactly N (security.md item 22). When the last failure is older than `windowMs` (or there is none),
+   * exactly N (docs/security.md, "Login throttling"). When the last failure is older than `windowMs` (or there is none),
    * the count starts again from 0, so this failure makes it 1. `lastFailureAt` becomes `now`.
    */
   recordFailure(key: string, now: number, windowMs: number): Promise<number>

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { ValidationError } from './errors.js'
+import { ValidationError } from '../kernel/errors.js'
 
 /**
  * Whether a string can be stored in every supported database.

@@ -126,8 +126,17 @@ export interface UserFieldSchema {
   readonly examples?: readonly unknown[] | undefined
 }
 
-/** The names of the built-in user fields (and of the write-only `password`): no custom field may take one. */
-export const BUILT_IN_USER_FIELDS: ReadonlySet<string> = new Set([
+/**
+ * The built-in fields a caller may write (`addUser`, `updateUser`, `register` within its limits), with the
+ * write-only `password`. Every other writable field is a custom one.
+ *
+ * @example
+ * ```ts
+ * WRITABLE_USER_FIELDS.has('isVerified') // true
+ * WRITABLE_USER_FIELDS.has('authVersion') // false: only the service moves it
+ * ```
+ */
+export const WRITABLE_USER_FIELDS: ReadonlySet<string> = new Set([
   'id',
   'email',
   'username',
@@ -135,6 +144,18 @@ export const BUILT_IN_USER_FIELDS: ReadonlySet<string> = new Set([
   'passwordHash',
   'isActive',
   'isVerified',
+])
+
+/**
+ * The names of the built-in user fields (and of the write-only `password`): no custom field may take one.
+ *
+ * @example
+ * ```ts
+ * BUILT_IN_USER_FIELDS.has('roles') // true
+ * ```
+ */
+export const BUILT_IN_USER_FIELDS: ReadonlySet<string> = new Set([
+  ...WRITABLE_USER_FIELDS,
   'roles',
   'authVersion',
   'createdAt',

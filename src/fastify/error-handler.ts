@@ -14,7 +14,7 @@ import {
   RateLimitedError,
   ShuttingDownError,
   TooManyAttemptsError,
-} from '../core/errors.js'
+} from '../kernel/errors.js'
 import { AUTHENTICATOR } from './request-auth.js'
 
 /** HTTP status of every error code. The single table of the library. */

@@ -7,7 +7,7 @@
  * @module
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { BadUrlError, UrlTooLongError } from '../core/errors.js'
+import { BadUrlError, UrlTooLongError } from '../kernel/errors.js'
 import { sendProblem } from './error-handler.js'
 import type { PluginPaths } from './not-found.js'
 

@@ -9,9 +9,9 @@
  * @module
  */
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
-import { ForbiddenError, UnauthenticatedError } from '../core/errors.js'
 import { canonicalRoleName } from '../core/identifiers.js'
 import type { PublicUser } from '../core/public-user.js'
+import { ForbiddenError, UnauthenticatedError } from '../kernel/errors.js'
 import { sendProblem } from './error-handler.js'
 import { redactUrl } from './log-redaction.js'
 import { authenticatorOf } from './request-auth.js'

@@ -11,7 +11,7 @@
  * @module
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { MethodNotAllowedError, RouteNotFoundError } from '../core/errors.js'
+import { MethodNotAllowedError, RouteNotFoundError } from '../kernel/errors.js'
 import { problemFromError, sendProblem } from './error-handler.js'
 import { redactUrl } from './log-redaction.js'
 

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { FastifyUsersErrorCode } from '../core/errors.js'
+import type { FastifyUsersErrorCode } from '../kernel/errors.js'
 import { statusByCode } from './error-handler.js'
 
 /**

@@ -8,7 +8,7 @@
  * @module
  */
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
-import { CrossOriginError } from '../core/errors.js'
+import { CrossOriginError } from '../kernel/errors.js'
 import { authenticatorOf } from './request-auth.js'
 
 /** The route `config` key that turns on optional authentication. */

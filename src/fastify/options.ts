@@ -8,10 +8,11 @@ import type { preHandlerAsyncHookHandler } from 'fastify'
 import type { Kysely, Migration } from 'kysely'
 import type { AuthBackend, AuthBackendName, AuthStrategy, AuthTransport } from '../auth/auth-backend.js'
 import { parseTrustedOrigins } from '../auth/origin-check.js'
-import type { Clock } from '../core/clock.js'
 import type { TokenDenylist } from '../core/repositories.js'
-import { BUILT_IN_USER_FIELDS, type IdType, type UserFieldSchema } from '../core/user.js'
+import type { IdType, UserFieldSchema } from '../core/user.js'
+import { checkCustomFieldNames } from '../core/user-fields.js'
 import type { BaseUserService, TokenLifetimes, UserServiceOptions } from '../core/user-service.js'
+import type { Clock } from '../kernel/clock.js'
 import type { Mailer } from '../mail/mailer.js'
 import {
   resolveTableNames,
@@ -447,10 +448,9 @@ export function resolveOptions(options: FlatOptions): ResolvedOptions {
       fail(`userFields.${name}`, 'must be a camelCase name (it maps to a snake_case column)')
     if (!schema || typeof schema !== 'object')
       fail(`userFields.${name}`, 'must be a JSON Schema (for example a TypeBox schema)')
-    if (BUILT_IN_USER_FIELDS.has(name)) {
-      fail(`userFields.${name}`, 'is a built-in field; choose another name')
-    }
   }
+  // The service checks them too (a service built without the plugin); here they fail before any connection.
+  checkCustomFieldNames(fields, 'userFields')
   const identifier = options.userAuthIdentifier ?? 'email'
   if (identifier !== 'email' && identifier !== 'username' && !Object.hasOwn(fields, identifier)) {
     fail('userAuthIdentifier', `'${identifier}' must be 'email', 'username' or one of userFields`)

@@ -14,7 +14,7 @@
  */
 import fastifyRateLimit, { normalizeIP } from '@fastify/rate-limit'
 import type { FastifyInstance, onRequestHookHandler, RouteOptions } from 'fastify'
-import { RateLimitedError } from '../core/errors.js'
+import { RateLimitedError } from '../kernel/errors.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -15,9 +15,9 @@ import {
   type RequestCredentials,
 } from '../auth/auth-backend.js'
 import { isSameOriginOrTrusted } from '../auth/origin-check.js'
-import { CrossOriginError } from '../core/errors.js'
-import type { Logger } from '../core/logger.js'
 import { type PublicUser, withoutSecrets } from '../core/public-user.js'
+import { CrossOriginError } from '../kernel/errors.js'
+import type { Logger } from '../kernel/logger.js'
 import { redactUrl } from './log-redaction.js'
 
 /** The decorator name under which the plugin keeps its authenticator. */

@@ -5,10 +5,10 @@
  * @module
  */
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { UnauthenticatedError } from '../core/errors.js'
 import type { PublicUser } from '../core/public-user.js'
 import type { BaseUser, Role } from '../core/user.js'
 import type { BaseUserService } from '../core/user-service.js'
+import { UnauthenticatedError } from '../kernel/errors.js'
 import type { FlatOptions } from './normalize-options.js'
 import type { ResolvedOptions } from './options.js'
 import type { RequestAuthenticator } from './request-auth.js'

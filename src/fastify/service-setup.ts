@@ -44,6 +44,7 @@ export function serviceOptionsFrom(
     userRepository: repos.userRepository,
     roleRepository: repos.roleRepository,
     sessionRepository: repos.sessionRepository,
+    tokenDenylist: options.tokenDenylist ?? repos.tokenDenylist,
     loginAttemptStore: repos.loginAttemptStore,
     loginThrottle: options.loginThrottle,
     adminRoles: options.adminRoles,
@@ -80,7 +81,7 @@ export interface PluginService {
 
 /**
  * The application's constructed service, or a new one (of `userServiceClass`) on the database's
- * repositories. The deny-list is `auth.tokenDenylist`, else the database's.
+ * repositories. The deny-list is `auth.tokenDenylist`, else the constructed service's, else the database's.
  *
  * @example
  * ```ts
@@ -103,10 +104,11 @@ export function setUpService(
         now: clock ? () => clock.now() : undefined,
       })
     : undefined
-  const tokenDenylist = options.tokenDenylist ?? repos?.tokenDenylist
   if (options.serviceInstance) {
-    return { service: options.serviceInstance as PluginService['service'], tokenDenylist }
+    const service = options.serviceInstance as PluginService['service']
+    return { service, tokenDenylist: options.tokenDenylist ?? service.tokenDenylist ?? repos?.tokenDenylist }
   }
+  const tokenDenylist = options.tokenDenylist ?? repos?.tokenDenylist
   // normalizeOptions refuses a plugin without a database and without a constructed service.
   if (!repos) throw new TypeError('fastify-users: option `database` is required')
   const ServiceClass = options.userServiceClass ?? BaseUserService

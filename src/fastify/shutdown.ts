@@ -16,7 +16,7 @@
  */
 import type { Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { ShuttingDownError } from '../core/errors.js'
+import { ShuttingDownError } from '../kernel/errors.js'
 import { sendProblem } from './error-handler.js'
 
 /** Options of {@link closeOnSignals}. */

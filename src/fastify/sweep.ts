@@ -12,7 +12,8 @@ import type { BaseUserService } from '../core/user-service.js'
 const SWEEP_INTERVAL_MS = 10 * 60 * 1000
 
 /**
- * Deletes what has expired in the service's stores (and in the deny-list of the JWT backends).
+ * Deletes what has expired in the service's stores (`service.purgeExpired()`), and in the deny-list of the
+ * JWT backends when it is not the service's own.
  *
  * @example
  * ```ts
@@ -23,17 +24,10 @@ export async function purgeExpired(
   service: BaseUserService<BaseUser, Role, unknown>,
   tokenDenylist: TokenDenylist | undefined,
 ): Promise<void> {
-  const now = service.clock.now()
-  // A count is dead once its window has passed and any delay it imposed has run out.
-  const throttle = service.loginThrottle
   await Promise.all([
-    service.sessionRepository?.deleteExpired(now) ?? 0,
-    tokenDenylist?.deleteExpired(now) ?? 0,
-    service.mailCap?.deleteExpired() ?? 0,
-    throttle && service.loginAttemptStore
-      ? service.loginAttemptStore.deleteExpired(
-          now - (throttle.windowSeconds + throttle.maxDelaySeconds) * 1000,
-        )
+    service.purgeExpired(),
+    tokenDenylist && tokenDenylist !== service.tokenDenylist
+      ? tokenDenylist.deleteExpired(service.clock.now())
       : 0,
   ])
 }

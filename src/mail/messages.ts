@@ -1,6 +1,6 @@
 /**
  * The mails the user service sends, each with a text and an HTML part. Links are built only from the
- * configured base URL, never from a request's `Host` or `X-Forwarded-Host` (security.md item 32), so a
+ * configured base URL, never from a request's `Host` or `X-Forwarded-Host` (docs/security.md, "Links in mails"), so a
  * forged header cannot send a victim a link to an attacker's site. Tokens travel in the link's fragment
  * (`#token=`), which browsers never send to a server, so no server log ever records them.
  *

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { hash as bcryptHash } from '@node-rs/bcrypt'
-import { PasswordPolicyError } from '../core/errors.js'
+import { PasswordPolicyError } from '../kernel/errors.js'
 import { BcryptHasher } from './bcrypt-hasher.js'
 
 describe('BcryptHasher', () => {

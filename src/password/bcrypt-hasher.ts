@@ -3,13 +3,13 @@
  * modern scheme so those hashes verify and are replaced on the next login.
  *
  * bcrypt reads only the first 72 bytes of a password and silently ignores the rest. We never allow that
- * (ASVS 6.2.8, security.md item 3): a longer password is refused, never cut.
+ * (ASVS 6.2.8; docs/security.md, "Passwords"): a longer password is refused, never cut.
  *
  * @module
  */
 
 import { hash as bcryptHash, verify as bcryptVerify } from '@node-rs/bcrypt'
-import { PasswordPolicyError } from '../core/errors.js'
+import { PasswordPolicyError } from '../kernel/errors.js'
 import type { PasswordHasher } from './password-hasher.js'
 import { parsePhc } from './phc.js'
 

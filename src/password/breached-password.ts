@@ -7,8 +7,8 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import { BusyError } from '../core/errors.js'
-import { type Logger, silentLogger } from '../core/logger.js'
+import { BusyError } from '../kernel/errors.js'
+import { type Logger, silentLogger } from '../kernel/logger.js'
 
 /** Options of {@link BreachedPasswordCheck}. */
 export interface BreachedPasswordOptions {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { availableParallelism } from 'node:os'
 import { describe, it } from 'node:test'
-import { BusyError } from '../core/errors.js'
+import { BusyError } from '../kernel/errors.js'
 import { defaultHashConcurrency, HashQueue } from './hash-queue.js'
 
 interface Deferred {

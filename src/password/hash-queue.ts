@@ -10,7 +10,7 @@
  */
 
 import { availableParallelism } from 'node:os'
-import { BusyError } from '../core/errors.js'
+import { BusyError } from '../kernel/errors.js'
 
 /** Options of {@link HashQueue}. */
 export interface HashQueueOptions {

@@ -7,7 +7,7 @@
  */
 
 import { randomBytes } from 'node:crypto'
-import { BusyError, PasswordPolicyError } from '../core/errors.js'
+import { BusyError, PasswordPolicyError } from '../kernel/errors.js'
 import type { Argon2idHasherOptions } from './argon2-hasher.js'
 import { Argon2idHasher } from './argon2-hasher.js'
 import type { BcryptHasherOptions } from './bcrypt-hasher.js'
@@ -60,7 +60,7 @@ export interface PasswordVerifyResult {
  * - Verify-and-update (passlib's `deprecated="auto"`): a correct password whose hash is of an older
  *   scheme or older parameters comes back with `newHash`.
  * - An unknown user (`hash === null`) or an unrecognised hash still runs one verification, against a
- *   dummy hash of the first scheme, so it takes as long as a wrong password (security.md item 27).
+ *   dummy hash of the first scheme, so it takes as long as a wrong password (docs/security.md, "Enumeration and timing").
  *
  * The password policy is not checked here: call {@link PasswordPolicy.check} before {@link hash} for a
  * new password. Logins must not be refused on policy grounds, or a policy change would lock users out.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { PasswordPolicyError } from '../core/errors.js'
+import { PasswordPolicyError } from '../kernel/errors.js'
 import { normalizePassword, PasswordPolicy } from './password-policy.js'
 
 function reasonOf(fn: () => void): string | undefined {

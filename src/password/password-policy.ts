@@ -9,8 +9,8 @@
  * @module
  */
 
-import { PasswordPolicyError } from '../core/errors.js'
-import { type Logger, silentLogger } from '../core/logger.js'
+import { PasswordPolicyError } from '../kernel/errors.js'
+import { type Logger, silentLogger } from '../kernel/logger.js'
 import { BreachedPasswordCheck, type BreachedPasswordOptions } from './breached-password.js'
 import { commonPasswordForm, isCommonPassword } from './common-passwords.js'
 

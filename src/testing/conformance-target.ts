@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict'
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { ExclusiveLock } from '../core/admin-guard.js'
-import type { Clock } from '../core/clock.js'
 import type { MailCapStore } from '../core/mail-cap.js'
 import type {
   LoginAttemptStore,
@@ -17,6 +16,7 @@ import type {
   UserRepository,
 } from '../core/repositories.js'
 import type { BaseUser, Id, Role } from '../core/user.js'
+import type { Clock } from '../kernel/clock.js'
 
 /**
  * The storage ports of fastify-users, as the service takes them. Give the ones your storage implements;

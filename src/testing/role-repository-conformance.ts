@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it, type TestContext } from 'node:test'
-import { ConflictError } from '../core/errors.js'
 import type { RoleRepository } from '../core/repositories.js'
 import type { Id, Role } from '../core/user.js'
+import { ConflictError } from '../kernel/errors.js'
 import {
   type ConformanceTarget,
   FAKE_PASSWORD_HASH,

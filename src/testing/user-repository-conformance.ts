@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
-import { ConflictError, ValidationError } from '../core/errors.js'
 import type { NewUserRecord, UserListQuery, UserRepository } from '../core/repositories.js'
 import type { BaseUser, UserFieldSchema } from '../core/user.js'
+import { ConflictError, ValidationError } from '../kernel/errors.js'
 import {
   type ConformanceTarget,
   FAKE_PASSWORD_HASH,

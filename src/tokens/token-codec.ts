@@ -14,8 +14,8 @@
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { createSigner, createVerifier } from 'fast-jwt'
-import { type Clock, systemClock } from '../core/clock.js'
-import { InvalidTokenError } from '../core/errors.js'
+import { type Clock, systemClock } from '../kernel/clock.js'
+import { InvalidTokenError } from '../kernel/errors.js'
 
 /** The claims of every token this library issues. */
 export interface TokenClaims {
@@ -36,7 +36,7 @@ export interface TokenCodecOptions {
   issuer?: string
   /** Injected time. Default: the system clock. */
   clock?: Clock
-  /** Leeway for `exp` and `iat`, in seconds. Default: `5`; at most 60 (security.md item 50). */
+  /** Leeway for `exp` and `iat`, in seconds. Default: `5`; at most 60 (docs/security.md, "Tokens"). */
   clockToleranceSeconds?: number
 }
 

@@ -644,6 +644,58 @@ export function userServiceContract(dialect: TestDialect, idType: IdType): void 
       })
     })
 
+    describe('rules of the service, whatever the entry point', () => {
+      it('a custom field named like a built-in one is refused when the service is built', () => {
+        for (const name of ['roles', 'id', 'passwordHash', 'password_hash', 'is_active', 'authVersion']) {
+          const { userRepository } = createKyselyRepositories<AppUser>(tdb.db, {
+            idType,
+            userFields: { [name]: { type: 'string' } },
+          })
+          assert.throws(
+            () => make({ userRepository }),
+            (err: unknown) => err instanceof TypeError && err.message.includes(`userFields.${name}`),
+            name,
+          )
+        }
+      })
+      it('purgeExpired() deletes expired sessions, deny-list entries and login-failure counts, and nothing live', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD })
+        const session = (id: string, expiresAt: number) =>
+          repos.sessionRepository.create({
+            id,
+            userId: user.id,
+            authVersion: 0,
+            createdAt: clock.now(),
+            lastSeenAt: clock.now(),
+            expiresAt,
+            ip: null,
+            userAgent: null,
+          })
+        const tag = `${Date.now()}${n}`
+        await session(`old${tag}`, clock.now() - 1)
+        await session(`live${tag}`, clock.now() + 60_000)
+        await repos.tokenDenylist.add(`old${tag}`, clock.now() - 1)
+        await repos.tokenDenylist.add(`live${tag}`, clock.now() + 60_000)
+        const throttle = service.loginThrottle!
+        const deadline = (throttle.windowSeconds + throttle.maxDelaySeconds) * 1000
+        const oldKey = loginAttemptKey(`old${tag}@example.com`)
+        const liveKey = loginAttemptKey(`live${tag}@example.com`)
+        await repos.loginAttemptStore.recordFailure(oldKey, clock.now() - deadline - 1000, deadline)
+        await repos.loginAttemptStore.recordFailure(liveKey, clock.now(), deadline)
+        const purged = await service.purgeExpired()
+        assert.ok(
+          purged.sessions >= 1 && purged.deniedTokens >= 1 && purged.loginFailures >= 1,
+          JSON.stringify(purged),
+        )
+        assert.equal(await repos.sessionRepository.find(`old${tag}`), null)
+        assert.ok(await repos.sessionRepository.find(`live${tag}`))
+        assert.equal(await repos.tokenDenylist.has(`old${tag}`), false)
+        assert.equal(await repos.tokenDenylist.has(`live${tag}`), true)
+        assert.equal(await repos.loginAttemptStore.failures(oldKey, clock.now(), 10 * deadline), null)
+        assert.ok(await repos.loginAttemptStore.failures(liveKey, clock.now(), deadline))
+      })
+    })
+
     describe('authenticate', () => {
       it('returns the user for the right password, case-insensitively, with the hooks in order', async () => {
         const user = await service.addUser({ email: email(), password: PASSWORD }, { verify: true })

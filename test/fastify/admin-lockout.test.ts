@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { LastAdminError } from '../../src/core/errors.js'
 import type { BaseUser } from '../../src/core/user.js'
 import { rolesAccepted } from '../../src/fastify/guards.js'
+import { LastAdminError } from '../../src/kernel/errors.js'
 import { testDialects } from '../helpers/databases.js'
 import { assertProblem, buildApp, json, type TestApp, uniqueEmail } from './build-app.js'
 

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { LightMyRequestResponse } from 'fastify'
-import { ValidationError } from '../../src/core/errors.js'
+import { ValidationError } from '../../src/kernel/errors.js'
 import { testDialects } from '../helpers/databases.js'
 import { assertProblem, buildApp, PASSWORD, type TestApp, uniqueEmail } from './build-app.js'
 

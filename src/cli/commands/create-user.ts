@@ -4,8 +4,8 @@
  * @module
  */
 import { Command, Option } from 'commander'
-import { UserExistsError } from '../../core/errors.js'
 import { canonicalEmail } from '../../core/identifiers.js'
+import { UserExistsError } from '../../kernel/errors.js'
 import type { PasswordSchemeName } from '../../password/password-manager.js'
 import { type DatabaseOptions, withDatabaseOption, withUserService } from '../context.js'
 import { attributeParser, type CustomAttribute, resolveAttributes } from '../custom-attributes.js'

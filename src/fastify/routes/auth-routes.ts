@@ -6,7 +6,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
 import type { AuthBackend } from '../../auth/auth-backend.js'
-import { InvalidCredentialsError, UnauthenticatedError } from '../../core/errors.js'
+import { InvalidCredentialsError, UnauthenticatedError } from '../../kernel/errors.js'
 import { requireUser } from '../guards.js'
 import { backendOperationId } from '../openapi-responses.js'
 import type { AuthHandlerConfig } from '../options.js'

@@ -6,8 +6,8 @@
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { ValidationError, WrongPasswordError } from '../../core/errors.js'
 import type { BaseUser } from '../../core/user.js'
+import { ValidationError, WrongPasswordError } from '../../kernel/errors.js'
 import { requireUser } from '../guards.js'
 import type { CurrentUserHandlerConfig } from '../options.js'
 import { currentUser, noContent, type RouteContext } from '../route-context.js'

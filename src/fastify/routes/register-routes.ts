@@ -5,7 +5,7 @@
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
-import { UserExistsError } from '../../core/errors.js'
+import { UserExistsError } from '../../kernel/errors.js'
 import type { RegisterHandlerConfig } from '../options.js'
 import { ACCEPTED, type RouteContext } from '../route-context.js'
 

@@ -5,7 +5,7 @@
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
-import { ValidationError } from '../../core/errors.js'
+import { ValidationError } from '../../kernel/errors.js'
 import type { VerificationHandlerConfig } from '../options.js'
 import { ACCEPTED, type RouteContext } from '../route-context.js'
 

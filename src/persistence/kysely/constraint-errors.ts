@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ConflictError } from '../../core/errors.js'
+import { ConflictError } from '../../kernel/errors.js'
 import { toField } from './row-mapping.js'
 
 /** Index names of the built-in unique constraints, mapped to the field they protect. */

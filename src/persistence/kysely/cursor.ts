@@ -10,11 +10,11 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import { ValidationError } from '../../core/errors.js'
 import { MAX_EMAIL_LENGTH } from '../../core/identifiers.js'
 import type { UserOrderField } from '../../core/repositories.js'
 import { isStorableText } from '../../core/storable-text.js'
 import type { IdType } from '../../core/user.js'
+import { ValidationError } from '../../kernel/errors.js'
 import { toNumber } from './row-mapping.js'
 
 /**

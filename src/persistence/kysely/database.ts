@@ -92,16 +92,4 @@ export type DynamicDb = Kysely<any>
 // biome-ignore lint/suspicious/noExplicitAny: custom columns make the row shape dynamic (see DynamicDb).
 export type DynamicUsersEb = ExpressionBuilder<any, 'users'>
 
-/** The columns fastify-users' migrations create; everything else in `users` belongs to the application. */
-export const BUILT_IN_USER_COLUMNS: ReadonlySet<string> = new Set([
-  'id',
-  'email',
-  'username',
-  'password_hash',
-  'is_active',
-  'is_verified',
-  'auth_version',
-  'created_at',
-  'updated_at',
-  'pending_email',
-])
+export { BUILT_IN_USER_COLUMNS } from './row-mapping.js'

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { DatabaseUnavailableError, ValidationError } from '../../core/errors.js'
+import { DatabaseUnavailableError, ValidationError } from '../../kernel/errors.js'
 
 interface DriverError {
   code?: unknown

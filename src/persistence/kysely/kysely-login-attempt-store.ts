@@ -1,12 +1,13 @@
 /**
  * The Kysely implementation of the core's `LoginAttemptStore`: one row per login identifier key, counted
- * with a single upsert so that concurrent failures never lose an increment (security.md item 22).
+ * with a single upsert so that concurrent failures never lose an increment (docs/security.md, "Login throttling").
  *
  * @module
  */
 import { sql } from 'kysely'
 import type { LoginAttemptStore, LoginFailures } from '../../core/repositories.js'
-import { type DatabaseDialect, detectDialect } from './connect.js'
+import { supportsReturning } from './capabilities.js'
+import { detectDialect } from './connect.js'
 import type { DynamicDb } from './database.js'
 import { toNumber } from './row-mapping.js'
 
@@ -25,11 +26,11 @@ import { toNumber } from './row-mapping.js'
  */
 export class KyselyLoginAttemptStore implements LoginAttemptStore {
   readonly #db: DynamicDb
-  readonly #dialect: DatabaseDialect
 
   constructor(db: DynamicDb) {
     this.#db = db
-    this.#dialect = detectDialect(db)
+    // Refuses a dialect fastify-users does not support, at construction rather than at the first query.
+    detectDialect(db)
   }
 
   async recordFailure(key: string, now: number, windowMs: number): Promise<number> {
@@ -44,7 +45,7 @@ export class KyselyLoginAttemptStore implements LoginAttemptStore {
       last_failure_at: now,
     }
     const insert = this.#db.insertInto('login_attempts').values({ key, failures: 1, last_failure_at: now })
-    if (this.#dialect !== 'mysql') {
+    if (supportsReturning(this.#db)) {
       // RETURNING reads the row as this statement left it, not as a concurrent one may have since.
       const row = await insert
         .onConflict((oc) => oc.column('key').doUpdateSet(update))

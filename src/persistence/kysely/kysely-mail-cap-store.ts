@@ -6,7 +6,8 @@
  */
 import { sql } from 'kysely'
 import type { MailCapStore } from '../../core/mail-cap.js'
-import { type DatabaseDialect, detectDialect } from './connect.js'
+import { supportsReturning } from './capabilities.js'
+import { detectDialect } from './connect.js'
 import type { DynamicDb } from './database.js'
 import { toNumber } from './row-mapping.js'
 
@@ -20,11 +21,11 @@ import { toNumber } from './row-mapping.js'
  */
 export class KyselyMailCapStore implements MailCapStore {
   readonly #db: DynamicDb
-  readonly #dialect: DatabaseDialect
 
   constructor(db: DynamicDb) {
     this.#db = db
-    this.#dialect = detectDialect(db)
+    // Refuses a dialect fastify-users does not support, at construction rather than at the first query.
+    detectDialect(db)
   }
 
   async hit(key: string, now: number, windowMs: number): Promise<number> {
@@ -39,7 +40,7 @@ export class KyselyMailCapStore implements MailCapStore {
       window_start: sql<number>`CASE WHEN ${windowStart} <= ${cutoff} THEN ${now} ELSE ${windowStart} END`,
     }
     const values = { key, sent: 1, window_start: now }
-    if (this.#dialect !== 'mysql') {
+    if (supportsReturning(this.#db)) {
       const row = await this.#db
         .insertInto('mail_cap')
         .values(values)

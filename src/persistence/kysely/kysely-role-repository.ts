@@ -6,7 +6,8 @@
 import { v7 as uuidv7 } from 'uuid'
 import type { RoleRepository } from '../../core/repositories.js'
 import type { Id, IdType, Role } from '../../core/user.js'
-import { type DatabaseDialect, detectDialect } from './connect.js'
+import { supportsReturning } from './capabilities.js'
+import { detectDialect } from './connect.js'
 import { uniqueViolation } from './constraint-errors.js'
 import type { DynamicDb } from './database.js'
 import { rowToRole, toNumber } from './row-mapping.js'
@@ -22,11 +23,11 @@ import { rowToRole, toNumber } from './row-mapping.js'
 export class KyselyRoleRepository<R extends Role = Role> implements RoleRepository<R> {
   readonly idType: IdType
   readonly #db: DynamicDb
-  readonly #dialect: DatabaseDialect
 
   constructor(db: DynamicDb, options: { idType?: IdType } = {}) {
     this.#db = db
-    this.#dialect = detectDialect(db)
+    // Refuses a dialect fastify-users does not support, at construction rather than at the first query.
+    detectDialect(db)
     this.idType = options.idType ?? 'uuid'
   }
 
@@ -41,7 +42,7 @@ export class KyselyRoleRepository<R extends Role = Role> implements RoleReposito
           .execute()
         return rowToRole<R>({ id, ...row }, this.idType)
       }
-      if (this.#dialect === 'mysql') {
+      if (!supportsReturning(this.#db)) {
         const result = await this.#db.insertInto('roles').values(row).executeTakeFirstOrThrow()
         return rowToRole<R>({ id: result.insertId, ...row }, this.idType)
       }

@@ -84,7 +84,7 @@ export class KyselySessionRepository implements SessionRepository {
 
 /**
  * The access-token deny-list in a SQL database, keyed by `jti` (never by a hash of the raw token, which
- * JWT malleability would defeat: security.md item 52).
+ * JWT malleability would defeat: docs/security.md, "Logout on the JWT backends").
  */
 export class KyselyTokenDenylist implements TokenDenylist {
   readonly #db: DynamicDb

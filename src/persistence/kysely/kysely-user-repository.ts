@@ -6,6 +6,7 @@
  */
 import { type Expression, type SqlBool, sql } from 'kysely'
 import { v7 as uuidv7 } from 'uuid'
+import { foldIdentifier } from '../../core/identifiers.js'
 import type {
   NewUserRecord,
   UserExpectation,
@@ -17,6 +18,7 @@ import type {
   UserUpdateOptions,
 } from '../../core/repositories.js'
 import type { BaseUser, Id, IdType, Role, UserFieldSchema } from '../../core/user.js'
+import { supportsReturning } from './capabilities.js'
 import { type DatabaseDialect, detectDialect } from './connect.js'
 import { uniqueViolation } from './constraint-errors.js'
 import { decodeUserCursor, encodeUserCursor } from './cursor.js'
@@ -110,7 +112,7 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
         await this.#db.insertInto('users').values(row).execute()
         insertedId = id
         if (this.idType === 'integer' && this.#dialect === 'postgres') await this.#passIdSequence(id)
-      } else if (this.#dialect === 'mysql') {
+      } else if (!supportsReturning(this.#db)) {
         const result = await this.#db.insertInto('users').values(row).executeTakeFirstOrThrow()
         insertedId = toNumber(result.insertId)
       } else {
@@ -306,8 +308,9 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
     for (const [field, value] of Object.entries(filters)) {
       if (value === undefined) continue
       if (field === 'email') {
-        // Emails are stored lower-cased; `!` escapes LIKE's wildcards so user input matches literally.
-        const pattern = `%${String(value).toLowerCase().replace(/[!%_]/g, '!$&')}%`
+        // Emails are stored folded (foldIdentifier), so the search text is folded alike; `!` escapes LIKE's
+        // wildcards so user input matches literally.
+        const pattern = `%${foldIdentifier(String(value)).replace(/[!%_]/g, '!$&')}%`
         conditions.push(sql<SqlBool>`email like ${pattern} escape '!'`)
       } else if (field === 'role') {
         conditions.push(

@@ -4,9 +4,8 @@
  *
  * @module
  */
-import type { BaseUser, Role, UserFieldSchema } from '../../core/user.js'
+import { type BaseUser, BUILT_IN_USER_FIELDS, type Role, type UserFieldSchema } from '../../core/user.js'
 import type { DatabaseDialect } from './connect.js'
-import { BUILT_IN_USER_COLUMNS } from './database.js'
 
 /** `displayName` to `display_name`. */
 export function toColumn(field: string): string {
@@ -17,6 +16,20 @@ export function toColumn(field: string): string {
 export function toField(column: string): string {
   return column.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())
 }
+
+/**
+ * The columns fastify-users' migrations create; everything else in `users` belongs to the application.
+ * Derived from the built-in fields: `password` is write-only (stored as `password_hash`) and `roles` lives
+ * in the link table.
+ *
+ * @example
+ * ```ts
+ * BUILT_IN_USER_COLUMNS.has('auth_version') // true
+ * ```
+ */
+export const BUILT_IN_USER_COLUMNS: ReadonlySet<string> = new Set(
+  [...BUILT_IN_USER_FIELDS].filter((field) => field !== 'password' && field !== 'roles').map(toColumn),
+)
 
 /** Numbers from `bigint` columns: `pg` returns them as strings. */
 export function toNumber(value: unknown): number {

@@ -25,6 +25,7 @@ export function initialMigration(
   names: TableNames = resolveTableNames(),
 ): Migration {
   const { users, roles, userRoles, sessions, revokedTokens } = names
+  // Column types differ by dialect and no Kysely capability flag names them, so the dialect decides here.
   const idColumn = (table: ReturnType<Db['schema']['createTable']>) => {
     if (idType === 'uuid') return table.addColumn('id', 'varchar(36)', (c) => c.primaryKey())
     if (dialect === 'postgres') return table.addColumn('id', 'bigserial', (c) => c.primaryKey())

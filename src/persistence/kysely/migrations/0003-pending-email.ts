@@ -26,6 +26,7 @@ export function pendingEmailMigration(
 ): Migration {
   return {
     async up(db: Kysely<unknown>) {
+      // A column type (charset and collation), which no Kysely capability flag covers: the dialect decides.
       if (dialect === 'mysql') {
         await sql`alter table ${sql.table(names.users)} add column pending_email varchar(320) character set utf8mb4 collate utf8mb4_bin null`.execute(
           db,

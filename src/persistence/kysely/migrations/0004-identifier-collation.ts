@@ -42,6 +42,7 @@ export function identifierCollationMigration(
 ): Migration {
   return {
     async up(db: Kysely<unknown>) {
+      // Collations are a column-type matter no Kysely capability flag covers: the dialect decides.
       if (dialect !== 'mysql') return
       for (const [table, column, length, notNull] of IDENTIFIER_COLUMNS) {
         // MODIFY restates the whole column: keep its nullability (primary keys stay NOT NULL anyway).

@@ -38,6 +38,7 @@ export function identifierType(
   length: number,
 ): Expression<unknown> | `varchar(${number})` {
   if (!Number.isSafeInteger(length) || length < 1) throw new TypeError(`invalid identifier length ${length}`)
+  // A column type, which no Kysely capability flag covers: the dialect decides.
   if (dialect !== 'mysql') return `varchar(${length})`
   return sql`varchar(${sql.raw(String(length))}) character set utf8mb4 collate ${sql.raw(MYSQL_IDENTIFIER_COLLATION)}`
 }
