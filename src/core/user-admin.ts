@@ -9,7 +9,9 @@
 import { NotFoundError, UserExistsError, ValidationError, WrongPasswordError } from '../kernel/errors.js'
 import type { AdminActionOptions } from './admin-guard.js'
 import { provePassword } from './authentication.js'
-import { canonicalRoleName, foldIdentifier } from './identifiers.js'
+import * as emailChange from './email-change.js'
+import { emailFingerprint } from './fingerprints.js'
+import { canonicalEmail, canonicalRoleName, foldIdentifier } from './identifiers.js'
 import * as passwordReset from './password-reset.js'
 import type { NewUserRecord, UserListQuery, UserPage, UserRecordPatch } from './repositories.js'
 import * as roles from './role-admin.js'
@@ -340,4 +342,38 @@ export async function revokeCredentials<U extends BaseUser>(
     'credentials revoked',
   )
   return updated
+}
+
+/**
+ * Starts an email change for a user who proves the current password; see
+ * `BaseUserService.requestEmailChange`. `otherChanges` are applied with {@link updateUser} after the proof.
+ *
+ * @example
+ * ```ts
+ * const user = await requestEmailChange(context, id, 'new@example.com', 'current password')
+ * ```
+ */
+export async function requestEmailChange<U extends BaseUser>(
+  context: ServiceContext<U, Role, unknown>,
+  id: Id,
+  newEmail: string,
+  currentPassword: string,
+  otherChanges?: UserPatch<U>,
+): Promise<U> {
+  let user = await context.service.getUser(id)
+  // A malformed address is refused before the password check: it costs no hash and counts no failure.
+  canonicalEmail(newEmail)
+  await provePassword(context, user, currentPassword, () => new WrongPasswordError(), 'email_change')
+  if (otherChanges && Object.keys(otherChanges).length > 0) {
+    if ('email' in otherChanges || 'password' in otherChanges) {
+      throw new ValidationError('email', 'pass the new address as `newEmail`, and change passwords apart')
+    }
+    user = await context.service.updateUser(user.id, otherChanges)
+  }
+  return emailChange.requestEmailChange(
+    emailChange.emailChangeContext(context),
+    emailFingerprint,
+    user,
+    newEmail,
+  )
 }

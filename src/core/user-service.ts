@@ -25,13 +25,12 @@ import {
 import type { Logger } from '../kernel/logger.js'
 import type { PasswordManager } from '../password/password-manager.js'
 import type { PasswordPolicy } from '../password/password-policy.js'
-import { type TokenCodec, type TokenPurpose, tokenPurposes } from '../tokens/token-codec.js'
+import { type TokenCodec, tokenPurposes } from '../tokens/token-codec.js'
 import type { AdminActionOptions, AdminGuard } from './admin-guard.js'
-import { type AuthenticationData, authenticate, provePassword } from './authentication.js'
+import { type AuthenticationData, authenticate } from './authentication.js'
 import * as emailChange from './email-change.js'
 import { emailFingerprint } from './fingerprints.js'
 import { type PurgeResult, purgeExpired } from './housekeeping.js'
-import { canonicalEmail } from './identifiers.js'
 import type { LoginThrottleOptions } from './login-throttle.js'
 import type { MailCap } from './mail-cap.js'
 import * as passwordReset from './password-reset.js'
@@ -52,6 +51,7 @@ import type { BaseUser, Id, NewUser, Role, UserPatch } from './user.js'
 import type { AddUserOptions } from './user-admin.js'
 import * as users from './user-admin.js'
 import { parseId } from './user-fields.js'
+import { signUserToken } from './user-tokens.js'
 import * as verification from './verification.js'
 
 export type { AuthenticationData } from './authentication.js'
@@ -247,22 +247,7 @@ export class BaseUserService<
     currentPassword: string,
     otherChanges?: UserPatch<U>,
   ): Promise<U> {
-    let user = await this.getUser(id)
-    // A malformed address is refused before the password check: it costs no hash and counts no failure.
-    canonicalEmail(newEmail)
-    await provePassword(this.#context, user, currentPassword, () => new WrongPasswordError(), 'email_change')
-    if (otherChanges && Object.keys(otherChanges).length > 0) {
-      if ('email' in otherChanges || 'password' in otherChanges) {
-        throw new ValidationError('email', 'pass the new address as `newEmail`, and change passwords apart')
-      }
-      user = await this.updateUser(user.id, otherChanges)
-    }
-    return emailChange.requestEmailChange(
-      emailChange.emailChangeContext(this.#context),
-      emailFingerprint,
-      user,
-      newEmail,
-    )
+    return users.requestEmailChange(this.#context, id, newEmail, currentPassword, otherChanges)
   }
 
   /**
@@ -335,15 +320,7 @@ export class BaseUserService<
    * uses are in `tokenPurposes`; any other string makes a token of its own purpose.
    */
   generateToken(userId: Id, aud: string, claims?: Record<string, unknown>, lifetimeSeconds?: number): string {
-    const purpose = purposeFor(aud)
-    const lifetime =
-      lifetimeSeconds ??
-      (purpose === tokenPurposes.verify
-        ? this.tokenLifetimes.verification
-        : purpose === tokenPurposes.reset
-          ? this.tokenLifetimes.passwordReset
-          : this.tokenLifetimes.access)
-    return this.tokens.sign(purpose, { sub: String(userId), lifetimeSeconds: lifetime, claims })
+    return signUserToken(this, userId, aud, claims, lifetimeSeconds)
   }
 
   /** Issues an access token for the JWT backends, carrying the user's credential version. */
@@ -493,9 +470,4 @@ export class BaseUserService<
   parseId(id: unknown): Id | null {
     return parseId(this.userRepository.idType, id)
   }
-}
-
-function purposeFor(aud: string): TokenPurpose {
-  for (const purpose of Object.values(tokenPurposes)) if (purpose.audience === aud) return purpose
-  return { audience: aud, type: 'JWT' }
 }
