@@ -829,6 +829,11 @@ const TABLES: Array<{ scenario: number; title: string; rows: string[] }> = [
     ],
   },
   {
+    scenario: 5,
+    title: `Scenario 5: ${config.smallUsers.toLocaleString('en-US')} vs ${config.largeUsers.toLocaleString('en-US')} users in the table (SQLite, session)`,
+    rows: ['sqlite-1k/get', 'sqlite-large/get', 'sqlite-1k/login', 'sqlite-large/login'],
+  },
+  {
     scenario: 6,
     title: `Scenario 6: PostgreSQL + Redis (GETs: ${config.connections.get} connections; logins: ${config.connections.hashing})`,
     rows: ['bare/get', 'redis-session/get', 'redis-jwt/get', 'hash/hash', 'redis-login/login'],
@@ -839,11 +844,6 @@ const TABLES: Array<{ scenario: number; title: string; rows: string[] }> = [
       'Scenario 7: two instances on one database behind a round-robin client, beside one instance ' +
       '(CPU µs/req summed over both processes; peak RSS of the larger)',
     rows: [`${oneInstance}-session/get`, 'x2-session/get', `${oneInstance}-login/login`, 'x2-login/login'],
-  },
-  {
-    scenario: 5,
-    title: `Scenario 5: ${config.smallUsers.toLocaleString('en-US')} vs ${config.largeUsers.toLocaleString('en-US')} users in the table (SQLite, session)`,
-    rows: ['sqlite-1k/get', 'sqlite-large/get', 'sqlite-1k/login', 'sqlite-large/login'],
   },
 ]
 
