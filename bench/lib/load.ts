@@ -9,8 +9,11 @@ import autocannon from 'autocannon'
 
 /** What to send. */
 export interface LoadSpec {
-  /** `http://127.0.0.1:<port>` */
-  base: string
+  /**
+   * `http://127.0.0.1:<port>`, or several (one per instance of a multi-process scenario): autocannon spreads
+   * the connections over them round-robin, so keep `connections` a multiple of their number.
+   */
+  base: string | readonly string[]
   path: string
   method?: 'GET' | 'POST'
   connections: number
@@ -59,7 +62,7 @@ export async function load(spec: LoadSpec): Promise<LoadResult> {
   let count = 0
   const cpuBefore = spec.cpuSeconds?.() ?? Number.NaN
   const instance = autocannon({
-    url: spec.base,
+    url: typeof spec.base === 'string' ? spec.base : [...spec.base],
     connections: spec.connections,
     ...(spec.amount === undefined ? { duration: spec.durationSeconds } : { amount: spec.amount }),
     timeout: 10,

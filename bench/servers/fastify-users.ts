@@ -6,6 +6,8 @@
  * (`session`, `jwt` or `jwt-cookie`; default `session`), `PORT` (0 picks a free one), and for
  * investigations `BENCH_HASH_CONCURRENCY` (the `passwordHashing.concurrency` option; default: the
  * library's), and `BENCH_LOGIN_FREE_ATTEMPTS` (the throttle's `freeAttempts`; default: the library's 5).
+ * `BENCH_REDIS_URL`, when set, is passed as the plugin's `redis` option (the orchestrator sets it only
+ * when the plugin declares that option: an unknown option would be ignored).
  *
  * Registration is set to need no verification, so `POST /register` answers 201 and the new user can log
  * in; cookies are not `Secure`, since the load generator speaks plain HTTP on 127.0.0.1.
@@ -21,6 +23,9 @@ const database = requireEnv('BENCH_DATABASE_URL')
 const authBackend = (process.env.BENCH_AUTH_BACKEND ?? 'session') as AuthBackendName
 const hashConcurrency = process.env.BENCH_HASH_CONCURRENCY
 const freeAttempts = process.env.BENCH_LOGIN_FREE_ATTEMPTS
+const redis = process.env.BENCH_REDIS_URL
+// Spread from a plain record: this checkout's option type may not declare `redis` yet.
+const redisOption: Record<string, unknown> = redis ? { redis } : {}
 
 const app = Fastify({ logger: false })
 await app.register(fastifyUsers, {
@@ -34,6 +39,7 @@ await app.register(fastifyUsers, {
   rateLimit: false,
   ...(hashConcurrency ? { passwordHashing: { concurrency: Number(hashConcurrency) } } : {}),
   ...(freeAttempts ? { loginThrottle: { freeAttempts: Number(freeAttempts) } } : {}),
+  ...redisOption,
 })
 await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 0) })
 const address = app.server.address()

@@ -173,17 +173,18 @@ export class LoginThrottle {
       this.#refuseWhileDelayed(await store.failures(key, this.#clock.now(), windowMs), userId)
       const inFlight = await store.recordFailure(pending, this.#clock.now(), IN_FLIGHT_WINDOW_MS)
       let proceed = false
+      let failed = 0
       try {
         // Read after reserving: an attempt that ends meanwhile is then seen either still in flight (in
         // `inFlight`) or as a failure (it records its failure before it gives its reservation back).
         const state = await store.failures(key, this.#clock.now(), windowMs)
         this.#refuseWhileDelayed(state, userId)
-        const failed = state?.count ?? 0
+        failed = state?.count ?? 0
         proceed = inFlight <= (failed < settings.freeAttempts ? settings.freeAttempts - failed : 1)
       } finally {
         if (!proceed) await store.release(pending)
       }
-      if (proceed) return this.#attempt(key, pending, windowMs)
+      if (proceed) return this.#attempt(key, pending, windowMs, failed > 0)
       const left = waitUntil - performance.now()
       // Still in flight after the wait: a flood of parallel attempts, capped with the shortest wait.
       if (left <= 0) this.#refuse(userId, 1)
@@ -205,7 +206,7 @@ export class LoginThrottle {
     if (now < retryAt) this.#refuse(userId, Math.ceil((retryAt - now) / 1000))
   }
 
-  #attempt(key: string, pending: string, windowMs: number): LoginAttempt {
+  #attempt(key: string, pending: string, windowMs: number, hadFailures: boolean): LoginAttempt {
     const store = this.store
     let ended = false
     const end = async (outcome: () => Promise<number | undefined>): Promise<number | undefined> => {
@@ -222,7 +223,10 @@ export class LoginThrottle {
       fail: () => end(() => store.recordFailure(key, this.#clock.now(), windowMs)),
       succeed: async () => {
         await end(async () => {
-          await store.clear(key)
+          // Nothing to forget when no failure counted at the start (most logins): one write less per
+          // login. A failure a parallel attempt records meanwhile then stays counted, which errs on the
+          // strict side; an expired count is reset by the next failure and purged by the sweep.
+          if (hadFailures) await store.clear(key)
           return undefined
         })
       },
