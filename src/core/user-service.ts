@@ -48,6 +48,7 @@ import * as roles from './role-admin.js'
 import type { ServiceContext } from './service-context.js'
 import { serviceNotices, UserServiceHooks } from './service-hooks.js'
 import { resolveServiceOptions, type TokenLifetimes, type UserServiceOptions } from './service-options.js'
+import { SessionAdmin, type SessionListItem } from './session-admin.js'
 import type { BaseUser, Id, NewUser, Role, UserPatch } from './user.js'
 import type { AddUserOptions } from './user-admin.js'
 import * as users from './user-admin.js'
@@ -115,6 +116,8 @@ export class BaseUserService<
   readonly adminGuard: AdminGuard<U>
   /** The cap on mails to one address, or `null` when off. */
   readonly mailCap: MailCap | null
+  /** Lists and ends sessions of every kind; another credential kind adds its source here (`addSource`). */
+  readonly sessions: SessionAdmin
   /** What the collaborators share; the service itself answers their calls for hooks and senders. */
   readonly #context: ServiceContext<U, R, Req>
 
@@ -137,6 +140,11 @@ export class BaseUserService<
     this.logger = resolved.logger
     this.adminGuard = resolved.adminGuard
     this.mailCap = resolved.mailCap
+    this.sessions = new SessionAdmin({
+      sessions: resolved.sessionRepository,
+      now: () => this.clock.now(),
+      logger: this.logger,
+    })
     this.#context = { ...resolved, service: this, notices: serviceNotices(this) }
   }
 
@@ -421,6 +429,26 @@ export class BaseUserService<
    */
   async revokeCredentials(id: Id): Promise<U> {
     return users.revokeCredentials(this.#context, id)
+  }
+
+  /** The user's live sessions, most recent first; `current` marks `currentCredentialId`'s. See {@link SessionAdmin}. */
+  async listSessions(userId: Id, currentCredentialId: string | null = null): Promise<SessionListItem[]> {
+    return this.sessions.list(userId, currentCredentialId)
+  }
+
+  /** Ends one session of the user by its public id; another user's or an unknown id throws {@link NotFoundError}. */
+  async endSession(userId: Id, sessionId: string, actorId: Id | null = null): Promise<void> {
+    return this.sessions.end(userId, sessionId, actorId)
+  }
+
+  /** Ends every session of the user but the current one ("log out everywhere else"); returns how many. */
+  async endOtherSessions(userId: Id, currentCredentialId: string | null): Promise<number> {
+    return this.sessions.endOthers(userId, currentCredentialId)
+  }
+
+  /** "Log out everywhere": {@link revokeCredentials}, so every credential of every kind ends, this one too. */
+  async endAllSessions(userId: Id): Promise<U> {
+    return this.revokeCredentials(userId)
   }
 
   /**
