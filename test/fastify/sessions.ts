@@ -211,7 +211,7 @@ export function sessionsSuite(dialect: TestDialect): void {
       const other = await t.createUser()
       const [a, b] = [await loginFrom(t, email, { userAgent: FIREFOX_LINUX }), await loginFrom(t, email)]
       const otherHeaders = await loginFrom(t, other.email)
-      const listed = await list(admin.headers, `/users/${user.id}/sessions`)
+      const listed = await list(admin.headers, `/users/sessions/${user.id}`)
       assert.equal(listed.length, 2)
       assert.ok(listed.every((s) => !s.current))
       const firefox = listed.find((s) => s.device.browser === 'Firefox')?.id
@@ -220,7 +220,7 @@ export function sessionsSuite(dialect: TestDialect): void {
       assertProblem(
         await t.request({
           method: 'DELETE',
-          url: `/users/${user.id}/sessions/${otherId}`,
+          url: `/users/sessions/${user.id}/${otherId}`,
           headers: admin.headers,
         }),
         404,
@@ -228,7 +228,7 @@ export function sessionsSuite(dialect: TestDialect): void {
       assert.equal(await me(otherHeaders), 200)
       const one = await t.request({
         method: 'DELETE',
-        url: `/users/${user.id}/sessions/${firefox}`,
+        url: `/users/sessions/${user.id}/${firefox}`,
         headers: admin.headers,
       })
       assert.equal(one.statusCode, 204, one.body)
@@ -239,14 +239,14 @@ export function sessionsSuite(dialect: TestDialect): void {
       )
       // Not an admin: 403, nothing ends.
       assertProblem(
-        await t.request({ method: 'DELETE', url: `/users/${other.user.id}/sessions`, headers: b }),
+        await t.request({ method: 'DELETE', url: `/users/sessions/${other.user.id}`, headers: b }),
         403,
       )
-      assert.equal((await get(`/users/${other.user.id}/sessions`, b)).statusCode, 403)
+      assert.equal((await get(`/users/sessions/${other.user.id}`, b)).statusCode, 403)
       assert.equal(await me(otherHeaders), 200)
       const all = await t.request({
         method: 'DELETE',
-        url: `/users/${user.id}/sessions`,
+        url: `/users/sessions/${user.id}`,
         headers: admin.headers,
       })
       assert.equal(all.statusCode, 204, all.body)
@@ -257,7 +257,7 @@ export function sessionsSuite(dialect: TestDialect): void {
         events('authn_token_revoked').some((e) => e.userId === user.id && e.actorId === admin.user.id),
       )
       const missing = typeof user.id === 'number' ? 999_999 : '01890a5d-ac96-774b-bcce-b302099a8057'
-      assertProblem(await get(`/users/${missing}/sessions`, admin.headers), 404, 'ERR_NOT_FOUND')
+      assertProblem(await get(`/users/sessions/${missing}`, admin.headers), 404, 'ERR_NOT_FOUND')
     })
   })
 
@@ -300,7 +300,7 @@ export function sessionsSuite(dialect: TestDialect): void {
         const token = await loginFrom(t, email)
         const res = await t.request({
           method: 'DELETE',
-          url: `/users/${user.id}/sessions`,
+          url: `/users/sessions/${user.id}`,
           headers: admin.headers,
         })
         assert.equal(res.statusCode, 204, res.body)

@@ -1,7 +1,9 @@
 /**
  * The sessions a user can see and end: `GET /users/me/sessions`, `DELETE /users/me/sessions/:id`,
  * `POST /users/me/sessions/end-others` and `POST /users/me/logout-everywhere`; for admins,
- * `GET /users/:id/sessions`, `DELETE /users/:id/sessions` and `DELETE /users/:id/sessions/:sessionId`.
+ * `GET /users/sessions/:id`, `DELETE /users/sessions/:id` and `DELETE /users/sessions/:id/:sessionId`.
+ * The admin paths sit beside `/users/roles` rather than under `/users/:id`: a `/users/:id/sessions` would
+ * make `/users/roles/:id` ambiguous for OpenAPI tools (either could match `/users/roles/sessions`).
  *
  * @module
  */
@@ -157,7 +159,7 @@ export function currentUserSessionRoutes(
   )
 }
 
-/** Registers the admin session routes under the user-management prefix (default `/users`). */
+/** Registers the admin session routes under the user-management prefix (default `/users/sessions`). */
 export function adminSessionRoutes(
   instance: FastifyInstance,
   context: RouteContext,
@@ -174,7 +176,7 @@ export function adminSessionRoutes(
   const userOf = async (id: unknown): Promise<Id> => (await service.getUser(id as Id)).id
 
   app.get(
-    `${prefix}/:id/sessions`,
+    `${prefix}/sessions/:id`,
     {
       preValidation,
       schema: {
@@ -194,7 +196,7 @@ export function adminSessionRoutes(
   )
 
   app.delete(
-    `${prefix}/:id/sessions`,
+    `${prefix}/sessions/:id`,
     {
       preValidation,
       schema: {
@@ -220,7 +222,7 @@ export function adminSessionRoutes(
   )
 
   app.delete(
-    `${prefix}/:id/sessions/:sessionId`,
+    `${prefix}/sessions/:id/:sessionId`,
     {
       preValidation,
       schema: {
