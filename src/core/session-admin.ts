@@ -134,6 +134,11 @@ export function describeUserAgent(userAgent: string | null): { browser: string |
  */
 export class StoredSessionSource implements SessionSource {
   readonly kind = 'session'
+  /**
+   * Sessions unused this long are over (the backend refuses them), so they are not listed. Default: `null`
+   * (only the absolute end counts); the Fastify plugin sets its `session.idleTimeoutSeconds`.
+   */
+  idleTimeoutMs: number | null = null
   readonly #sessions: SessionRepository
   readonly #now: () => number
 
@@ -144,8 +149,11 @@ export class StoredSessionSource implements SessionSource {
 
   async #live(userId: Id): Promise<SessionRecord[]> {
     const now = this.#now()
-    // An expired row the sweep has not removed yet is not a session any more: it is left out.
-    return (await this.#sessions.listForUser(userId)).filter((s) => s.expiresAt > now)
+    const idle = this.idleTimeoutMs
+    // A row past its end that the sweep has not removed yet is not a session any more: it is left out.
+    return (await this.#sessions.listForUser(userId)).filter(
+      (s) => s.expiresAt > now && (idle === null || s.lastSeenAt + idle > now),
+    )
   }
 
   async list(userId: Id, currentCredentialId: string | null): Promise<SessionListItem[]> {
@@ -191,11 +199,27 @@ export class StoredSessionSource implements SessionSource {
  */
 export class SessionAdmin {
   readonly #sources: SessionSource[] = []
+  readonly #stored: StoredSessionSource | null
   readonly #logger: Logger
 
   constructor(options: { sessions: SessionRepository | undefined; now: () => number; logger: Logger }) {
     this.#logger = options.logger
-    if (options.sessions) this.#sources.push(new StoredSessionSource(options.sessions, options.now))
+    this.#stored = options.sessions ? new StoredSessionSource(options.sessions, options.now) : null
+    if (this.#stored) this.#sources.push(this.#stored)
+  }
+
+  /**
+   * Leaves stored sessions idle for this long out of the list, as the session backend refuses them. The
+   * Fastify plugin calls it with `session.idleTimeoutSeconds`; an application with its own backend calls it
+   * with its timeout.
+   *
+   * @example
+   * ```ts
+   * service.sessions.setIdleTimeout(3600)
+   * ```
+   */
+  setIdleTimeout(seconds: number): void {
+    if (this.#stored) this.#stored.idleTimeoutMs = seconds * 1000
   }
 
   /** Adds a source of another credential kind (refresh-token families); its items join the list. */

@@ -117,6 +117,20 @@ export function sessionsSuite(dialect: TestDialect): void {
       assert.equal(after[0]?.lastSeenAt, new Date(t.clock.now()).toISOString())
     })
 
+    it('leaves out a session that has been idle past the idle timeout', async () => {
+      const { email } = await t.createUser()
+      const laptop = await loginFrom(t, email)
+      const phone = await loginFrom(t, email)
+      t.clock.advance(1800)
+      assert.equal(await me(laptop), 200)
+      t.clock.advance(1801)
+      assert.deepEqual(
+        (await list(laptop)).map((s) => s.current),
+        [true],
+      )
+      assert.equal(await me(phone), 401, 'the backend refuses it too')
+    })
+
     it('ending one device logs that device out and not this one', async () => {
       const { email, user } = await t.createUser()
       const laptop = await loginFrom(t, email, { userAgent: FIREFOX_LINUX })
@@ -186,6 +200,7 @@ export function sessionsSuite(dialect: TestDialect): void {
       const res = await t.request({ method: 'POST', url: '/users/me/sessions/end-others', headers: keep })
       assert.equal(res.statusCode, 200, res.body)
       assert.deepEqual(json(res), { ended: 2 })
+      assert.ok(events('authn_session_ended').some((e) => e.scope === 'others' && e.count === 2))
       for (const other of others) assert.equal(await me(other), 401)
       assert.equal(await me(keep), 200)
       assert.deepEqual(
