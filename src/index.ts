@@ -38,6 +38,15 @@ export type {
   UserRepository,
   UserUpdateOptions,
 } from './core/repositories.js'
+export {
+  describeUserAgent,
+  SessionAdmin,
+  type SessionKind,
+  type SessionListItem,
+  type SessionSource,
+  StoredSessionSource,
+  sessionHandle,
+} from './core/session-admin.js'
 export type { BaseUser, Id, IdType, NewUser, Role, UserFieldSchema, UserPatch } from './core/user.js'
 export {
   type AddUserOptions,

@@ -9,10 +9,12 @@ import { assignRoleCommand } from './commands/assign-role.js'
 import { createRoleCommand } from './commands/create-role.js'
 import { createUserCommand } from './commands/create-user.js'
 import { deleteUserCommand } from './commands/delete-user.js'
+import { endSessionsCommand } from './commands/end-sessions.js'
 import { importUsersCommand } from './commands/import-users.js'
 import { listUsersCommand } from './commands/list-users.js'
 import { migrateCommand } from './commands/migrate.js'
 import { revokeRoleCommand } from './commands/revoke-role.js'
+import { sessionsCommand } from './commands/sessions.js'
 import { type CliIo, processIo, reportError } from './output.js'
 
 /**
@@ -44,6 +46,8 @@ export function createProgram(io: CliIo): Command {
     listUsersCommand,
     deleteUserCommand,
     importUsersCommand,
+    sessionsCommand,
+    endSessionsCommand,
   ]
   for (const make of commands) {
     // Commands built on their own do not inherit the program's settings; copy them, so every command's

@@ -158,6 +158,8 @@ export interface SessionRepository {
   delete(id: string): Promise<boolean>
   /** Ends every session of a user; returns how many. */
   deleteForUser(userId: Id): Promise<number>
+  /** Every stored session of a user (expired ones not yet swept may be among them), in any order. */
+  listForUser(userId: Id): Promise<SessionRecord[]>
   /** Removes sessions whose absolute end is before `now`; returns how many. */
   deleteExpired(now: number): Promise<number>
 }

@@ -47,6 +47,7 @@ import * as roles from './role-admin.js'
 import type { ServiceContext } from './service-context.js'
 import { serviceNotices, UserServiceHooks } from './service-hooks.js'
 import { resolveServiceOptions, type TokenLifetimes, type UserServiceOptions } from './service-options.js'
+import { SessionAdmin } from './session-admin.js'
 import type { BaseUser, Id, NewUser, Role, UserPatch } from './user.js'
 import type { AddUserOptions } from './user-admin.js'
 import * as users from './user-admin.js'
@@ -115,6 +116,12 @@ export class BaseUserService<
   readonly adminGuard: AdminGuard<U>
   /** The cap on mails to one address, or `null` when off. */
   readonly mailCap: MailCap | null
+  /**
+   * The user's sessions of every kind: `sessions.list(userId, currentCredentialId)`, `end`, `endOthers`
+   * ("log out everywhere else"); "log out everywhere" is {@link revokeCredentials}. Another credential kind
+   * adds its source with `addSource`.
+   */
+  readonly sessions: SessionAdmin
   /** What the collaborators share; the service itself answers their calls for hooks and senders. */
   readonly #context: ServiceContext<U, R, Req>
 
@@ -137,6 +144,11 @@ export class BaseUserService<
     this.logger = resolved.logger
     this.adminGuard = resolved.adminGuard
     this.mailCap = resolved.mailCap
+    this.sessions = new SessionAdmin({
+      sessions: resolved.sessionRepository,
+      now: () => this.clock.now(),
+      logger: this.logger,
+    })
     this.#context = { ...resolved, service: this, notices: serviceNotices(this) }
   }
 

@@ -108,7 +108,7 @@ export function buildBackends(
       if (!sessions) {
         fail(option, 'uses the session strategy, which needs the service to have a `sessionRepository`')
       }
-      return new SessionBackend({
+      const backend = new SessionBackend({
         name,
         transport: spec.transport,
         users: service.userRepository,
@@ -119,6 +119,9 @@ export function buildBackends(
         absoluteTimeoutSeconds: deps.session?.absoluteTimeoutSeconds,
         requireVerified,
       })
+      // The session list leaves out what this backend would refuse as idle.
+      service.sessions.setIdleTimeout(backend.idleTimeoutMs / 1000)
+      return backend
     }
     if (!deps.tokenDenylist) {
       fail(

@@ -47,6 +47,13 @@ export type OperationId =
   | 'deleteRole'
   | 'assignRole'
   | 'revokeRole'
+  | 'listSessions'
+  | 'endSession'
+  | 'endOtherSessions'
+  | 'logoutEverywhere'
+  | 'listUserSessions'
+  | 'endUserSessions'
+  | 'endUserSession'
 
 /** The credential cookie an operation sets (cookie backends only). */
 type CookieEffect = 'issues' | 'clears'
@@ -158,6 +165,21 @@ export const OPERATIONS: Readonly<Record<OperationId, OperationFacts>> = {
     errors: ['ERR_NOT_FOUND', 'ERR_ROLE_NOT_ASSIGNED', ...ADMIN_LOCKOUT],
     admin: true,
   },
+  listSessions: { success: { 200: 'The sessions of the current user.' }, errors: [] },
+  endSession: { success: { 204: 'Session ended.' }, errors: ['ERR_NOT_FOUND'] },
+  endOtherSessions: { success: { 200: 'How many other sessions ended.' }, errors: [] },
+  logoutEverywhere: {
+    success: { 204: 'Every credential ended.' },
+    errors: ['ERR_NOT_FOUND'],
+    cookie: 'clears',
+  },
+  listUserSessions: { success: { 200: "The user's sessions." }, errors: ['ERR_NOT_FOUND'], admin: true },
+  endUserSessions: {
+    success: { 204: 'Every credential of the user ended.' },
+    errors: ['ERR_NOT_FOUND'],
+    admin: true,
+  },
+  endUserSession: { success: { 204: 'Session ended.' }, errors: ['ERR_NOT_FOUND'], admin: true },
 }
 
 // Fastify's own answers to a body it cannot take; the error handler keeps their status and code.

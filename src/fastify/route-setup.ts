@@ -18,6 +18,7 @@ import { currentUserRoutes } from './routes/current-user-routes.js'
 import { passwordResetRoutes } from './routes/password-reset-routes.js'
 import { registerRoutes } from './routes/register-routes.js'
 import { roleManagementRoutes } from './routes/role-management-routes.js'
+import { adminSessionRoutes, currentUserSessionRoutes } from './routes/session-routes.js'
 import { userManagementRoutes } from './routes/user-management-routes.js'
 import { verificationRoutes } from './routes/verification-routes.js'
 import { apiSecurityHeaders } from './security-headers.js'
@@ -88,9 +89,15 @@ export async function registerPluginRoutes(
     if (groups.verification !== false) verificationRoutes(routes, context, groups.verification ?? {})
     if (groups.passwordReset !== false) passwordResetRoutes(routes, context, groups.passwordReset ?? {})
     if (groups.currentUser !== false) currentUserRoutes(routes, context, groups.currentUser ?? {})
+    if (groups.currentUser !== false) {
+      const { path = '/users/me', tags = ['current user'] } = groups.currentUser ?? {}
+      currentUserSessionRoutes(routes, context, { path, tags })
+    }
     if (groups.userManagement !== false) {
       const config = groups.userManagement ?? {}
       userManagementRoutes(routes, context, config, adminGuards(config.guards))
+      const { pathPrefix = '/users', tags = ['users'] } = config
+      adminSessionRoutes(routes, context, { prefix: pathPrefix, tags }, adminGuards(config.guards))
     }
     if (groups.roleManagement !== false) {
       const config = groups.roleManagement ?? {}

@@ -94,6 +94,18 @@ export function sessionRepositoryTests(fixture: Fixture<RepositoryPorts>): void 
       assert.equal(await sessions().deleteForUser(ada), 0)
     })
 
+    it("lists one user's sessions as stored, and no other user's", async () => {
+      const [ada, bob, eve] = [await userId(), await userId(), await userId()]
+      const mine = [record(ada, { ip: null, userAgent: null }), record(ada, { authVersion: 2 })]
+      const theirs = record(bob)
+      for (const s of [...mine, theirs]) await sessions().create(s)
+      const listed = await sessions().listForUser(ada)
+      const byId = (a: SessionRecord, b: SessionRecord) => a.id.localeCompare(b.id)
+      assert.deepEqual([...listed].sort(byId), [...mine].sort(byId))
+      assert.deepEqual(await sessions().listForUser(bob), [theirs])
+      assert.deepEqual(await sessions().listForUser(eve), [])
+    })
+
     it('sweeps the sessions whose end is before now, counting them; one ending now stays', async () => {
       const owner = await userId()
       const old = (expiresAt: number) =>

@@ -431,6 +431,8 @@ describe('fastify-users CLI: usage and unreachable databases', () => {
     'revoke-role',
     'list-users',
     'delete-user',
+    'sessions',
+    'end-sessions',
   ]
 
   it('has --help on every command', async () => {

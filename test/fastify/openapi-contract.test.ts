@@ -313,7 +313,7 @@ describe("OpenAPI contract, in an application's own document", () => {
       await app.ready()
       const doc = app.swagger() as unknown as OpenApi
       const ours = operations(doc)
-      assert.equal(ours.length, 23)
+      assert.equal(ours.length, 30)
       for (const { path, method, op } of ours) {
         assert.ok(op.operationId, `${method} ${path}`)
         const problem = op.responses['503']?.content?.['application/problem+json']?.schema as {

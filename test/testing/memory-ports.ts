@@ -33,6 +33,9 @@ export function memoryPorts(): RepositoryPorts {
       async deleteForUser(userId) {
         return sweep(sessions, (s) => s.userId === userId)
       },
+      async listForUser(userId) {
+        return [...sessions.values()].filter((s) => s.userId === userId).map((s) => ({ ...s }))
+      },
       async deleteExpired(now) {
         return sweep(sessions, (s) => s.expiresAt < now)
       },

@@ -49,7 +49,15 @@ export class KyselySessionRepository implements SessionRepository {
 
   async find(id: string): Promise<SessionRecord | null> {
     const [row] = await this.#byId.execute([id])
-    if (!row) return null
+    return row ? this.#record(row) : null
+  }
+
+  async listForUser(userId: Id): Promise<SessionRecord[]> {
+    const rows = await this.#db.selectFrom('sessions').selectAll().where('user_id', '=', userId).execute()
+    return rows.map((row) => this.#record(row as Record<string, unknown>))
+  }
+
+  #record(row: Record<string, unknown>): SessionRecord {
     return {
       id: String(row.id),
       userId: this.#idType === 'integer' ? toNumber(row.user_id) : String(row.user_id),
