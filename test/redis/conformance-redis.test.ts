@@ -9,6 +9,7 @@ import { Redis } from 'ioredis'
 import { createRedisStores } from '../../src/persistence/redis/index.js'
 import { describeRepositoryConformance } from '../../src/testing/index.js'
 import { redisTestUrl, testRedis } from '../helpers/databases.js'
+import { keysUnder } from './keys.js'
 
 const prefix = `fu-test-${randomBytes(6).toString('hex')}:`
 let client: Redis | undefined
@@ -17,13 +18,6 @@ async function connect(): Promise<Redis> {
   client ??= new Redis(redisTestUrl() as string, { lazyConnect: true, maxRetriesPerRequest: 1 })
   if (client.status === 'wait') await client.connect()
   return client
-}
-
-/** Every key under the prefix, by SCAN (never KEYS on a shared server). */
-export async function keysUnder(redis: Redis, keyPrefix: string): Promise<string[]> {
-  const keys: string[] = []
-  for await (const batch of redis.scanStream({ match: `${keyPrefix}*`, count: 500 })) keys.push(...batch)
-  return keys
 }
 
 describeRepositoryConformance({
