@@ -22,7 +22,7 @@ import {
 import type { FlatOptions } from './normalize-options.js'
 import type { PagesOptions } from './pages.js'
 import type { RateLimitOptions } from './rate-limit.js'
-import type { RedisPluginOptions } from './redis-setup.js'
+import type { RedisPluginOptions } from './redis-options.js'
 
 /**
  * Guards of a route group: hooks run at preValidation, before the input is validated (any fails: refused),

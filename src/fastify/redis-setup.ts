@@ -8,30 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import { createRedisClient } from '../persistence/redis/redis-client.js'
 import type { RateLimitOptions } from './rate-limit.js'
-
-/**
- * What the `redis` option takes besides a URL: an ioredis client (`Redis` or `Cluster` of `ioredis` 5),
- * described by shape so that applications without ioredis need not have its types.
- */
-export interface RedisClientLike {
-  evalsha: (...args: never[]) => unknown
-  quit: () => Promise<unknown>
-}
-
-/** The plugin's Redis options; top-level, or in the `database` group under the same names. */
-export interface RedisPluginOptions {
-  /**
-   * Keep the short-lived shared state in Redis (or Valkey): sessions, the deny-list of logged-out access
-   * tokens, login-throttle counters, mail caps, the admin lock and the per-IP rate-limit counts (unless
-   * `rateLimit.redis` names another client). Users and roles stay in the SQL database. A URL
-   * (`redis://`, `rediss://`) makes a client the plugin closes with the app; a client the application
-   * passes is left open. Needs the `ioredis` package. With a constructed `service`, only the rate-limit
-   * counts move (the service brings its own stores). Default: none, everything in the database.
-   */
-  redis?: string | RedisClientLike
-  /** Prepended to every key the plugin writes to `redis`, so several apps share one server. Default: `'fastify-users:'`. */
-  redisPrefix?: string
-}
+import type { RedisPluginOptions } from './redis-options.js'
 
 /** The plugin's Redis client and key prefix, once connected. */
 export interface PluginRedis {
