@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
-import { createRedisStores } from '../../src/persistence/redis/index.js'
+import { createRedisStores, RedisExclusiveLock } from '../../src/persistence/redis/index.js'
 import { describeRepositoryConformance } from '../../src/testing/index.js'
 import { redisTestUrl, testRedis } from '../helpers/databases.js'
 import { keysUnder } from './keys.js'
@@ -31,7 +31,7 @@ describeRepositoryConformance({
   },
 })
 
-describe('Redis stores: every key expires', { skip: testRedis.skip }, () => {
+describe('Redis stores: expiry, bounds, and the lock across instances', { skip: testRedis.skip }, () => {
   after(async () => {
     if (!client) return
     const keys = await keysUnder(client, prefix)
@@ -85,5 +85,35 @@ describe('Redis stores: every key expires', { skip: testRedis.skip }, () => {
     assert.equal(await stores.sessionRepository.find(ids[0] as string), null)
     assert.notEqual(await stores.sessionRepository.find(ids[4] as string), null)
     assert.equal(await stores.sessionRepository.deleteForUser(7), 3)
+  })
+
+  it('excludes across two lock objects (two instances) on one key', async () => {
+    const redis = await connect()
+    const key = `${prefix}lock-two`
+    const [a, b] = [new RedisExclusiveLock(redis, { key }), new RedisExclusiveLock(redis, { key })]
+    let inside = 0
+    let most = 0
+    const run = (lock: RedisExclusiveLock) =>
+      lock.runExclusive(async () => {
+        inside += 1
+        most = Math.max(most, inside)
+        await new Promise((resolve) => setImmediate(resolve))
+        await redis.ping()
+        inside -= 1
+      })
+    await Promise.all([run(a), run(b), run(a), run(b)])
+    assert.equal(most, 1, 'two lock objects ran inside the lock at once')
+  })
+
+  it('never releases a lock another owner holds (after its own expired)', async () => {
+    const redis = await connect()
+    const key = `${prefix}lock-owner`
+    const lock = new RedisExclusiveLock(redis, { key })
+    await lock.runExclusive(async () => {
+      // As if our hold had expired and another instance had taken the lock meanwhile.
+      await redis.set(key, 'another-owner', 'PX', 60_000)
+    })
+    assert.equal(await redis.get(key), 'another-owner')
+    await redis.del(key)
   })
 })
