@@ -46,5 +46,6 @@ export {
   type RateLimitOptions,
   type RateLimitRule,
 } from './rate-limit.js'
+export type { RedisClientLike, RedisPluginOptions } from './redis-options.js'
 export { type CloseOnSignalsOptions, closeOnSignals, type GracefulShutdown } from './shutdown.js'
 export type { FastifyUsersService, RequestUser } from './types.js'

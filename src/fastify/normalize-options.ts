@@ -31,6 +31,8 @@ const DATABASE_GROUP = {
   migrate: 'migrate',
   migrations: 'migrations',
   tables: 'tables',
+  redis: 'redis',
+  redisPrefix: 'redisPrefix',
 }
 const USER_GROUP = {
   idType: 'idType',

@@ -22,6 +22,7 @@ import {
 import type { FlatOptions } from './normalize-options.js'
 import type { PagesOptions } from './pages.js'
 import type { RateLimitOptions } from './rate-limit.js'
+import type { RedisPluginOptions } from './redis-options.js'
 
 /**
  * Guards of a route group: hooks run at preValidation, before the input is validated (any fails: refused),
@@ -177,7 +178,7 @@ export interface AuthOptions {
  * const database: DatabaseOptions = { connection: 'sqlite:data/app.db', migrate: true }
  * ```
  */
-export interface DatabaseOptions {
+export interface DatabaseOptions extends RedisPluginOptions {
   /** A URL the plugin connects to (and closes on shutdown), or a Kysely instance the application owns. */
   connection: string | Kysely<unknown>
   /** The same as the top-level `connectTimeoutMs`. */
@@ -254,7 +255,7 @@ export interface MailSettings {
  * group of its concern (`database`, `user`, `service`, `auth`, `mail`, `routes`, `openapi`, `rateLimit`);
  * giving one option in both places is refused.
  */
-export interface FastifyUsersOptions {
+export interface FastifyUsersOptions extends RedisPluginOptions {
   /**
    * Signs tokens; at least 32 bytes. A list rotates: the first signs, all verify. Required unless a
    * constructed `service` is given (it signs with its own).

@@ -7,6 +7,7 @@
 import fastifyCookie from '@fastify/cookie'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
+import { createRedisStores } from '../persistence/redis/index.js'
 import { buildBackends } from './backends.js'
 import { installConfigGuards } from './config-guards.js'
 import { setUpDatabase } from './database-setup.js'
@@ -18,6 +19,7 @@ import { installNotFound, installProblemAnswers, PluginPaths } from './not-found
 import { appHasSwagger, securityOf } from './openapi.js'
 import { type FastifyUsersOptions, resolveOptions } from './options.js'
 import { type PageName, pagesApiPaths, registerPages, resolvePages } from './pages.js'
+import { rateLimitWithRedis, setUpRedis } from './redis-setup.js'
 import { AUTHENTICATOR, RequestAuthenticator } from './request-auth.js'
 import type { RouteContext } from './route-context.js'
 import { registerPluginRoutes } from './route-setup.js'
@@ -36,6 +38,13 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
   const resolved = resolveOptions(flat)
   const pages = resolvePages(flat.pages)
   const db = await setUpDatabase(fastify, flat, resolved.idType)
+  // `redis.client` is the one Redis connection of the plugin: its stores and rate-limit counts use it.
+  const redis = await setUpRedis(fastify, flat)
+  flat.rateLimit = rateLimitWithRedis(flat.rateLimit, redis)
+  const clock = flat.clock
+  const sharedStores = redis
+    ? createRedisStores(redis.client, { prefix: redis.prefix, now: clock ? () => clock.now() : undefined })
+    : undefined
   const pageApi = pagesApiPaths(flat)
   // With the plugin's pages on, a link opens the page (under the prefix the plugin is registered with),
   // unless `linkPaths` says otherwise.
@@ -44,7 +53,14 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     for (const name of Object.keys(pageApi) as PageName[])
       pageLinks[name] = `${fastify.prefix}${pages.paths[name]}`
   }
-  const { service, tokenDenylist } = setUpService(flat, db, resolved.idType, fastify.log, pageLinks)
+  const { service, tokenDenylist } = setUpService(
+    flat,
+    db,
+    resolved.idType,
+    fastify.log,
+    pageLinks,
+    sharedStores,
+  )
 
   const backends = buildBackends(flat.backends, {
     service,

@@ -13,8 +13,14 @@
  * @module
  */
 import fastifyRateLimit, { normalizeIP } from '@fastify/rate-limit'
-import type { FastifyInstance, onRequestHookHandler, RouteOptions } from 'fastify'
-import { RateLimitedError } from '../kernel/errors.js'
+import type {
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  onRequestHookHandler,
+  RouteOptions,
+} from 'fastify'
+import { DatabaseUnavailableError, RateLimitedError } from '../kernel/errors.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -180,16 +186,22 @@ export async function createRateLimits(
       for (const group of GROUPS) {
         const rule = resolved.rules[group]
         if (!rule) continue
-        limiters.set(
-          group,
-          scope.rateLimit({
-            max: rule.max,
-            timeWindow: rule.windowSeconds * 1000,
-            // One count per group and address, whichever route of the group is called.
-            keyGenerator: (request) => `${group}|${normalizeIP(request.ip, 64)}`,
-            errorResponseBuilder: (_request, context) => new RateLimitedError(context.ttl / 1000),
-          }) as onRequestHookHandler,
-        )
+        const limiter = scope.rateLimit({
+          max: rule.max,
+          timeWindow: rule.windowSeconds * 1000,
+          // One count per group and address, whichever route of the group is called.
+          keyGenerator: (request) => `${group}|${normalizeIP(request.ip, 64)}`,
+          errorResponseBuilder: (_request, context) => new RateLimitedError(context.ttl / 1000),
+        }) as (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>
+        // A failing count store (Redis down) refuses the request with a 503, never a 500.
+        limiters.set(group, (async (request, reply) => {
+          try {
+            return await limiter(request, reply)
+          } catch (err) {
+            if (err instanceof RateLimitedError) throw err
+            throw new DatabaseUnavailableError({ cause: err })
+          }
+        }) as onRequestHookHandler)
       }
     })
     done()

@@ -6,14 +6,29 @@
  */
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
-import type { TokenDenylist } from '../core/repositories.js'
+import type { ExclusiveLock } from '../core/admin-guard.js'
+import type { MailCapStore } from '../core/mail-cap.js'
+import type { LoginAttemptStore, SessionRepository, TokenDenylist } from '../core/repositories.js'
 import type { BaseUser, IdType, Role } from '../core/user.js'
 import { BaseUserService, type UserServiceOptions } from '../core/user-service.js'
 import { createKyselyRepositories } from '../persistence/kysely/index.js'
 import type { FlatOptions } from './normalize-options.js'
 import type { PageName } from './pages.js'
 
-type KyselyRepositories = ReturnType<typeof createKyselyRepositories>
+/** The short-lived stores, which move to Redis when the plugin's `redis` option is set. */
+export interface SharedStores {
+  sessionRepository: SessionRepository
+  tokenDenylist: TokenDenylist
+  loginAttemptStore: LoginAttemptStore
+  mailCapStore: MailCapStore
+  adminLock: ExclusiveLock
+}
+
+type KyselyRepositories = Pick<
+  ReturnType<typeof createKyselyRepositories>,
+  'userRepository' | 'roleRepository'
+> &
+  SharedStores
 
 /** Where mailed links point when `linkPaths` does not say: the plugin's own pages, when they are on. */
 export type LinkDefaults = Partial<Record<PageName, string>>
@@ -94,15 +109,19 @@ export function setUpService(
   idType: IdType,
   logger: FastifyBaseLogger,
   linkDefaults: LinkDefaults = {},
+  shared?: SharedStores,
 ): PluginService {
   const clock = options.clock
-  const repos = db
-    ? createKyselyRepositories(db, {
-        idType,
-        tables: options.tables,
-        userFields: options.userFields,
-        now: clock ? () => clock.now() : undefined,
-      })
+  const repos: KyselyRepositories | undefined = db
+    ? {
+        ...createKyselyRepositories(db, {
+          idType,
+          tables: options.tables,
+          userFields: options.userFields,
+          now: clock ? () => clock.now() : undefined,
+        }),
+        ...shared,
+      }
     : undefined
   if (options.serviceInstance) {
     const service = options.serviceInstance as PluginService['service']
