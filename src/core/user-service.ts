@@ -34,6 +34,7 @@ import { type PurgeResult, purgeExpired } from './housekeeping.js'
 import { canonicalEmail } from './identifiers.js'
 import type { LoginThrottleOptions } from './login-throttle.js'
 import type { MailCap } from './mail-cap.js'
+import * as oauth from './oauth-accounts.js'
 import * as passwordReset from './password-reset.js'
 import type {
   LoginAttemptStore,
@@ -58,6 +59,7 @@ export type { AuthenticationData } from './authentication.js'
 export { emailFingerprint, loginAttemptKey, passwordFingerprint } from './fingerprints.js'
 export type { PurgeResult } from './housekeeping.js'
 export type { LoginThrottleOptions } from './login-throttle.js'
+export type { LinkedAccount, OAuthAccountRepository, OAuthIdentity } from './oauth-accounts.js'
 export type { TokenLifetimes, UserServiceOptions } from './service-options.js'
 export type { AddUserOptions } from './user-admin.js'
 
@@ -484,6 +486,33 @@ export class BaseUserService<
   /** Takes a role from a user; returns the user with their roles. Not assigned throws {@link RoleNotAssignedError}. */
   async revokeRole(userId: Id, roleId: Id, options: AdminActionOptions = {}): Promise<U> {
     return roles.revokeRole(this.#context, userId, roleId, options)
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Identity providers (rules in oauth-accounts.ts)
+
+  /** The user a checked provider identity logs in: linked, created, or refused by the linking rules. */
+  async signInWithOAuth(identity: oauth.OAuthIdentity, request?: Req): Promise<U | null> {
+    return oauth.signInWithOAuth({ ...this.#context, oauthHooks: this }, identity, request)
+  }
+
+  /** Links a checked provider identity to a user who is logged in. */
+  async linkOAuthAccount(
+    userId: Id,
+    identity: oauth.OAuthIdentity,
+    request?: Req,
+  ): Promise<oauth.LinkedAccount> {
+    return oauth.linkOAuthAccount({ ...this.#context, oauthHooks: this }, userId, identity, request)
+  }
+
+  /** Unlinks a provider; refuses (`LastLoginMethodError`) to leave the user no way to log in. */
+  async unlinkOAuthAccount(userId: Id, provider: string): Promise<void> {
+    return oauth.unlinkOAuthAccount({ ...this.#context, oauthHooks: this }, userId, provider)
+  }
+
+  /** The provider identities linked to a user (empty without an `oauthAccountRepository`). */
+  async listLinkedAccounts(userId: Id): Promise<oauth.LinkedAccount[]> {
+    return oauth.listLinkedAccounts(this.#context, userId)
   }
 
   // ---------------------------------------------------------------------------------------------------

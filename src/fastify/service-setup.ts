@@ -44,6 +44,7 @@ export function serviceOptionsFrom(
     userRepository: repos.userRepository,
     roleRepository: repos.roleRepository,
     sessionRepository: repos.sessionRepository,
+    oauthAccountRepository: repos.oauthAccountRepository,
     tokenDenylist: options.tokenDenylist ?? repos.tokenDenylist,
     loginAttemptStore: repos.loginAttemptStore,
     loginThrottle: options.loginThrottle,
