@@ -44,7 +44,10 @@ export class Browser {
   }
 
   /** One request, no redirect followed. */
-  async request(url: string, init: { method?: string; form?: Record<string, string>; json?: unknown } = {}): Promise<Answer> {
+  async request(
+    url: string,
+    init: { method?: string; form?: Record<string, string>; json?: unknown } = {},
+  ): Promise<Answer> {
     const target = new URL(url)
     const headers = new Headers()
     const cookie = this.cookieHeader(target)

@@ -6,13 +6,15 @@
 import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { Readable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Kysely } from 'kysely'
 import Provider from 'oidc-provider'
+import { runCli } from '../../src/cli/run-cli.js'
 import { fastifyUsers } from '../../src/fastify/index.js'
-import { FLOW_COOKIE } from '../../src/fastify/routes/oauth-routes.js'
 import { FlowSealer } from '../../src/fastify/oauth/flow-cookie.js'
+import { FLOW_COOKIE } from '../../src/fastify/routes/oauth-routes.js'
 import { createTestDatabase, type TestDatabase, type TestDialect } from '../helpers/databases.js'
 import { Browser } from './browser.js'
 
@@ -96,17 +98,25 @@ export function oidcSuite(dialect: TestDialect): void {
     })
 
     /** Starts at `start`, logs in at the provider as `login`, and stops at the callback URL (not requested). */
-    async function toCallback(browser: Browser, start: string, login: string, method = 'GET'): Promise<string> {
+    async function toCallback(
+      browser: Browser,
+      start: string,
+      login: string,
+      method = 'GET',
+    ): Promise<string> {
       const first = await browser.request(start, { method })
       assert.ok(first.location?.startsWith(issuer), `${first.status} ${first.body}`)
       const isCallback = (url: URL) => url.pathname.endsWith('/callback')
-      let page = await browser.follow(first.location, isCallback)
+      let page = await browser.follow(first.location!, isCallback)
       for (let i = 0; i < 3 && !page.location; i++) {
-        const fields: Record<string, string> = /name="login"/.test(page.body) ? { login, password: 'any' } : {}
+        const fields: Record<string, string> = /name="login"/.test(page.body)
+          ? { login, password: 'any' }
+          : {}
         const submitted = await browser.submit(page, fields)
-        page = submitted.location && !isCallback(new URL(submitted.location))
-          ? await browser.follow(submitted.location, isCallback)
-          : submitted
+        page =
+          submitted.location && !isCallback(new URL(submitted.location))
+            ? await browser.follow(submitted.location, isCallback)
+            : submitted
       }
       assert.ok(page.location && isCallback(new URL(page.location)), `stuck at ${page.url}: ${page.status}`)
       return page.location
@@ -124,7 +134,9 @@ export function oidcSuite(dialect: TestDialect): void {
     }
 
     async function linked(browser: Browser) {
-      return JSON.parse((await browser.request(`${base}/users/me/oauth`)).body) as Array<Record<string, unknown>>
+      return JSON.parse((await browser.request(`${base}/users/me/oauth`)).body) as Array<
+        Record<string, unknown>
+      >
     }
 
     function problemCode(body: string): string {
@@ -156,7 +168,9 @@ export function oidcSuite(dialect: TestDialect): void {
         [['idp', 'ada', 'ada@example.com']],
       )
       // No password: a password login is refused like a wrong one.
-      const login = await new Browser().request(`${base}/login`, { json: { email: 'ada@example.com', password: '!oauth' } })
+      const login = await new Browser().request(`${base}/login`, {
+        json: { email: 'ada@example.com', password: '!oauth' },
+      })
       assert.equal(login.status, 401)
       assert.equal(problemCode(login.body), 'ERR_INVALID_CREDENTIALS')
 
@@ -252,13 +266,20 @@ export function oidcSuite(dialect: TestDialect): void {
       const lea = await app.users.addUser({ email: 'lea@example.com', password: PASSWORD }, { verify: true })
       ACCOUNTS['lea-at-idp'] = { email: 'lea.other@example.com', email_verified: false }
       const browser = new Browser()
-      const login = await browser.request(`${base}/login`, { json: { email: 'lea@example.com', password: PASSWORD } })
+      const login = await browser.request(`${base}/login`, {
+        json: { email: 'lea@example.com', password: PASSWORD },
+      })
       assert.equal(login.status, 200, login.body)
       const bad = await browser.request(`${base}/users/me/oauth/idp/link?redirectTo=https://evil.example`, {
         method: 'POST',
       })
       assert.equal(bad.status, 400)
-      const callback = await toCallback(browser, `${base}/users/me/oauth/idp/link?redirectTo=%2Fsettings`, 'lea-at-idp', 'POST')
+      const callback = await toCallback(
+        browser,
+        `${base}/users/me/oauth/idp/link?redirectTo=%2Fsettings`,
+        'lea-at-idp',
+        'POST',
+      )
       const done = await browser.request(callback)
       assert.equal(done.status, 303, done.body)
       assert.equal(done.location, `${base}/settings`)
@@ -275,10 +296,31 @@ export function oidcSuite(dialect: TestDialect): void {
       assert.deepEqual(await linked(browser), [])
     })
 
+    it('the CLI lists the providers linked to each user', async () => {
+      let out = ''
+      const io = {
+        stdin: Readable.from([]),
+        stdout: { write: (chunk: string) => (out += chunk) },
+        stderr: { write: (chunk: string) => (out += chunk) },
+      }
+      const code = await runCli(
+        ['node', 'fastify-users', 'list-users', '--json', '--database-url', database.url],
+        io,
+      )
+      assert.equal(code, 0, out)
+      const items = (JSON.parse(out) as { items: Array<{ email: string; linkedAccounts: unknown[] }> }).items
+      assert.deepEqual(items.find((u) => u.email === 'ada@example.com')?.linkedAccounts, [
+        { provider: 'idp', subject: 'ada', email: 'ada@example.com' },
+      ])
+      assert.deepEqual(items.find((u) => u.email === 'dan@example.com')?.linkedAccounts, [])
+    })
+
     it('a link started without a login, or a redirect target outside the allow-list, is refused', async () => {
       const anonymous = await new Browser().request(`${base}/users/me/oauth/idp/link`, { method: 'POST' })
       assert.equal(anonymous.status, 401)
-      const outside = await new Browser().request(`${base}/oauth/idp/authorize?redirectTo=https%3A%2F%2Fevil.example`)
+      const outside = await new Browser().request(
+        `${base}/oauth/idp/authorize?redirectTo=https%3A%2F%2Fevil.example`,
+      )
       assert.equal(outside.status, 400)
       assert.equal(problemCode(outside.body), 'ERR_VALIDATION')
       const unknown = await new Browser().request(`${base}/oauth/nope/authorize`)
