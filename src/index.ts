@@ -20,6 +20,14 @@ export type { ExclusiveLock } from './core/admin-guard.js'
 export type { UserFieldValue, UserWith } from './core/custom-field-types.js'
 export { canonicalEmail, canonicalRoleName, canonicalUsername, normalizeEmail } from './core/identifiers.js'
 export type { MailCapStore } from './core/mail-cap.js'
+export {
+  hasUsablePassword,
+  type LinkedAccount,
+  type OAuthAccountRepository,
+  type OAuthHooks,
+  type OAuthIdentity,
+  UNUSABLE_PASSWORD_HASH,
+} from './core/oauth-accounts.js'
 export { type PublicUser, SECRET_USER_FIELDS, withoutSecrets } from './core/public-user.js'
 export type { FastifyUsersRegister, RegisteredService, RegisteredUser } from './core/register.js'
 export type {
@@ -76,9 +84,13 @@ export {
   InvalidCredentialsError,
   InvalidTokenError,
   LastAdminError,
+  LastLoginMethodError,
   MethodNotAllowedError,
   NotFoundError,
   NotVerifiedError,
+  OAuthAccountInUseError,
+  OAuthCallbackError,
+  OAuthLinkRequiredError,
   PasswordPolicyError,
   type PasswordPolicyReason,
   PasswordRequiredError,

@@ -9,6 +9,7 @@
 import type { UserMailKind } from '../mail/messages.js'
 import type { AuthenticationData } from './authentication.js'
 import { Notices, type NoticesOptions } from './notices.js'
+import type { LinkedAccount, OAuthIdentity } from './oauth-accounts.js'
 import type { BaseUser } from './user.js'
 
 let noticesOf: <U extends BaseUser>(hooks: UserServiceHooks<U, never>) => Notices<U>
@@ -54,6 +55,20 @@ export class UserServiceHooks<U extends BaseUser, Req> {
 
   /** Runs after a successful authentication. Default: nothing. */
   async postLoginHook(_user: U, _request?: Req): Promise<void> {}
+
+  /**
+   * Runs before a sign-in with an identity provider, with the identity it asserts; return `false` (or
+   * throw) to refuse it. Default: allow.
+   */
+  async preOAuthLoginHook(_identity: OAuthIdentity, _request?: Req): Promise<boolean | undefined> {
+    return true
+  }
+
+  /** Runs after a successful sign-in with an identity provider. Default: nothing. */
+  async postOAuthLoginHook(_user: U, _identity: OAuthIdentity, _request?: Req): Promise<void> {}
+
+  /** Runs after a provider identity is linked to a user (automatically or by the user). Default: nothing. */
+  async postOAuthLinkHook(_user: U, _account: LinkedAccount, _request?: Req): Promise<void> {}
 
   /** Runs before registration, with the raw data (the plaintext password included). Throw to refuse. */
   async preRegistrationHook(_data: Record<string, unknown>, _request?: Req): Promise<void> {}

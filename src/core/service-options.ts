@@ -5,6 +5,7 @@
  *
  * @module
  */
+
 import { type Clock, systemClock } from '../kernel/clock.js'
 import { type Logger, silentLogger } from '../kernel/logger.js'
 import type { Mailer } from '../mail/mailer.js'
@@ -17,6 +18,7 @@ import { canonicalRoleName } from './identifiers.js'
 import { LoginThrottle, type LoginThrottleOptions, resolveLoginThrottle } from './login-throttle.js'
 import { MailCap, type MailCapOptions, type MailCapStore } from './mail-cap.js'
 import type { MailPost } from './notices.js'
+import type { OAuthAccountRepository } from './oauth-accounts.js'
 import type { NewPasswordCheck } from './ports.js'
 import type {
   LoginAttemptStore,
@@ -70,6 +72,8 @@ export interface UserServiceOptions<U extends BaseUser = BaseUser, R extends Rol
    * session rows at once.
    */
   sessionRepository?: SessionRepository
+  /** Where identity-provider links live; needed by the provider sign-in methods. Default: none. */
+  oauthAccountRepository?: OAuthAccountRepository
   /**
    * The deny-list of the JWT backends (`createKyselyRepositories(db).tokenDenylist`); given, `purgeExpired()`
    * sweeps its expired entries too. Default: none.
@@ -150,6 +154,7 @@ export interface ResolvedServiceOptions<U extends BaseUser, R extends Role> {
   userRepository: UserRepository<U>
   roleRepository: RoleRepository<R> | undefined
   sessionRepository: SessionRepository | undefined
+  oauthAccountRepository: OAuthAccountRepository | undefined
   tokenDenylist: TokenDenylist | undefined
   /** `null` when throttling is off (`loginThrottle: false`, or no `loginAttemptStore`). */
   loginThrottle: LoginThrottle | null
@@ -230,6 +235,7 @@ export function resolveServiceOptions<U extends BaseUser, R extends Role>(
     userRepository: options.userRepository,
     roleRepository: options.roleRepository,
     sessionRepository: options.sessionRepository,
+    oauthAccountRepository: options.oauthAccountRepository,
     tokenDenylist: options.tokenDenylist,
     // Without a store there is nowhere to count, so throttling is off (documented on the option).
     loginThrottle:

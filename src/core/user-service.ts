@@ -33,6 +33,7 @@ import { emailFingerprint } from './fingerprints.js'
 import { type PurgeResult, purgeExpired } from './housekeeping.js'
 import type { LoginThrottleOptions } from './login-throttle.js'
 import type { MailCap } from './mail-cap.js'
+import * as oauth from './oauth-accounts.js'
 import * as passwordReset from './password-reset.js'
 import type {
   LoginAttemptStore,
@@ -59,6 +60,7 @@ export type { AuthenticationData } from './authentication.js'
 export { emailFingerprint, loginAttemptKey, passwordFingerprint } from './fingerprints.js'
 export type { PurgeResult } from './housekeeping.js'
 export type { LoginThrottleOptions } from './login-throttle.js'
+export type { LinkedAccount, OAuthAccountRepository, OAuthIdentity } from './oauth-accounts.js'
 export type { TokenLifetimes, UserServiceOptions } from './service-options.js'
 export type { AddUserOptions } from './user-admin.js'
 
@@ -122,6 +124,8 @@ export class BaseUserService<
    * adds its source with `addSource`.
    */
   readonly sessions: SessionAdmin
+  /** The users' linked identity-provider accounts: `signIn`, `link`, `unlink`, `list` (oauth-accounts.ts). */
+  readonly oauth: oauth.OAuthAccounts<U, Req>
   /** What the collaborators share; the service itself answers their calls for hooks and senders. */
   readonly #context: ServiceContext<U, R, Req>
 
@@ -150,6 +154,7 @@ export class BaseUserService<
       logger: this.logger,
     })
     this.#context = { ...resolved, service: this, notices: serviceNotices(this) }
+    this.oauth = new oauth.OAuthAccounts({ ...this.#context, oauthHooks: this })
   }
 
   // ---------------------------------------------------------------------------------------------------

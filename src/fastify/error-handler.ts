@@ -47,6 +47,10 @@ export const statusByCode: Record<FastifyUsersErrorCode, number> = {
   ERR_BAD_URL: 400,
   ERR_URL_TOO_LONG: 414,
   ERR_SHUTTING_DOWN: 503,
+  ERR_OAUTH_CALLBACK: 400,
+  ERR_OAUTH_LINK_REQUIRED: 409,
+  ERR_OAUTH_ACCOUNT_IN_USE: 409,
+  ERR_LAST_LOGIN_METHOD: 409,
 }
 
 /** One field that failed validation. */

@@ -18,6 +18,7 @@ export {
   redactUrl,
   SECRET_QUERY_PARAMETERS,
 } from './log-redaction.js'
+export type { OAuthOptions, OAuthPreset, OAuthProviderOptions } from './oauth/providers.js'
 export { type OptionalUserRouteConfig, optionalUser } from './optional-auth.js'
 export type {
   AuthBackendEntry,

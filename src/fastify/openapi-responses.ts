@@ -54,6 +54,11 @@ export type OperationId =
   | 'listUserSessions'
   | 'endUserSessions'
   | 'endUserSession'
+  | 'oauthAuthorize'
+  | 'oauthCallback'
+  | 'linkOAuthAccount'
+  | 'listLinkedAccounts'
+  | 'unlinkOAuthAccount'
 
 /** The credential cookie an operation sets (cookie backends only). */
 type CookieEffect = 'issues' | 'clears'
@@ -180,6 +185,34 @@ export const OPERATIONS: Readonly<Record<OperationId, OperationFacts>> = {
     admin: true,
   },
   endUserSession: { success: { 204: 'Session ended.' }, errors: ['ERR_NOT_FOUND'], admin: true },
+  oauthAuthorize: {
+    success: { 302: "Redirect to the identity provider's login." },
+    errors: ['ERR_NOT_FOUND'],
+  },
+  oauthCallback: {
+    success: { 303: 'Logged in (or the provider linked): redirect to the allowed target.' },
+    errors: [
+      'ERR_NOT_FOUND',
+      'ERR_OAUTH_CALLBACK',
+      'ERR_OAUTH_LINK_REQUIRED',
+      'ERR_OAUTH_ACCOUNT_IN_USE',
+      'ERR_CONFLICT',
+      'ERR_USER_EXISTS',
+      'ERR_INVALID_CREDENTIALS',
+      'ERR_NOT_VERIFIED',
+      'ERR_INACTIVE',
+    ],
+    cookie: 'issues',
+  },
+  linkOAuthAccount: {
+    success: { 303: "Redirect to the identity provider's login." },
+    errors: ['ERR_NOT_FOUND'],
+  },
+  listLinkedAccounts: { success: { 200: 'The provider accounts linked to the current user.' }, errors: [] },
+  unlinkOAuthAccount: {
+    success: { 204: 'Unlinked.' },
+    errors: ['ERR_NOT_FOUND', 'ERR_LAST_LOGIN_METHOD'],
+  },
 }
 
 // Fastify's own answers to a body it cannot take; the error handler keeps their status and code.
@@ -220,6 +253,11 @@ const MEANING: Partial<Record<FastifyUsersErrorCode | FrameworkCode, string>> = 
   ERR_BUSY: 'too many password hashes queued; retry after `Retry-After` seconds',
   ERR_DATABASE_UNAVAILABLE: 'the database cannot be reached; retry after `Retry-After` seconds',
   ERR_SHUTTING_DOWN: 'the server is shutting down; retry on another instance or later',
+  ERR_OAUTH_CALLBACK:
+    "the identity provider's answer was refused (state, PKCE, nonce, expired flow); start again",
+  ERR_OAUTH_LINK_REQUIRED: 'an account holds this email: log in to it, then link the provider',
+  ERR_OAUTH_ACCOUNT_IN_USE: 'this provider account is linked to another user',
+  ERR_LAST_LOGIN_METHOD: 'the last way to log in cannot be removed: set a password or link another provider',
   FST_ERR_CTP_INVALID_JSON_BODY: 'the body is not valid JSON',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'an empty body sent as `application/json`',
   FST_ERR_CTP_BODY_TOO_LARGE: 'the body is too large',

@@ -4,6 +4,7 @@
  *
  * @module
  */
+
 import type { preHandlerAsyncHookHandler } from 'fastify'
 import type { Kysely, Migration } from 'kysely'
 import type { AuthBackend, AuthBackendName, AuthStrategy, AuthTransport } from '../auth/auth-backend.js'
@@ -20,6 +21,7 @@ import {
   type TableNamesOption,
 } from '../persistence/kysely/table-names.js'
 import type { FlatOptions } from './normalize-options.js'
+import type { OAuthOptions } from './oauth/providers.js'
 import type { PagesOptions } from './pages.js'
 import type { RateLimitOptions } from './rate-limit.js'
 import type { RedisPluginOptions } from './redis-options.js'
@@ -280,6 +282,8 @@ export interface FastifyUsersOptions extends RedisPluginOptions {
   auth?: AuthOptions
   /** Mail, grouped. */
   mail?: MailSettings
+  /** Sign-in with identity providers (OpenID Connect, OAuth 2); off when absent. See docs/oauth.md. */
+  oauth?: OAuthOptions
   /** The `iss` claim of every token. Default: `'fastify-users'`. */
   issuer?: string
   /**

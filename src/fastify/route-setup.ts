@@ -15,6 +15,7 @@ import { createRateLimits, resolveRateLimits } from './rate-limit.js'
 import type { RouteContext } from './route-context.js'
 import { authRoutes } from './routes/auth-routes.js'
 import { currentUserRoutes } from './routes/current-user-routes.js'
+import { oauthRoutes } from './routes/oauth-routes.js'
 import { passwordResetRoutes } from './routes/password-reset-routes.js'
 import { registerRoutes } from './routes/register-routes.js'
 import { roleManagementRoutes } from './routes/role-management-routes.js'
@@ -102,6 +103,15 @@ export async function registerPluginRoutes(
     if (groups.roleManagement !== false) {
       const config = groups.roleManagement ?? {}
       roleManagementRoutes(routes, context, config, adminGuards(config.guards))
+    }
+    if (options.oauth) {
+      const secret = typeof options.secret === 'string' ? options.secret : options.secret?.[0]
+      oauthRoutes(routes, context, options.oauth, {
+        prefix: routes.prefix,
+        secret,
+        baseUrl: options.baseUrl,
+        mePath: (groups.currentUser ? groups.currentUser.path : undefined) ?? '/users/me',
+      })
     }
     done()
   })

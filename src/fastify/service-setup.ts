@@ -26,7 +26,7 @@ export interface SharedStores {
 
 type KyselyRepositories = Pick<
   ReturnType<typeof createKyselyRepositories>,
-  'userRepository' | 'roleRepository'
+  'userRepository' | 'roleRepository' | 'oauthAccountRepository'
 > &
   SharedStores
 
@@ -59,6 +59,7 @@ export function serviceOptionsFrom(
     userRepository: repos.userRepository,
     roleRepository: repos.roleRepository,
     sessionRepository: repos.sessionRepository,
+    oauthAccountRepository: repos.oauthAccountRepository,
     tokenDenylist: options.tokenDenylist ?? repos.tokenDenylist,
     loginAttemptStore: repos.loginAttemptStore,
     loginThrottle: options.loginThrottle,

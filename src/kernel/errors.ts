@@ -39,6 +39,10 @@ export type FastifyUsersErrorCode =
   | 'ERR_BAD_URL'
   | 'ERR_URL_TOO_LONG'
   | 'ERR_SHUTTING_DOWN'
+  | 'ERR_OAUTH_CALLBACK'
+  | 'ERR_OAUTH_LINK_REQUIRED'
+  | 'ERR_OAUTH_ACCOUNT_IN_USE'
+  | 'ERR_LAST_LOGIN_METHOD'
 
 /**
  * Base class of every error fastify-users throws on purpose.
@@ -402,6 +406,51 @@ export class ShuttingDownError extends FastifyUsersError {
   }
 }
 
+/**
+ * An identity provider's answer could not be accepted: a missing or tampered `state`, a PKCE or `nonce`
+ * mismatch, an expired or foreign flow cookie, an error from the provider, a failed token exchange.
+ * Nothing was changed; the user starts the sign-in again.
+ */
+export class OAuthCallbackError extends FastifyUsersError {
+  readonly code = 'ERR_OAUTH_CALLBACK'
+  constructor(
+    reason = 'the sign-in with the identity provider could not be completed; start it again',
+    options?: { cause?: unknown },
+  ) {
+    super(reason, options)
+  }
+}
+
+/**
+ * A provider identity carries the email of an existing account, but the provider has not verified that
+ * email or the account is not verified: the identity is not linked automatically. The user logs in with
+ * their password first and links the provider from their account.
+ */
+export class OAuthLinkRequiredError extends FastifyUsersError {
+  readonly code = 'ERR_OAUTH_LINK_REQUIRED'
+  constructor() {
+    super(
+      'an account with this email already exists: log in to it first, then link this provider from your account',
+    )
+  }
+}
+
+/** The provider identity is already linked to another account. */
+export class OAuthAccountInUseError extends FastifyUsersError {
+  readonly code = 'ERR_OAUTH_ACCOUNT_IN_USE'
+  constructor() {
+    super('this provider account is already linked to another user')
+  }
+}
+
+/** Unlinking would leave the account with no way to log in (no password and no other provider). */
+export class LastLoginMethodError extends FastifyUsersError {
+  readonly code = 'ERR_LAST_LOGIN_METHOD'
+  constructor() {
+    super('this is the last way to log in to the account: set a password or link another provider first')
+  }
+}
+
 /** Every concrete error, so that `switch (err.code)` narrows to the right class. */
 export type AnyFastifyUsersError =
   | UserExistsError
@@ -432,3 +481,7 @@ export type AnyFastifyUsersError =
   | BadUrlError
   | UrlTooLongError
   | ShuttingDownError
+  | OAuthCallbackError
+  | OAuthLinkRequiredError
+  | OAuthAccountInUseError
+  | LastLoginMethodError

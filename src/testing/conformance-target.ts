@@ -4,10 +4,12 @@
  *
  * @module
  */
+
 import assert from 'node:assert/strict'
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { ExclusiveLock } from '../core/admin-guard.js'
 import type { MailCapStore } from '../core/mail-cap.js'
+import type { OAuthAccountRepository } from '../core/oauth-accounts.js'
 import type {
   LoginAttemptStore,
   RoleRepository,
@@ -34,6 +36,8 @@ export interface RepositoryPorts {
   tokenDenylist?: TokenDenylist | undefined
   loginAttemptStore?: LoginAttemptStore | undefined
   mailCapStore?: MailCapStore | undefined
+  /** Links between identity-provider accounts and users. */
+  oauthAccountRepository?: OAuthAccountRepository | undefined
   /** The lock that serialises admin removals (`adminLock` of the service). */
   adminLock?: ExclusiveLock | undefined
 }

@@ -27,6 +27,7 @@ import { after, before, describe } from 'node:test'
 import { type ConformanceTarget, type RepositoryPorts, useStorage } from './conformance-target.js'
 import { loginAttemptStoreTests } from './login-attempt-conformance.js'
 import { exclusiveLockTests, mailCapStoreTests } from './mail-cap-conformance.js'
+import { oauthAccountRepositoryTests } from './oauth-account-conformance.js'
 import { roleRepositoryTests } from './role-repository-conformance.js'
 import { sessionRepositoryTests, tokenDenylistTests } from './session-conformance.js'
 import { userRepositoryTests } from './user-repository-conformance.js'
@@ -40,6 +41,7 @@ export {
 } from './conformance-target.js'
 export { describeLoginAttemptStoreConformance } from './login-attempt-conformance.js'
 export { describeExclusiveLockConformance, describeMailCapStoreConformance } from './mail-cap-conformance.js'
+export { describeOAuthAccountRepositoryConformance } from './oauth-account-conformance.js'
 export { describeRoleRepositoryConformance } from './role-repository-conformance.js'
 export {
   describeSessionRepositoryConformance,
@@ -56,13 +58,15 @@ const PORT_TESTS = [
   ['loginAttemptStore', loginAttemptStoreTests],
   ['mailCapStore', mailCapStoreTests],
   ['adminLock', exclusiveLockTests],
+  ['oauthAccountRepository', oauthAccountRepositoryTests],
 ] as const
 
 /**
  * Checks every storage port that `create` returns, over one storage: the user and role repositories,
- * sessions, the JWT deny-list, the login-throttle counters, the mail caps and the admin lock. Which ports
+ * sessions, the JWT deny-list, the login-throttle counters, the mail caps, the admin lock and the
+ * identity-provider links. Which ports
  * to check is declared in `ports` (the `describe` blocks are registered before `create` runs); a declared
- * port that `create` does not return fails its tests. Default: all seven.
+ * port that `create` does not return fails its tests. Default: all eight.
  *
  * @example
  * ```ts

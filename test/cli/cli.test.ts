@@ -190,10 +190,10 @@ for (const { name, skip } of testDialects) {
       const listed = await run('list-users')
       expectOk(listed)
       const lines = listed.stdout.trimEnd().split('\n')
-      assert.match(lines[0]!, /^ID\s+EMAIL\s+ACTIVE\s+VERIFIED\s+ROLES\s+CREATED$/)
+      assert.match(lines[0]!, /^ID\s+EMAIL\s+ACTIVE\s+VERIFIED\s+ROLES\s+PROVIDERS\s+CREATED$/)
       assert.match(
         lines[1]!,
-        /^[0-9a-f-]{36}\s+ada\.admin@example\.com\s+yes\s+yes\s+admin\s+\d{4}-\d\d-\d\dT/,
+        /^[0-9a-f-]{36}\s+ada\.admin@example\.com\s+yes\s+yes\s+admin\s+-\s+\d{4}-\d\d-\d\dT/,
       )
       assert.match(lines[2]!, /^[0-9a-f-]{36}\s+bob@example\.com\s+yes\s+no\s+-\s+/)
       assert.equal(lines[3], '2 users.')

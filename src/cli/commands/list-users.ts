@@ -26,9 +26,9 @@ function integer(min: number, max: number): (raw: string) => number {
 }
 
 /**
- * Builds the `list-users` command: users oldest first, with their roles and custom fields. `--json`
- * prints `{ "items": [...], "total": n }`, the shape of the HTTP API's `GET /users`, with the same user
- * fields (never the password hash).
+ * Builds the `list-users` command: users oldest first, with their roles, the identity providers linked to
+ * them, and custom fields. `--json` prints `{ "items": [...], "total": n }`, the shape of the HTTP API's
+ * `GET /users`, with the same user fields (never the password hash) plus `linkedAccounts`.
  *
  * @example
  * ```sh
@@ -55,10 +55,14 @@ export function listUsersCommand(io: CliIo): Command {
           },
           orderBy: { field: 'createdAt', direction: 'asc' },
         })
+        // The providers each user can sign in with (`provider:subject`), one query per user of the page.
+        const linked = await Promise.all(page.items.map((user) => service.oauth.list(user.id)))
         if (options.json) {
-          io.stdout.write(
-            `${JSON.stringify({ items: page.items.map(publicUser), total: page.total }, null, 2)}\n`,
-          )
+          const items = page.items.map((user, i) => ({
+            ...publicUser(user),
+            linkedAccounts: linked[i]!.map(({ provider, subject, email }) => ({ provider, subject, email })),
+          }))
+          io.stdout.write(`${JSON.stringify({ items, total: page.total }, null, 2)}\n`)
           return
         }
         if (page.items.length === 0) {
@@ -70,17 +74,21 @@ export function listUsersCommand(io: CliIo): Command {
           return
         }
         const custom = [...schema.customFields.keys()]
-        const rows = page.items.map((user) => [
+        const rows = page.items.map((user, i) => [
           String(user.id),
           user.email,
           cell(user.isActive),
           cell(user.isVerified),
           user.roles.map((r) => r.name).join(',') || '-',
+          linked[i]!.map((account) => account.provider).join(',') || '-',
           user.createdAt.toISOString().replace(/\.\d{3}Z$/, 'Z'),
           ...custom.map((field) => cell((user as unknown as Record<string, unknown>)[field])),
         ])
         io.stdout.write(
-          formatTable(['ID', 'EMAIL', 'ACTIVE', 'VERIFIED', 'ROLES', 'CREATED', ...custom.map(header)], rows),
+          formatTable(
+            ['ID', 'EMAIL', 'ACTIVE', 'VERIFIED', 'ROLES', 'PROVIDERS', 'CREATED', ...custom.map(header)],
+            rows,
+          ),
         )
         const shown = page.items.length
         const first = options.offset + 1

@@ -9,6 +9,7 @@ import type { DynamicDb } from './database.js'
 import { KyselyExclusiveLock } from './kysely-exclusive-lock.js'
 import { KyselyLoginAttemptStore } from './kysely-login-attempt-store.js'
 import { KyselyMailCapStore } from './kysely-mail-cap-store.js'
+import { KyselyOAuthAccountRepository } from './kysely-oauth-account-repository.js'
 import { KyselyRoleRepository } from './kysely-role-repository.js'
 import { KyselySessionRepository, KyselyTokenDenylist } from './kysely-session-repository.js'
 import { type KyselyRepositoryOptions, KyselyUserRepository } from './kysely-user-repository.js'
@@ -26,6 +27,7 @@ export { isUnavailable, translateDriverError } from './driver-errors.js'
 export { KyselyExclusiveLock } from './kysely-exclusive-lock.js'
 export { KyselyLoginAttemptStore } from './kysely-login-attempt-store.js'
 export { KyselyMailCapStore } from './kysely-mail-cap-store.js'
+export { KyselyOAuthAccountRepository } from './kysely-oauth-account-repository.js'
 export { KyselyRoleRepository } from './kysely-role-repository.js'
 export { KyselySessionRepository, KyselyTokenDenylist } from './kysely-session-repository.js'
 export { type KyselyRepositoryOptions, KyselyUserRepository } from './kysely-user-repository.js'
@@ -45,6 +47,7 @@ export interface KyselyRepositories<U extends BaseUser = BaseUser, R extends Rol
   userRepository: KyselyUserRepository<U>
   roleRepository: KyselyRoleRepository<R>
   sessionRepository: KyselySessionRepository
+  oauthAccountRepository: KyselyOAuthAccountRepository
   tokenDenylist: KyselyTokenDenylist
   /** Failed-login counters; passing it to the service (as the spread below does) turns throttling on. */
   loginAttemptStore: KyselyLoginAttemptStore
@@ -87,6 +90,7 @@ export function createKyselyRepositories<U extends BaseUser = BaseUser, R extend
     userRepository: new KyselyUserRepository<U>(dynamic, repositoryOptions),
     roleRepository: new KyselyRoleRepository<R>(dynamic, repositoryOptions),
     sessionRepository: new KyselySessionRepository(dynamic, repositoryOptions),
+    oauthAccountRepository: new KyselyOAuthAccountRepository(dynamic, repositoryOptions),
     tokenDenylist: new KyselyTokenDenylist(dynamic),
     loginAttemptStore: new KyselyLoginAttemptStore(dynamic),
     adminLock: new KyselyExclusiveLock(dynamic),

@@ -32,6 +32,7 @@ const DEFAULT_TABLES = {
   revokedTokens: 'revoked_tokens',
   loginAttempts: 'login_attempts',
   mailCap: 'mail_cap',
+  oauthAccounts: 'oauth_accounts',
 } as const
 
 /** A key of {@link DEFAULT_TABLES}: one built-in table. */
@@ -46,7 +47,7 @@ export type TableKey = keyof typeof DEFAULT_TABLES
  * must fit in 63 characters, PostgreSQL's limit (MySQL's is 64).
  *
  * @defaultValue `{}`: `users`, `roles`, `user_roles`, `sessions`, `revoked_tokens`, `login_attempts`,
- *   `mail_cap`, `fastify_users_migration` (the names of every earlier version).
+ *   `mail_cap`, `oauth_accounts`, `fastify_users_migration` (the names of every earlier version).
  *
  * @example
  * ```ts
@@ -73,6 +74,8 @@ export interface TableNamesOption {
   loginAttempts?: string
   /** Mail counters per address. Default: `${prefix}mail_cap`. */
   mailCap?: string
+  /** Identity-provider accounts linked to users. Default: `${prefix}oauth_accounts`. */
+  oauthAccounts?: string
 }
 
 /** Every name fastify-users uses in the database, after defaults and checks. */
@@ -117,10 +120,12 @@ const DERIVED_SUFFIXES: Readonly<Record<TableKey, readonly string[]>> = {
   revokedTokens: ['expires_idx'],
   loginAttempts: ['last_failure_idx'],
   mailCap: ['window_idx'],
+  oauthAccounts: ['pk', 'user_idx'],
 }
 const MYSQL_FOREIGN_KEYS: ReadonlyArray<[TableKey, number]> = [
   ['userRoles', 2],
   ['sessions', 1],
+  ['oauthAccounts', 1],
 ]
 
 function fail(option: string, fix: string): never {

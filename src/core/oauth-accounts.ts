@@ -1,0 +1,352 @@
+/**
+ * Sign-in with an identity provider, on the core side: what a provider identity (provider, subject, email,
+ * whether the provider verified it) means for the users table. The protocol itself (redirects, PKCE, state,
+ * nonce, ID tokens) lives in the Fastify plugin; this module only decides who the identity is:
+ *
+ * - an identity already linked logs its user in;
+ * - a new identity whose email no account holds creates a user, verified only when the provider verified
+ *   the email, with no usable password;
+ * - a new identity whose email an account holds is linked to it only when the provider verified the email
+ *   AND the account is verified; otherwise the user must log in first and link, so an unverified address
+ *   at a provider can never take over an account.
+ *
+ * @module
+ */
+import {
+  ConflictError,
+  InactiveUserError,
+  LastLoginMethodError,
+  NotFoundError,
+  NotVerifiedError,
+  OAuthAccountInUseError,
+  OAuthCallbackError,
+  OAuthLinkRequiredError,
+} from '../kernel/errors.js'
+import type { NewUserRecord } from './repositories.js'
+import * as roles from './role-admin.js'
+import { findByEmail, type ServiceContext, translateConflict } from './service-context.js'
+import type { BaseUser, Id, Role } from './user.js'
+import { checkUserFields } from './user-fields.js'
+
+/**
+ * The password hash of a user created by a provider: no hasher recognises it, so a password login fails
+ * exactly like a wrong password, until the user sets a password through the reset flow.
+ */
+export const UNUSABLE_PASSWORD_HASH = '!oauth'
+
+/**
+ * Whether a stored hash can ever match a password (the account has a password to log in with).
+ *
+ * @example
+ * ```ts
+ * hasUsablePassword(UNUSABLE_PASSWORD_HASH) // false
+ * hasUsablePassword('$argon2id$v=19$...') // true
+ * ```
+ */
+export function hasUsablePassword(passwordHash: string): boolean {
+  return passwordHash !== '' && !passwordHash.startsWith('!')
+}
+
+/**
+ * Who a provider says the user is, after the protocol checks passed.
+ *
+ * @example
+ * ```ts
+ * const identity: OAuthIdentity = { provider: 'google', subject: '1089...', email: 'ada@example.com', emailVerified: true }
+ * ```
+ */
+export interface OAuthIdentity {
+  /** The provider's name in the plugin's `oauth.providers`. */
+  provider: string
+  /** The provider's stable id of the user (`sub`, or GitHub's numeric id). Never the email. */
+  subject: string
+  /** The email the provider gave, or `null`. */
+  email: string | null
+  /** Whether the provider asserts that the user controls that email. */
+  emailVerified: boolean
+}
+
+/**
+ * One provider identity linked to a user.
+ *
+ * @example
+ * ```ts
+ * const accounts: LinkedAccount[] = await service.listLinkedAccounts(user.id)
+ * ```
+ */
+export interface LinkedAccount {
+  provider: string
+  subject: string
+  userId: Id
+  /** The provider's email when the link was made (for display; logins go by `subject`). */
+  email: string | null
+  /** Epoch milliseconds. */
+  createdAt: number
+}
+
+/**
+ * Where links live (`createKyselyRepositories(db).oauthAccountRepository`). `(provider, subject)` is unique:
+ * `insert` of a taken pair throws `ConflictError`.
+ *
+ * @example
+ * ```ts
+ * const service = new BaseUserService({ secret, ...createKyselyRepositories(db) })
+ * ```
+ */
+export interface OAuthAccountRepository {
+  find(provider: string, subject: string): Promise<LinkedAccount | null>
+  listForUser(userId: Id): Promise<LinkedAccount[]>
+  insert(account: LinkedAccount): Promise<void>
+  /** Deletes the user's links to `provider`; returns how many. */
+  delete(userId: Id, provider: string): Promise<number>
+}
+
+/** The hooks the flows call on the service (so a subclass's overrides run). */
+export interface OAuthHooks<U extends BaseUser, Req> {
+  preOAuthLoginHook(identity: OAuthIdentity, request?: Req): Promise<boolean | undefined>
+  postOAuthLoginHook(user: U, identity: OAuthIdentity, request?: Req): Promise<void>
+  postOAuthLinkHook(user: U, account: LinkedAccount, request?: Req): Promise<void>
+}
+
+type Context<U extends BaseUser, Req> = ServiceContext<U, Role, Req> & { oauthHooks: OAuthHooks<U, Req> }
+
+function repository(context: ServiceContext<BaseUser, Role, unknown>): OAuthAccountRepository {
+  const repo = context.oauthAccountRepository
+  if (!repo) {
+    throw new TypeError(
+      'fastify-users: provider sign-in needs an `oauthAccountRepository` (createKyselyRepositories(db) has one)',
+    )
+  }
+  return repo
+}
+
+async function insertLink<U extends BaseUser, Req>(
+  context: Context<U, Req>,
+  user: U,
+  identity: OAuthIdentity,
+  request: Req | undefined,
+): Promise<LinkedAccount> {
+  const account: LinkedAccount = {
+    provider: identity.provider,
+    subject: identity.subject,
+    userId: user.id,
+    email: identity.email,
+    createdAt: context.clock.now(),
+  }
+  try {
+    await repository(context).insert(account)
+  } catch (err) {
+    // A concurrent callback linked the same identity first: the unique index decided.
+    if (err instanceof ConflictError) throw new OAuthAccountInUseError()
+    throw err
+  }
+  context.logger.info(
+    { event: 'oauth_linked', userId: user.id, provider: identity.provider },
+    'provider linked',
+  )
+  await context.oauthHooks.postOAuthLinkHook(user, account, request)
+  return account
+}
+
+function checkCanLogIn<U extends BaseUser>(context: ServiceContext<U, Role, unknown>, user: U): void {
+  if (!user.isActive) throw new InactiveUserError()
+  if (context.requireVerificationOnRegistration && !user.isVerified) throw new NotVerifiedError()
+}
+
+/**
+ * The body of `BaseUserService.signInWithOAuth`: the user this identity logs in, created or linked by the
+ * rules of this module. Returns `null` when `preOAuthLoginHook` refuses.
+ *
+ * @throws OAuthLinkRequiredError when the email belongs to an account and the rules forbid linking it.
+ * @throws InactiveUserError, NotVerifiedError as a password login would.
+ *
+ * @example
+ * ```ts
+ * const user = await signInWithOAuth(context, identity, request)
+ * ```
+ */
+export async function signInWithOAuth<U extends BaseUser, Req>(
+  context: Context<U, Req>,
+  identity: OAuthIdentity,
+  request?: Req,
+): Promise<U | null> {
+  if ((await context.oauthHooks.preOAuthLoginHook(identity, request)) === false) return null
+  const linked = await repository(context).find(identity.provider, identity.subject)
+  let user: U
+  if (linked) {
+    user = await context.service.getUser(linked.userId)
+  } else {
+    const existing = identity.email === null ? null : await findByEmail(context, identity.email)
+    if (existing) {
+      // Both sides must have proven the mailbox; otherwise whoever registered the address at a lax
+      // provider (or at our registration form) would get into the other's account.
+      if (!identity.emailVerified || !existing.isVerified) {
+        context.logger.warn(
+          { event: 'oauth_link_refused', userId: existing.id, provider: identity.provider },
+          'provider identity not linked automatically',
+        )
+        throw new OAuthLinkRequiredError()
+      }
+      await insertLink(context, existing, identity, request)
+      user = existing
+    } else {
+      user = await createUser(context, identity, request)
+    }
+  }
+  checkCanLogIn(context, user)
+  await context.oauthHooks.postOAuthLoginHook(user, identity, request)
+  context.logger.info(
+    { event: 'authn_login_success', userId: user.id, provider: identity.provider },
+    'provider login succeeded',
+  )
+  return user
+}
+
+async function createUser<U extends BaseUser, Req>(
+  context: Context<U, Req>,
+  identity: OAuthIdentity,
+  request: Req | undefined,
+): Promise<U> {
+  if (identity.email === null) {
+    throw new OAuthCallbackError(
+      'the identity provider gave no email address; one is needed to create an account',
+    )
+  }
+  const record = checkUserFields({ email: identity.email }, 'create', {
+    userFields: context.userRepository.userFields,
+    userAuthIdentifier: context.userAuthIdentifier,
+    idType: context.userRepository.idType,
+  })
+  record.passwordHash = UNUSABLE_PASSWORD_HASH
+  record.isVerified = identity.emailVerified
+  record.isActive = true
+  const defaultRoles = await roles.defaultRoleRecords(context)
+  let user: U
+  try {
+    user = await context.userRepository.insert(record as NewUserRecord)
+  } catch (err) {
+    throw translateConflict(context, err)
+  }
+  if (defaultRoles.length > 0) user = await roles.assignDefaultRoles(context, user, defaultRoles)
+  context.logger.info(
+    { event: 'user_created', userId: user.id, provider: identity.provider },
+    'user created by provider',
+  )
+  await insertLink(context, user, identity, request)
+  if (!user.isVerified && context.requireVerificationOnRegistration)
+    await context.service.initiateVerification(user)
+  return user
+}
+
+/**
+ * The body of `BaseUserService.linkOAuthAccount`: links the identity to the (already authenticated) user.
+ * Linking the same identity again is a no-op.
+ *
+ * @throws OAuthAccountInUseError when another user holds the identity.
+ * @throws ConflictError when the user already has another account of that provider linked.
+ *
+ * @example
+ * ```ts
+ * await linkOAuthAccount(context, user.id, identity, request)
+ * ```
+ */
+export async function linkOAuthAccount<U extends BaseUser, Req>(
+  context: Context<U, Req>,
+  userId: Id,
+  identity: OAuthIdentity,
+  request?: Req,
+): Promise<LinkedAccount> {
+  const user = await context.service.getUser(userId)
+  const repo = repository(context)
+  const taken = await repo.find(identity.provider, identity.subject)
+  if (taken) {
+    if (String(taken.userId) === String(user.id)) return taken
+    throw new OAuthAccountInUseError()
+  }
+  const mine = await repo.listForUser(user.id)
+  if (mine.some((account) => account.provider === identity.provider)) {
+    throw new ConflictError(`another ${identity.provider} account is already linked: unlink it first`, {
+      field: 'provider',
+    })
+  }
+  return insertLink(context, user, identity, request)
+}
+
+/**
+ * The body of `BaseUserService.unlinkOAuthAccount`.
+ *
+ * @throws NotFoundError when the user has no link to `provider`.
+ * @throws LastLoginMethodError when it is the user's last way to log in.
+ *
+ * @example
+ * ```ts
+ * await unlinkOAuthAccount(context, user.id, 'github')
+ * ```
+ */
+export async function unlinkOAuthAccount<U extends BaseUser, Req>(
+  context: Context<U, Req>,
+  userId: Id,
+  provider: string,
+): Promise<void> {
+  const user = await context.service.getUser(userId)
+  const repo = repository(context)
+  const accounts = await repo.listForUser(user.id)
+  const others = accounts.filter((account) => account.provider !== provider)
+  if (others.length === accounts.length) throw new NotFoundError('user', `no ${provider} account is linked`)
+  if (!hasUsablePassword(user.passwordHash) && others.length === 0) throw new LastLoginMethodError()
+  await repo.delete(user.id, provider)
+  context.logger.info({ event: 'oauth_unlinked', userId: user.id, provider }, 'provider unlinked')
+}
+
+/**
+ * The body of `BaseUserService.listLinkedAccounts`: an empty list without a repository.
+ *
+ * @example
+ * ```ts
+ * const accounts = await listLinkedAccounts(context, user.id)
+ * ```
+ */
+export async function listLinkedAccounts(
+  context: ServiceContext<BaseUser, Role, unknown>,
+  userId: Id,
+): Promise<LinkedAccount[]> {
+  return context.oauthAccountRepository ? context.oauthAccountRepository.listForUser(userId) : []
+}
+
+/**
+ * The linked provider accounts of the service's users, as `service.oauth`: the service's own API for them,
+ * whichever entry point (the plugin's routes, the CLI, application code) calls it.
+ *
+ * @example
+ * ```ts
+ * const user = await service.oauth.signIn(identity) // linked, created, or refused by the linking rules
+ * const accounts = await service.oauth.list(user.id)
+ * ```
+ */
+export class OAuthAccounts<U extends BaseUser, Req> {
+  readonly #context: Context<U, Req>
+
+  constructor(context: Context<U, Req>) {
+    this.#context = context
+  }
+
+  /** The user a checked provider identity logs in: linked, created, or refused by the linking rules. */
+  signIn(identity: OAuthIdentity, request?: Req): Promise<U | null> {
+    return signInWithOAuth(this.#context, identity, request)
+  }
+
+  /** Links a checked provider identity to a user who is logged in. */
+  link(userId: Id, identity: OAuthIdentity, request?: Req): Promise<LinkedAccount> {
+    return linkOAuthAccount(this.#context, userId, identity, request)
+  }
+
+  /** Unlinks a provider; refuses (`LastLoginMethodError`) to leave the user no way to log in. */
+  unlink(userId: Id, provider: string): Promise<void> {
+    return unlinkOAuthAccount(this.#context, userId, provider)
+  }
+
+  /** The provider identities linked to a user (empty without an `oauthAccountRepository`). */
+  list(userId: Id): Promise<LinkedAccount[]> {
+    return listLinkedAccounts(this.#context, userId)
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The Kysely implementation of the core's `OAuthAccountRepository` (the `oauth_accounts` table of
+ * migration `0010-oauth-accounts`).
+ *
+ * @module
+ */
+import type { LinkedAccount, OAuthAccountRepository } from '../../core/oauth-accounts.js'
+import type { Id, IdType } from '../../core/user.js'
+import { uniqueViolation } from './constraint-errors.js'
+import type { DynamicDb } from './database.js'
+import { toNumber } from './row-mapping.js'
+
+/**
+ * Provider links in a SQL database. `(provider, subject)` is the primary key, so two concurrent callbacks
+ * for one identity cannot both link it: the second insert throws `ConflictError`.
+ *
+ * @example
+ * ```ts
+ * const oauthAccounts = new KyselyOAuthAccountRepository(db, { idType: 'uuid' })
+ * ```
+ */
+export class KyselyOAuthAccountRepository implements OAuthAccountRepository {
+  readonly #db: DynamicDb
+  readonly #idType: IdType
+
+  constructor(db: DynamicDb, options: { idType?: IdType } = {}) {
+    this.#db = db
+    this.#idType = options.idType ?? 'uuid'
+  }
+
+  #toAccount(row: Record<string, unknown>): LinkedAccount {
+    return {
+      provider: String(row.provider),
+      subject: String(row.subject),
+      userId: this.#idType === 'integer' ? toNumber(row.user_id) : String(row.user_id),
+      email: (row.email as string | null) ?? null,
+      createdAt: toNumber(row.created_at),
+    }
+  }
+
+  async find(provider: string, subject: string): Promise<LinkedAccount | null> {
+    const row = await this.#db
+      .selectFrom('oauth_accounts')
+      .selectAll()
+      .where('provider', '=', provider)
+      .where('subject', '=', subject)
+      .executeTakeFirst()
+    return row ? this.#toAccount(row) : null
+  }
+
+  async listForUser(userId: Id): Promise<LinkedAccount[]> {
+    const rows = await this.#db
+      .selectFrom('oauth_accounts')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .orderBy('created_at')
+      .orderBy('provider')
+      .execute()
+    return rows.map((row) => this.#toAccount(row))
+  }
+
+  async insert(account: LinkedAccount): Promise<void> {
+    try {
+      await this.#db
+        .insertInto('oauth_accounts')
+        .values({
+          provider: account.provider,
+          subject: account.subject,
+          user_id: account.userId,
+          email: account.email,
+          created_at: account.createdAt,
+        })
+        .execute()
+    } catch (err) {
+      throw uniqueViolation(err) ?? err
+    }
+  }
+
+  async delete(userId: Id, provider: string): Promise<number> {
+    const result = await this.#db
+      .deleteFrom('oauth_accounts')
+      .where('user_id', '=', userId)
+      .where('provider', '=', provider)
+      .executeTakeFirst()
+    return toNumber(result.numDeletedRows)
+  }
+}

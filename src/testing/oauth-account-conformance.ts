@@ -1,0 +1,91 @@
+/**
+ * The conformance tests of `OAuthAccountRepository`: the links between provider identities and users, where
+ * a wrong answer logs one person into another's account.
+ *
+ * @module
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import type { LinkedAccount, OAuthAccountRepository } from '../core/oauth-accounts.js'
+import { ConflictError } from '../kernel/errors.js'
+import {
+  type ConformanceTarget,
+  type Fixture,
+  type RepositoryPorts,
+  required,
+  someUserId,
+  useStorage,
+} from './conformance-target.js'
+
+/** Registers the provider-link tests on an existing fixture (the shared `describeRepositoryConformance`). */
+export function oauthAccountRepositoryTests(fixture: Fixture<RepositoryPorts>): void {
+  let serial = 0
+  const links = (): OAuthAccountRepository =>
+    required(fixture.repos().oauthAccountRepository, 'oauthAccountRepository')
+  const userId = () => {
+    serial += 1
+    return someUserId(fixture.repos(), `oauth.${serial}.${fixture.tag}@conformance.test`)
+  }
+  const account = (owner: LinkedAccount['userId'], overrides: Partial<LinkedAccount> = {}): LinkedAccount => {
+    serial += 1
+    return {
+      provider: 'idp',
+      subject: `subject-${serial}-${fixture.tag}`,
+      userId: owner,
+      email: `linked.${serial}@conformance.test`,
+      createdAt: fixture.clock.now(),
+      ...overrides,
+    }
+  }
+
+  describe('OAuthAccountRepository', () => {
+    it('finds a link by provider and subject, exactly as inserted', async () => {
+      const owner = await userId()
+      const linked = account(owner)
+      await links().insert(linked)
+      assert.deepEqual(await links().find(linked.provider, linked.subject), linked)
+      assert.equal(await links().find('other', linked.subject), null)
+      assert.equal(await links().find(linked.provider, `${linked.subject}x`), null)
+    })
+
+    it('refuses a second link of one identity with ConflictError', async () => {
+      const linked = account(await userId())
+      await links().insert(linked)
+      await assert.rejects(links().insert({ ...linked, userId: await userId() }), ConflictError)
+      assert.equal(
+        String((await links().find(linked.provider, linked.subject))?.userId),
+        String(linked.userId),
+      )
+    })
+
+    it("lists a user's links and deletes them by provider", async () => {
+      const owner = await userId()
+      const first = account(owner, { provider: 'alpha', email: null })
+      const second = account(owner, { provider: 'beta', createdAt: fixture.clock.now() + 1 })
+      await links().insert(first)
+      await links().insert(second)
+      await links().insert(account(await userId(), { provider: 'alpha' }))
+      assert.deepEqual(await links().listForUser(owner), [first, second])
+      assert.equal(await links().delete(owner, 'alpha'), 1)
+      assert.equal(await links().delete(owner, 'alpha'), 0)
+      assert.deepEqual(await links().listForUser(owner), [second])
+    })
+  })
+}
+
+/**
+ * Checks an `OAuthAccountRepository` on its own.
+ *
+ * @example
+ * ```ts
+ * describeOAuthAccountRepositoryConformance({
+ *   name: 'provider links in my store',
+ *   create: async () => ({ repos: { oauthAccountRepository: new MyLinks(), userRepository } }),
+ * })
+ * ```
+ */
+export function describeOAuthAccountRepositoryConformance(target: ConformanceTarget): void {
+  describe(target.name, { skip: target.skip ?? false }, () => {
+    oauthAccountRepositoryTests(useStorage(target, { before, after }))
+  })
+}

@@ -1,0 +1,118 @@
+/**
+ * One browser test: Chromium (playwright-core, the system's /usr/bin/chromium) clicks "Sign in with" on a
+ * login page, logs in through the local OpenID Connect provider's own form and consent page, and lands back
+ * on the application logged in. Skipped, saying why, when no Chromium is installed.
+ */
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { after, before, describe, it } from 'node:test'
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Kysely } from 'kysely'
+import Provider from 'oidc-provider'
+import { type Browser, chromium } from 'playwright-core'
+import { fastifyUsers } from '../../src/fastify/index.js'
+import { createTestDatabase, type TestDatabase } from '../helpers/databases.js'
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const SECRET = 'oauth-test-secret-0123456789-abcdefghijklmnopq'
+const CLIENT_SECRET = 'a-client-secret-of-the-test-provider-0123456789'
+
+async function listen(server: Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return (server.address() as AddressInfo).port
+}
+
+describe('Chromium: "Sign in with" through the provider\'s login form', {
+  skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (set CHROMIUM_PATH)`,
+}, () => {
+  let database: TestDatabase<unknown>
+  let idp: Server
+  let app: FastifyInstance
+  let browser: Browser
+  let base: string
+
+  before(async () => {
+    database = await createTestDatabase('sqlite')
+    const probe = createServer()
+    const appPort = await listen(probe)
+    await new Promise((resolve) => probe.close(resolve))
+    base = `http://127.0.0.1:${appPort}`
+    idp = createServer()
+    const issuer = `http://127.0.0.1:${await listen(idp)}`
+    const provider = new Provider(issuer, {
+      clients: [
+        {
+          client_id: 'app',
+          client_secret: CLIENT_SECRET,
+          redirect_uris: [`${base}/oauth/idp/callback`],
+          grant_types: ['authorization_code'],
+          response_types: ['code'],
+        },
+      ],
+      claims: { openid: ['sub'], email: ['email', 'email_verified'] },
+      cookies: { keys: ['a-cookie-key-of-the-test-provider'] },
+      findAccount: async (_ctx, id) => ({
+        accountId: id,
+        claims: async () => ({ sub: id, email: `${id}@example.com`, email_verified: true }),
+      }),
+    })
+    idp.on('request', provider.callback())
+    app = Fastify()
+    await app.register(fastifyUsers, {
+      secret: SECRET,
+      database: database.db as Kysely<unknown>,
+      migrate: true,
+      authBackend: 'session',
+      requireVerificationOnRegistration: false,
+      rateLimit: false,
+      oauth: {
+        baseUrl: base,
+        providers: {
+          idp: { issuer, clientId: 'app', clientSecret: CLIENT_SECRET, allowInsecureRequests: true },
+        },
+        redirectAllowList: ['/home'],
+      },
+    })
+    app.get('/login-page', async (_request, reply) =>
+      reply
+        .type('text/html')
+        .send(
+          '<!doctype html><title>Log in</title><a href="/oauth/idp/authorize?redirectTo=%2Fhome">Sign in with IdP</a>',
+        ),
+    )
+    app.get('/home', async (_request, reply) =>
+      reply.type('text/html').send('<!doctype html><title>Home</title>'),
+    )
+    await app.listen({ port: appPort, host: '127.0.0.1' })
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
+  })
+  after(async () => {
+    await browser?.close()
+    await app?.close()
+    await new Promise((resolve) => idp?.close(resolve))
+    idp?.closeAllConnections()
+    await database?.destroy()
+  })
+
+  it('clicks "Sign in with", logs in at the provider, and comes back logged in', async () => {
+    const page = await browser.newPage()
+    await page.goto(`${base}/login-page`)
+    await page.click('text=Sign in with IdP')
+    await page.waitForSelector('input[name="login"]')
+    await page.fill('input[name="login"]', 'grace')
+    await page.fill('input[name="password"]', 'anything')
+    await page.click('button[type="submit"]')
+    // The provider's consent page.
+    await page.waitForSelector('button[type="submit"]')
+    await Promise.all([page.waitForURL(`${base}/home`), page.click('button[type="submit"]')])
+    const me = await page.evaluate(async () => {
+      const response = await fetch('/users/me')
+      return { status: response.status, body: (await response.json()) as { email: string } }
+    })
+    assert.equal(me.status, 200)
+    assert.equal(me.body.email, 'grace@example.com')
+    await page.close()
+  })
+})

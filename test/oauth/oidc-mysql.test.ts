@@ -1,0 +1,5 @@
+/** Sign-in with an OpenID Connect provider on mysql (one file per database, for the runner's time budget). */
+import { testDialects } from '../helpers/databases.js'
+import { oidcSuite } from './oidc-flow.js'
+
+for (const dialect of testDialects.filter((d) => d.name === 'mysql')) oidcSuite(dialect)
