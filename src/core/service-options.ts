@@ -5,6 +5,7 @@
  *
  * @module
  */
+
 import { type Clock, systemClock } from '../kernel/clock.js'
 import { type Logger, silentLogger } from '../kernel/logger.js'
 import type { Mailer } from '../mail/mailer.js'
@@ -18,6 +19,7 @@ import { LoginThrottle, type LoginThrottleOptions, resolveLoginThrottle } from '
 import { MailCap, type MailCapOptions, type MailCapStore } from './mail-cap.js'
 import type { MailPost } from './notices.js'
 import type { NewPasswordCheck } from './ports.js'
+import type { RefreshTokenStore } from './refresh-tokens.js'
 import type {
   LoginAttemptStore,
   RoleRepository,
@@ -75,6 +77,11 @@ export interface UserServiceOptions<U extends BaseUser = BaseUser, R extends Rol
    * sweeps its expired entries too. Default: none.
    */
   tokenDenylist?: TokenDenylist
+  /**
+   * Where the refresh tokens of the JWT backends live (`createKyselyRepositories(db).refreshTokenStore`);
+   * without it the JWT backends issue no refresh tokens. Default: none.
+   */
+  refreshTokenStore?: RefreshTokenStore
   /**
    * Where failed password checks are counted (`createKyselyRepositories(db).loginAttemptStore`). Without
    * it, login throttling is off: nothing slows down password guessing. Default: none.
@@ -151,6 +158,7 @@ export interface ResolvedServiceOptions<U extends BaseUser, R extends Role> {
   roleRepository: RoleRepository<R> | undefined
   sessionRepository: SessionRepository | undefined
   tokenDenylist: TokenDenylist | undefined
+  refreshTokenStore: RefreshTokenStore | undefined
   /** `null` when throttling is off (`loginThrottle: false`, or no `loginAttemptStore`). */
   loginThrottle: LoginThrottle | null
   requireVerificationOnRegistration: boolean
@@ -231,6 +239,7 @@ export function resolveServiceOptions<U extends BaseUser, R extends Role>(
     roleRepository: options.roleRepository,
     sessionRepository: options.sessionRepository,
     tokenDenylist: options.tokenDenylist,
+    refreshTokenStore: options.refreshTokenStore,
     // Without a store there is nowhere to count, so throttling is off (documented on the option).
     loginThrottle:
       throttle && options.loginAttemptStore

@@ -16,6 +16,7 @@ import type { RouteContext } from './route-context.js'
 import { authRoutes } from './routes/auth-routes.js'
 import { currentUserRoutes } from './routes/current-user-routes.js'
 import { passwordResetRoutes } from './routes/password-reset-routes.js'
+import { refreshRoutes } from './routes/refresh-routes.js'
 import { registerRoutes } from './routes/register-routes.js'
 import { roleManagementRoutes } from './routes/role-management-routes.js'
 import { userManagementRoutes } from './routes/user-management-routes.js'
@@ -84,6 +85,7 @@ export async function registerPluginRoutes(
     })
     const groups = options.routes ?? {}
     if (groups.auth !== false) authRoutes(routes, context, groups.auth ?? {})
+    if (groups.auth !== false) refreshRoutes(routes, context, groups.auth ?? {})
     if (groups.register !== false) registerRoutes(routes, context, groups.register ?? {})
     if (groups.verification !== false) verificationRoutes(routes, context, groups.verification ?? {})
     if (groups.passwordReset !== false) passwordResetRoutes(routes, context, groups.passwordReset ?? {})

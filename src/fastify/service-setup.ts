@@ -45,6 +45,7 @@ export function serviceOptionsFrom(
     roleRepository: repos.roleRepository,
     sessionRepository: repos.sessionRepository,
     tokenDenylist: options.tokenDenylist ?? repos.tokenDenylist,
+    refreshTokenStore: repos.refreshTokenStore,
     loginAttemptStore: repos.loginAttemptStore,
     loginThrottle: options.loginThrottle,
     adminRoles: options.adminRoles,

@@ -4,10 +4,12 @@
  *
  * @module
  */
+
 import assert from 'node:assert/strict'
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { ExclusiveLock } from '../core/admin-guard.js'
 import type { MailCapStore } from '../core/mail-cap.js'
+import type { RefreshTokenStore } from '../core/refresh-tokens.js'
 import type {
   LoginAttemptStore,
   RoleRepository,
@@ -36,6 +38,8 @@ export interface RepositoryPorts {
   mailCapStore?: MailCapStore | undefined
   /** The lock that serialises admin removals (`adminLock` of the service). */
   adminLock?: ExclusiveLock | undefined
+  /** The refresh tokens of the JWT backends. */
+  refreshTokenStore?: RefreshTokenStore | undefined
 }
 
 /**

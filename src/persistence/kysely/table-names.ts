@@ -32,6 +32,7 @@ const DEFAULT_TABLES = {
   revokedTokens: 'revoked_tokens',
   loginAttempts: 'login_attempts',
   mailCap: 'mail_cap',
+  refreshTokens: 'refresh_tokens',
 } as const
 
 /** A key of {@link DEFAULT_TABLES}: one built-in table. */
@@ -46,7 +47,7 @@ export type TableKey = keyof typeof DEFAULT_TABLES
  * must fit in 63 characters, PostgreSQL's limit (MySQL's is 64).
  *
  * @defaultValue `{}`: `users`, `roles`, `user_roles`, `sessions`, `revoked_tokens`, `login_attempts`,
- *   `mail_cap`, `fastify_users_migration` (the names of every earlier version).
+ *   `mail_cap`, `refresh_tokens`, `fastify_users_migration` (the names of every earlier version).
  *
  * @example
  * ```ts
@@ -73,6 +74,8 @@ export interface TableNamesOption {
   loginAttempts?: string
   /** Mail counters per address. Default: `${prefix}mail_cap`. */
   mailCap?: string
+  /** Refresh tokens of the JWT backends (hashed). Default: `${prefix}refresh_tokens`. */
+  refreshTokens?: string
 }
 
 /** Every name fastify-users uses in the database, after defaults and checks. */
@@ -117,6 +120,7 @@ const DERIVED_SUFFIXES: Readonly<Record<TableKey, readonly string[]>> = {
   revokedTokens: ['expires_idx'],
   loginAttempts: ['last_failure_idx'],
   mailCap: ['window_idx'],
+  refreshTokens: ['family_idx', 'user_idx', 'expires_idx'],
 }
 const MYSQL_FOREIGN_KEYS: ReadonlyArray<[TableKey, number]> = [
   ['userRoles', 2],
