@@ -59,6 +59,11 @@ export interface IssuedCredential {
   /** For the JWT backend: the Bearer token and its lifetime, returned in the login body. */
   accessToken?: string
   expiresIn?: number
+  /** For the JWT backends with refresh tokens on the Bearer transport: the refresh token and its idle lifetime. */
+  refreshToken?: string
+  refreshExpiresIn?: number
+  /** For the JWT backends with refresh tokens on the cookie transport: the refresh token's own cookie. */
+  refreshCookie?: CredentialCookie
 }
 
 /** The credential a request was authenticated with, kept for logout. */
@@ -67,6 +72,8 @@ export interface ActiveCredential {
   id: string
   /** When the credential ends anyway, in epoch milliseconds. */
   expiresAt: number
+  /** The refresh-token family the credential belongs to (JWT backends with refresh tokens), ended at logout. */
+  familyId?: string
 }
 
 /**

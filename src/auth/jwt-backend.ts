@@ -8,6 +8,7 @@
  * @module
  */
 
+import type { RefreshTokens } from '../core/refresh-tokens.js'
 import type { TokenDenylist, UserRepository } from '../core/repositories.js'
 import type { BaseUser, Id } from '../core/user.js'
 import type { Clock } from '../kernel/clock.js'
@@ -40,6 +41,11 @@ export interface JwtBackendOptions<U extends BaseUser> {
   requireVerified: boolean
   /** Parses the `sub` claim into an id of the repository's type, or `null`. */
   parseId: (sub: string) => Id | null
+  /**
+   * Refresh tokens: given, a login also issues a refresh token (in the body on the Bearer transport, in
+   * its own cookie on the cookie transport) and {@link JwtBackend.refresh} rotates it. Default: none.
+   */
+  refresh?: RefreshTokens<U> | undefined
 }
 
 const BEARER = /^Bearer ([A-Za-z0-9_.-]+)$/
@@ -56,6 +62,10 @@ export class JwtBackend<U extends BaseUser = BaseUser> implements AuthBackend<U>
   readonly name: string
   readonly cookieName: string | null
   readonly lifetimeSeconds: number
+  /** The refresh token's cookie on the cookie transport with refresh tokens, else `null`. */
+  readonly refreshCookieName: string | null
+  /** The refresh tokens, when on. */
+  readonly refreshTokens: RefreshTokens<U> | null
   readonly #users: UserRepository<U>
   readonly #denylist: TokenDenylist
   readonly #tokens: TokenCodec
@@ -77,18 +87,62 @@ export class JwtBackend<U extends BaseUser = BaseUser> implements AuthBackend<U>
     this.#clock = options.clock
     this.#requireVerified = options.requireVerified
     this.#parseId = options.parseId
+    this.refreshTokens = options.refresh ?? null
+    // `__Host-` cookies must have `Path=/`; the refresh cookie is scoped to the refresh path, so it takes
+    // the `__Secure-` prefix instead (still Secure-only, and never settable from plain HTTP).
+    this.refreshCookieName =
+      this.refreshTokens && this.cookieName
+        ? `${this.cookieName.replace(/^__Host-/, '__Secure-')}-refresh`
+        : null
   }
 
-  async login(user: U): Promise<IssuedCredential> {
+  async login(user: U, request: RequestCredentials = {}): Promise<IssuedCredential> {
+    const refresh = this.refreshTokens ? await this.refreshTokens.issue(user, request) : null
+    return this.#issue(user, refresh)
+  }
+
+  /**
+   * Rotates a refresh token (read from `refreshToken`, the body's on the Bearer transport or the refresh
+   * cookie's on the cookie transport): a new access token and a new refresh token of the same family, or
+   * `null` when the token is refused (see `RefreshTokens.rotate`). `null` too when refresh tokens are off.
+   */
+  async refresh(
+    refreshToken: unknown,
+    request: RequestCredentials,
+  ): Promise<{ user: U; issued: IssuedCredential } | null> {
+    if (!this.refreshTokens) return null
+    const rotated = await this.refreshTokens.rotate(refreshToken, request)
+    if (!rotated) return null
+    if (!isUsable(rotated.user, rotated.user.authVersion, this.#requireVerified)) return null
+    return { user: rotated.user, issued: this.#issue(rotated.user, rotated.refresh) }
+  }
+
+  #issue(user: U, refresh: { token: string; familyId: string; expiresIn: number } | null): IssuedCredential {
     const accessToken = this.#tokens.sign(tokenPurposes.access, {
       sub: String(user.id),
       lifetimeSeconds: this.lifetimeSeconds,
-      claims: { ver: user.authVersion },
+      // `fam` ties the access token to its refresh family, so logging out ends the family too.
+      claims: refresh ? { ver: user.authVersion, fam: refresh.familyId } : { ver: user.authVersion },
     })
     if (this.cookieName) {
-      return { cookie: { name: this.cookieName, value: accessToken, maxAgeSeconds: this.lifetimeSeconds } }
+      const cookie = { name: this.cookieName, value: accessToken, maxAgeSeconds: this.lifetimeSeconds }
+      if (!refresh || !this.refreshCookieName) return { cookie }
+      return {
+        cookie,
+        refreshCookie: {
+          name: this.refreshCookieName,
+          value: refresh.token,
+          maxAgeSeconds: refresh.expiresIn,
+        },
+      }
     }
-    return { accessToken, expiresIn: this.lifetimeSeconds }
+    if (!refresh) return { accessToken, expiresIn: this.lifetimeSeconds }
+    return {
+      accessToken,
+      expiresIn: this.lifetimeSeconds,
+      refreshToken: refresh.token,
+      refreshExpiresIn: refresh.expiresIn,
+    }
   }
 
   async authenticate(request: RequestCredentials): Promise<{ user: U; credential: ActiveCredential } | null> {
@@ -107,7 +161,9 @@ export class JwtBackend<U extends BaseUser = BaseUser> implements AuthBackend<U>
     if (id === null) return null
     const [denied, user] = await Promise.all([this.#denylist.has(claims.jti), this.#users.findById(id)])
     if (denied || !user || !isUsable(user, claims.ver, this.#requireVerified)) return null
-    return { user, credential: { id: claims.jti, expiresAt: claims.exp * 1000 } }
+    const credential: ActiveCredential = { id: claims.jti, expiresAt: claims.exp * 1000 }
+    if (typeof claims.fam === 'string') credential.familyId = claims.fam
+    return { user, credential }
   }
 
   async logout(credential: ActiveCredential): Promise<void> {
@@ -115,5 +171,6 @@ export class JwtBackend<U extends BaseUser = BaseUser> implements AuthBackend<U>
     // too: a token logged out in its last seconds would otherwise work again once the sweep removed it.
     const deniedUntil = credential.expiresAt + this.#tokens.clockToleranceSeconds * 1000
     if (deniedUntil > this.#clock.now()) await this.#denylist.add(credential.id, deniedUntil)
+    if (credential.familyId && this.refreshTokens) await this.refreshTokens.end(credential.familyId)
   }
 }

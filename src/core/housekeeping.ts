@@ -24,6 +24,8 @@ export interface PurgeResult {
   mailCounts: number
   /** Login-failure counts whose window and any delay they imposed have run out. */
   loginFailures: number
+  /** Refresh tokens whose family has ended. */
+  refreshTokens: number
 }
 
 /**
@@ -37,7 +39,7 @@ export interface PurgeResult {
 export async function purgeExpired(context: ServiceContext<BaseUser, Role, unknown>): Promise<PurgeResult> {
   const now = context.clock.now()
   const throttle = context.loginThrottle
-  const [sessions, deniedTokens, mailCounts, loginFailures] = await Promise.all([
+  const [sessions, deniedTokens, mailCounts, loginFailures, refreshTokens] = await Promise.all([
     context.sessionRepository?.deleteExpired(now) ?? 0,
     context.tokenDenylist?.deleteExpired(now) ?? 0,
     context.mailCap?.deleteExpired() ?? 0,
@@ -47,6 +49,7 @@ export async function purgeExpired(context: ServiceContext<BaseUser, Role, unkno
           now - (throttle.settings.windowSeconds + throttle.settings.maxDelaySeconds) * 1000,
         )
       : 0,
+    context.refreshTokenStore?.deleteExpired(now) ?? 0,
   ])
-  return { sessions, deniedTokens, mailCounts, loginFailures }
+  return { sessions, deniedTokens, mailCounts, loginFailures, refreshTokens }
 }

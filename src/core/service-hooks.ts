@@ -118,6 +118,14 @@ export class UserServiceHooks<U extends BaseUser, Req> {
   }
 
   /**
+   * Tells a user that a refresh token of theirs was used twice (a sign it was copied), and that the login
+   * it belonged to has been ended. Default: mails it.
+   */
+  async sendRefreshTokenReuseNotice(user: U): Promise<void> {
+    await this.#notices.send('refresh-token-reuse', { to: user.email })
+  }
+
+  /**
    * Sends the link that confirms a pending email change to the new address. Default: mails a link built
    * from `mail.baseUrl` and `mail.confirmEmailPath` through the `mailer`.
    */

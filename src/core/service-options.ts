@@ -20,6 +20,7 @@ import { MailCap, type MailCapOptions, type MailCapStore } from './mail-cap.js'
 import type { MailPost } from './notices.js'
 import type { OAuthAccountRepository } from './oauth-accounts.js'
 import type { NewPasswordCheck } from './ports.js'
+import type { RefreshTokenStore } from './refresh-tokens.js'
 import type {
   LoginAttemptStore,
   RoleRepository,
@@ -79,6 +80,11 @@ export interface UserServiceOptions<U extends BaseUser = BaseUser, R extends Rol
    * sweeps its expired entries too. Default: none.
    */
   tokenDenylist?: TokenDenylist
+  /**
+   * Where the refresh tokens of the JWT backends live (`createKyselyRepositories(db).refreshTokenStore`);
+   * without it the JWT backends issue no refresh tokens. Default: none.
+   */
+  refreshTokenStore?: RefreshTokenStore
   /**
    * Where failed password checks are counted (`createKyselyRepositories(db).loginAttemptStore`). Without
    * it, login throttling is off: nothing slows down password guessing. Default: none.
@@ -156,6 +162,7 @@ export interface ResolvedServiceOptions<U extends BaseUser, R extends Role> {
   sessionRepository: SessionRepository | undefined
   oauthAccountRepository: OAuthAccountRepository | undefined
   tokenDenylist: TokenDenylist | undefined
+  refreshTokenStore: RefreshTokenStore | undefined
   /** `null` when throttling is off (`loginThrottle: false`, or no `loginAttemptStore`). */
   loginThrottle: LoginThrottle | null
   requireVerificationOnRegistration: boolean
@@ -237,6 +244,7 @@ export function resolveServiceOptions<U extends BaseUser, R extends Role>(
     sessionRepository: options.sessionRepository,
     oauthAccountRepository: options.oauthAccountRepository,
     tokenDenylist: options.tokenDenylist,
+    refreshTokenStore: options.refreshTokenStore,
     // Without a store there is nowhere to count, so throttling is off (documented on the option).
     loginThrottle:
       throttle && options.loginAttemptStore

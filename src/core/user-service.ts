@@ -35,6 +35,7 @@ import type { LoginThrottleOptions } from './login-throttle.js'
 import type { MailCap } from './mail-cap.js'
 import * as oauth from './oauth-accounts.js'
 import * as passwordReset from './password-reset.js'
+import type { RefreshTokenStore } from './refresh-tokens.js'
 import type {
   LoginAttemptStore,
   RoleRepository,
@@ -95,6 +96,8 @@ export class BaseUserService<
   readonly sessionRepository: SessionRepository | undefined
   /** The deny-list of logged-out JWTs, when given; the plugin's JWT backends use it. */
   readonly tokenDenylist: TokenDenylist | undefined
+  /** Where the JWT backends keep refresh tokens, when given. */
+  readonly refreshTokenStore: RefreshTokenStore | undefined
   /** Where failed password checks are counted; `undefined` when throttling is off. */
   readonly loginAttemptStore: LoginAttemptStore | undefined
   /**
@@ -137,6 +140,7 @@ export class BaseUserService<
     this.roleRepository = resolved.roleRepository
     this.sessionRepository = resolved.sessionRepository
     this.tokenDenylist = resolved.tokenDenylist
+    this.refreshTokenStore = resolved.refreshTokenStore
     this.loginThrottle = resolved.loginThrottle?.settings ?? null
     this.loginAttemptStore = resolved.loginThrottle?.store
     this.requireVerificationOnRegistration = resolved.requireVerificationOnRegistration

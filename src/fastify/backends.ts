@@ -11,10 +11,13 @@ import {
   type AuthStrategy,
   type AuthTransport,
   BACKEND_SHORTHANDS,
+  isUsable,
 } from '../auth/auth-backend.js'
 import { JwtBackend } from '../auth/jwt-backend.js'
 import { SessionBackend } from '../auth/session-backend.js'
+import { type RefreshTokenOptions, RefreshTokens } from '../core/refresh-tokens.js'
 import type { TokenDenylist } from '../core/repositories.js'
+import { serviceNotices } from '../core/service-hooks.js'
 import type { BaseUser, Role } from '../core/user.js'
 import type { BaseUserService } from '../core/user-service.js'
 import type { AuthBackendEntry, AuthBackendSpec } from './options.js'
@@ -27,6 +30,32 @@ export interface BackendDependencies {
   /** Whether cookies are `Secure` (then their names get the `__Host-` prefix). */
   cookieSecure: boolean
   session: { idleTimeoutSeconds?: number; absoluteTimeoutSeconds?: number } | undefined
+  /**
+   * Refresh tokens of the JWT strategy: lifetimes, or `false` for none. Default: on (with their default
+   * lifetimes) when the service has a `refreshTokenStore`.
+   */
+  refreshToken?: RefreshTokenOptions | false | undefined
+}
+
+/** The refresh tokens of the JWT backends, or `undefined` when off or without a store. */
+function refreshTokensOf(deps: BackendDependencies): RefreshTokens | undefined {
+  const { service } = deps
+  const store = service.refreshTokenStore
+  if (deps.refreshToken === false || !store) return undefined
+  const requireVerified = service.requireVerificationOnRegistration
+  return new RefreshTokens({
+    store,
+    users: service.userRepository,
+    clock: service.clock,
+    logger: service.logger,
+    parseId: (id) => service.parseId(id),
+    isUsable: (user, authVersion) => isUsable(user, authVersion, requireVerified),
+    notifyReuse: (user) =>
+      serviceNotices(service).deliver('refresh-token-reuse', user, () =>
+        service.sendRefreshTokenReuseNotice(user),
+      ),
+    options: deps.refreshToken,
+  })
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/
@@ -88,6 +117,8 @@ export function buildBackends(
   const prefix = deps.cookieSecure ? '__Host-' : ''
   const names = new Set<string>()
   const cookies = new Set<string>()
+  // One collaborator for every JWT backend: a family is found by its token, whichever backend issued it.
+  const refresh = refreshTokensOf(deps)
   const backends = entries.map((entry, i): AuthBackend => {
     const option = `auth.backends[${i}]`
     if (typeof entry !== 'string' && (typeof entry !== 'object' || entry === null)) {
@@ -140,6 +171,7 @@ export function buildBackends(
       cookieName,
       requireVerified,
       parseId: (sub) => service.parseId(sub),
+      refresh,
     })
   })
   for (const [i, backend] of backends.entries()) {

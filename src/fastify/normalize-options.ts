@@ -57,6 +57,7 @@ const SERVICE_GROUP = {
 const AUTH_GROUP = {
   backends: 'backends',
   session: 'session',
+  refreshToken: 'refreshToken',
   cookie: 'cookie',
   trustedOrigins: 'trustedOrigins',
   tokenDenylist: 'tokenDenylist',

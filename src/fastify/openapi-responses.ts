@@ -27,6 +27,7 @@ export type OperationId =
   | 'register'
   | 'login'
   | 'logout'
+  | 'refresh'
   | 'verify'
   | 'requestVerification'
   | 'forgotPassword'
@@ -103,6 +104,12 @@ export const OPERATIONS: Readonly<Record<OperationId, OperationFacts>> = {
     cookie: 'issues',
   },
   logout: { success: { 204: 'Logged out.' }, errors: [], cookie: 'clears' },
+  refresh: {
+    success: { 200: 'A new access token and a new refresh token (in the body, or in their cookies).' },
+    errors: ['ERR_UNAUTHENTICATED'],
+    cookie: 'issues',
+    optionalBody: true,
+  },
   verify: {
     success: { 200: 'The user, now verified.' },
     errors: ['ERR_INVALID_TOKEN', 'ERR_PASSWORD_REQUIRED', ...THROTTLED],
@@ -401,7 +408,7 @@ export function documentOperation(
  * backendOperationId('login', 'jwt-cookie') // 'loginJwtCookie'
  * ```
  */
-export function backendOperationId(base: 'login' | 'logout', backendName: string): string {
+export function backendOperationId(base: 'login' | 'logout' | 'refresh', backendName: string): string {
   const pascal = backendName
     .split(/[^A-Za-z0-9]+/)
     .filter(Boolean)
@@ -413,8 +420,8 @@ export function backendOperationId(base: 'login' | 'logout', backendName: string
 /** The operation whose facts document this id: itself, or the base of a backend's login/logout. */
 function documentedAs(operationId: string): OperationId | null {
   if (Object.hasOwn(OPERATIONS, operationId)) return operationId as OperationId
-  const base = /^(login|logout)[A-Z][A-Za-z0-9]*$/.exec(operationId)?.[1]
-  return base === 'login' || base === 'logout' ? base : null
+  const base = /^(login|logout|refresh)[A-Z][A-Za-z0-9]*$/.exec(operationId)?.[1]
+  return base === 'login' || base === 'logout' || base === 'refresh' ? base : null
 }
 
 function successHeaders(facts: OperationFacts, options: OperationDocOptions): Schema {

@@ -9,6 +9,7 @@ import type { preHandlerAsyncHookHandler } from 'fastify'
 import type { Kysely, Migration } from 'kysely'
 import type { AuthBackend, AuthBackendName, AuthStrategy, AuthTransport } from '../auth/auth-backend.js'
 import { parseTrustedOrigins } from '../auth/origin-check.js'
+import type { RefreshTokenOptions } from '../core/refresh-tokens.js'
 import type { TokenDenylist } from '../core/repositories.js'
 import type { IdType, UserFieldSchema } from '../core/user.js'
 import { checkCustomFieldNames } from '../core/user-fields.js'
@@ -161,6 +162,11 @@ export interface AuthOptions {
   backends?: readonly AuthBackendEntry[]
   /** Session lifetimes of the session strategy, in seconds. Defaults: idle `3600`, absolute `86400`. */
   session?: { idleTimeoutSeconds?: number; absoluteTimeoutSeconds?: number }
+  /**
+   * Refresh tokens of the JWT backends, in seconds, or `false` for none (access tokens only). Default: on
+   * with a `database`: `{ idleSeconds: 1209600, absoluteSeconds: 2592000 }` (14 days unused, 30 days per login).
+   */
+  refreshToken?: RefreshTokenOptions | false
   /** Cookie settings of the cookie transport. */
   cookie?: CookieOptions
   /** Origins whose cross-site requests are accepted when a backend uses a cookie (exact origins). */
@@ -396,6 +402,8 @@ export interface FastifyUsersOptions extends RedisPluginOptions {
   cookie?: CookieOptions
   /** Session lifetimes, in seconds. Defaults: idle `3600`, absolute `86400`. */
   session?: { idleTimeoutSeconds?: number; absoluteTimeoutSeconds?: number }
+  /** Refresh tokens of the JWT backends, or `false`; see `auth.refreshToken`. */
+  refreshToken?: RefreshTokenOptions | false
   /**
    * Serve `GET /openapi.json` and interactive docs at `/docs`. Default: `true`. `servers` is the document's
    * `servers` list (default `[{ url: '/' }]`: the origin the document was fetched from); a server URL whose

@@ -67,6 +67,7 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     tokenDenylist,
     cookieSecure: resolved.cookieSecure,
     session: flat.session,
+    refreshToken: flat.refreshToken,
   })
   const auth = new RequestAuthenticator(backends, {
     trustedOrigins: resolved.trustedOrigins,

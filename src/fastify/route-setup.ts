@@ -17,6 +17,7 @@ import { authRoutes } from './routes/auth-routes.js'
 import { currentUserRoutes } from './routes/current-user-routes.js'
 import { oauthRoutes } from './routes/oauth-routes.js'
 import { passwordResetRoutes } from './routes/password-reset-routes.js'
+import { refreshRoutes } from './routes/refresh-routes.js'
 import { registerRoutes } from './routes/register-routes.js'
 import { roleManagementRoutes } from './routes/role-management-routes.js'
 import { adminSessionRoutes, currentUserSessionRoutes } from './routes/session-routes.js'
@@ -86,6 +87,7 @@ export async function registerPluginRoutes(
     })
     const groups = options.routes ?? {}
     if (groups.auth !== false) authRoutes(routes, context, groups.auth ?? {})
+    if (groups.auth !== false) refreshRoutes(routes, context, groups.auth ?? {})
     if (groups.register !== false) registerRoutes(routes, context, groups.register ?? {})
     if (groups.verification !== false) verificationRoutes(routes, context, groups.verification ?? {})
     if (groups.passwordReset !== false) passwordResetRoutes(routes, context, groups.passwordReset ?? {})

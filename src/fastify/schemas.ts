@@ -151,6 +151,12 @@ export function buildSchemas(options: SchemaOptions) {
         accessToken: Type.String(),
         tokenType: Type.Literal('Bearer'),
         expiresIn: Type.Integer({ description: 'Seconds until the access token expires.' }),
+        refreshToken: Type.Optional(
+          Type.String({ description: 'The refresh token, for `POST /refresh`; single use (rotated).' }),
+        ),
+        refreshExpiresIn: Type.Optional(
+          Type.Integer({ description: 'Seconds until the refresh token expires unused.' }),
+        ),
       },
       { additionalProperties: false },
     ),

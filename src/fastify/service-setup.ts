@@ -26,7 +26,7 @@ export interface SharedStores {
 
 type KyselyRepositories = Pick<
   ReturnType<typeof createKyselyRepositories>,
-  'userRepository' | 'roleRepository' | 'oauthAccountRepository'
+  'userRepository' | 'roleRepository' | 'oauthAccountRepository' | 'refreshTokenStore'
 > &
   SharedStores
 
@@ -61,6 +61,7 @@ export function serviceOptionsFrom(
     sessionRepository: repos.sessionRepository,
     oauthAccountRepository: repos.oauthAccountRepository,
     tokenDenylist: options.tokenDenylist ?? repos.tokenDenylist,
+    refreshTokenStore: repos.refreshTokenStore,
     loginAttemptStore: repos.loginAttemptStore,
     loginThrottle: options.loginThrottle,
     adminRoles: options.adminRoles,

@@ -17,6 +17,7 @@ export type UserMailKind =
   | 'email-changed'
   | 'email-change-confirm'
   | 'email-change-requested'
+  | 'refresh-token-reuse'
 
 /** Where links in mails point. */
 export interface MailLinkOptions {
@@ -149,6 +150,13 @@ export function composeUserMail(
         'The password of your account was just changed, and every session signed in with the old one has ended.',
       )
       paragraphs.push('If you did not do this, reset your password at once and contact support.')
+      break
+    case 'refresh-token-reuse':
+      subject = `A sign-in to your ${app} account was ended`
+      paragraphs.push(
+        'A refresh token of your account was presented after it had already been used, which happens when it was copied. The sign-in it belonged to has been ended, on every device that shared it.',
+      )
+      paragraphs.push('Sign in again. If this keeps happening, change your password and check your devices.')
       break
     case 'email-changed':
       subject = `The email address of your ${app} account was changed`

@@ -10,6 +10,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import type { ExclusiveLock } from '../core/admin-guard.js'
 import type { MailCapStore } from '../core/mail-cap.js'
 import type { OAuthAccountRepository } from '../core/oauth-accounts.js'
+import type { RefreshTokenStore } from '../core/refresh-tokens.js'
 import type {
   LoginAttemptStore,
   RoleRepository,
@@ -40,6 +41,8 @@ export interface RepositoryPorts {
   oauthAccountRepository?: OAuthAccountRepository | undefined
   /** The lock that serialises admin removals (`adminLock` of the service). */
   adminLock?: ExclusiveLock | undefined
+  /** The refresh tokens of the JWT backends. */
+  refreshTokenStore?: RefreshTokenStore | undefined
 }
 
 /**

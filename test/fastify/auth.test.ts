@@ -472,9 +472,14 @@ for (const backend of ['session', 'jwt-cookie'] as const) {
       const { email } = await t.createUser()
       const res = await t.request({ method: 'POST', url: '/login', payload: { email, password: PASSWORD } })
       assert.equal(res.statusCode, 200)
-      assert.equal(res.cookies.length, 1)
+      // jwt-cookie also sets its refresh cookie, `fastify-users-token-refresh` (tested in refresh.ts).
+      assert.equal(res.cookies.length, backend === 'session' ? 1 : 2)
       const cookie = res.cookies[0]!
       assert.equal(cookie.name, backend === 'session' ? 'fastify-users-session' : 'fastify-users-token')
+      if (backend !== 'session') {
+        assert.equal(res.cookies[1]?.name, 'fastify-users-token-refresh')
+        assert.ok(!res.cookies[1]?.secure)
+      }
       assert.ok(!cookie.secure)
       assert.equal(cookie.httpOnly, true)
       assert.equal(cookie.sameSite, 'Lax')

@@ -56,6 +56,13 @@ const PROTECTED: Array<[string, string, string]> = [
   ['delete', '/users/roles/{id}', '200'],
   ['put', '/users/roles/assign', '200'],
   ['put', '/users/roles/revoke', '200'],
+  ['get', '/users/me/sessions', '200'],
+  ['delete', '/users/me/sessions/{id}', '204'],
+  ['post', '/users/me/sessions/end-others', '200'],
+  ['post', '/users/me/logout-everywhere', '204'],
+  ['get', '/users/sessions/{id}', '200'],
+  ['delete', '/users/sessions/{id}', '204'],
+  ['delete', '/users/sessions/{id}/{sessionId}', '204'],
 ]
 
 for (const backend of backends) {
@@ -86,9 +93,12 @@ for (const backend of backends) {
       const documented = Object.entries(doc.paths)
         .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`))
         .sort()
-      const expected = [...PUBLIC, ...PROTECTED].map(([m, p]) => `${m} ${p}`).sort()
+      // The JWT backends add the refresh route (public: the refresh token is its credential).
+      const publicOps =
+        backend === 'session' ? PUBLIC : [...PUBLIC, ['post', '/refresh', '200'] as [string, string, string]]
+      const expected = [...publicOps, ...PROTECTED].map(([m, p]) => `${m} ${p}`).sort()
       assert.deepEqual(documented, expected)
-      for (const [method, path, status] of [...PUBLIC, ...PROTECTED]) {
+      for (const [method, path, status] of [...publicOps, ...PROTECTED]) {
         assert.ok(doc.paths[path]?.[method]?.responses[status], `${method} ${path} documents ${status}`)
       }
       for (const path of ['/users/{id}', '/users/roles/{id}']) {

@@ -5,6 +5,7 @@
  * SQLite always, PostgreSQL and MariaDB/MySQL when their URLs are set (in CI always).
  */
 import assert from 'node:assert/strict'
+import { readdirSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { type Kysely, sql } from 'kysely'
@@ -20,6 +21,11 @@ import {
 } from '../../src/persistence/kysely/index.js'
 import { createTestDatabase, type TestDatabase, testDialects } from '../helpers/databases.js'
 import { BASE_URL, cookieOf, PASSWORD, SECRET, tokenFromMail, uniqueEmail } from './build-app.js'
+
+/** How many migrations the library has: one file each in its migrations folder. */
+const LIBRARY_MIGRATIONS = readdirSync(
+  new URL('../../src/persistence/kysely/migrations/', import.meta.url),
+).filter((file) => /^\d{4}-.+\.ts$/.test(file)).length
 
 type Db = Kysely<unknown>
 
@@ -127,6 +133,7 @@ describe('table names: resolving and refusing', () => {
         loginAttempts: 'login_attempts',
         mailCap: 'mail_cap',
         oauthAccounts: 'oauth_accounts',
+        refreshTokens: 'refresh_tokens',
         migration: 'fastify_users_migration',
         migrationLock: 'fastify_users_migration_lock',
         appMigration: 'fastify_users_app_migration',
@@ -260,6 +267,7 @@ for (const { name: dialect, skip } of testDialects) {
         'auth_login_attempts',
         'auth_mail_cap',
         'auth_oauth_accounts',
+        'auth_refresh_tokens',
         'auth_fastify_users_migration',
         'auth_fastify_users_app_migration',
       ]) {
@@ -277,7 +285,7 @@ for (const { name: dialect, skip } of testDialects) {
       if (dialect !== 'sqlite') expected.push('fu_auth_users_email_uq', 'fu_auth_roles_name_uq')
       for (const index of expected) assert.ok(indexes.includes(index), `${index} exists`)
       assert.ok(!indexes.some((index) => index.startsWith('fu_users_')), 'no index of the default names')
-      assert.equal(await countRows(database.db, 'auth_fastify_users_migration'), 6)
+      assert.equal(await countRows(database.db, 'auth_fastify_users_migration'), LIBRARY_MIGRATIONS)
       const columns = (await database.db.introspection.getTables())
         .find((t) => t.name === 'auth_users')
         ?.columns.map((c) => c.name)
@@ -402,7 +410,7 @@ for (const { name: dialect, skip } of testDialects) {
       )
       assert.equal(editors.total, 1)
       assert.equal(await countRows(database.db, 'int_users'), 2)
-      assert.equal(await countRows(database.db, 'int_fastify_users_migration'), 6)
+      assert.equal(await countRows(database.db, 'int_fastify_users_migration'), LIBRARY_MIGRATIONS)
       // The first installation and the application's tables are untouched.
       assert.equal(await countRows(database.db, 'auth_user_roles'), 0)
       assert.deepEqual(await appSnapshot(database.db), before_)
@@ -411,7 +419,7 @@ for (const { name: dialect, skip } of testDialects) {
     it('a restart with the same prefix finds everything already migrated', async () => {
       await app?.close()
       app = await startApp(database, { prefix: 'auth_' }, mails)
-      assert.equal(await countRows(database.db, 'auth_fastify_users_migration'), 6)
+      assert.equal(await countRows(database.db, 'auth_fastify_users_migration'), LIBRARY_MIGRATIONS)
       assert.equal(await countRows(database.db, 'auth_users'), 1)
     })
   })
@@ -464,6 +472,7 @@ describe('explicit names and the default names, on SQLite', () => {
         'login_attempts',
         'mail_cap',
         'oauth_accounts',
+        'refresh_tokens',
         'revoked_tokens',
         'roles',
         'sessions',
@@ -484,6 +493,9 @@ describe('explicit names and the default names, on SQLite', () => {
         'fu_login_attempts_last_failure_idx',
         'fu_mail_cap_window_idx',
         'fu_oauth_accounts_user_idx',
+        'fu_refresh_tokens_family_idx',
+        'fu_refresh_tokens_user_idx',
+        'fu_refresh_tokens_expires_idx',
       ]) {
         // SQLite names the indexes of table constraints itself; the explicit ones keep their names.
         if (index.endsWith('_uq') || index.endsWith('_pk')) continue

@@ -6,11 +6,13 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
 import type { AuthBackend } from '../../auth/auth-backend.js'
+import { JwtBackend } from '../../auth/jwt-backend.js'
 import { InvalidCredentialsError, UnauthenticatedError } from '../../kernel/errors.js'
 import { requireUser } from '../guards.js'
 import { backendOperationId } from '../openapi-responses.js'
 import type { AuthHandlerConfig } from '../options.js'
 import { noContent, type RouteContext } from '../route-context.js'
+import { refreshPathOf, setRefreshCookie } from './refresh-routes.js'
 
 /** Where one backend's login and logout routes are. */
 interface BackendPaths {
@@ -28,7 +30,7 @@ export function authRoutes(app: FastifyInstance, context: RouteContext, config: 
       i === 0
         ? { login: config.loginPath ?? '/login', logout: config.logoutPath ?? '/logout' }
         : { login: `/auth/${backend.name}/login`, logout: `/auth/${backend.name}/logout` }
-    backendRoutes(app, context, config, backend, paths, i > 0)
+    backendRoutes(app, context, config, backend, paths, i > 0, `${app.prefix}${refreshPathOf(i, backend)}`)
   }
 }
 
@@ -39,7 +41,9 @@ function backendRoutes(
   backend: AuthBackend,
   paths: BackendPaths,
   named: boolean,
+  refreshCookiePath: string,
 ): void {
+  const refreshCookie = backend instanceof JwtBackend ? backend.refreshCookieName : null
   const app = instance.withTypeProvider<TypeBoxTypeProvider>()
   const { service, auth, schemas } = context
   const tags = config.tags ?? ['auth']
@@ -65,9 +69,20 @@ function backendRoutes(
       if (!user) throw new InvalidCredentialsError()
       const issued = await backend.login(user, auth.credentials(request, backend))
       auth.applyCredential(reply, issued)
+      if (refreshCookie) {
+        setRefreshCookie(reply, issued, refreshCookie, refreshCookiePath, context.resolved.cookieSecure)
+      }
       request.log.info({ event: 'session_created', userId: user.id, backend: backend.name }, 'logged in')
       if (issued.accessToken) {
-        return { ...user, accessToken: issued.accessToken, tokenType: 'Bearer', expiresIn: issued.expiresIn }
+        return {
+          ...user,
+          accessToken: issued.accessToken,
+          tokenType: 'Bearer',
+          expiresIn: issued.expiresIn,
+          ...(issued.refreshToken
+            ? { refreshToken: issued.refreshToken, refreshExpiresIn: issued.refreshExpiresIn }
+            : {}),
+        }
       }
       return user
     },
@@ -96,6 +111,8 @@ function backendRoutes(
       if (!credential) throw new UnauthenticatedError()
       await backend.logout(credential)
       auth.clearCredential(reply, backend)
+      if (refreshCookie)
+        setRefreshCookie(reply, null, refreshCookie, refreshCookiePath, context.resolved.cookieSecure)
       request.log.info(
         { event: 'session_logout', userId: request.user?.id, backend: backend.name },
         'logged out',

@@ -69,6 +69,21 @@ export interface MailCapTable {
   window_start: number | string
 }
 
+/** `refresh_tokens`: refresh tokens of the JWT backends, keyed by the SHA-256 of the token. */
+export interface RefreshTokensTable {
+  token_hash: string
+  family_id: string
+  user_id: string
+  auth_version: number
+  issued_at: number | string
+  expires_at: number | string
+  family_created_at: number | string
+  family_expires_at: number | string
+  used_at: number | string | null
+  ip: string | null
+  user_agent: string | null
+}
+
 /** The schema of the built-in tables. */
 export interface FastifyUsersDatabase {
   users: UsersTable
@@ -78,6 +93,7 @@ export interface FastifyUsersDatabase {
   revoked_tokens: RevokedTokensTable
   login_attempts: LoginAttemptsTable
   mail_cap: MailCapTable
+  refresh_tokens: RefreshTokensTable
 }
 
 /**

@@ -10,6 +10,7 @@ import { KyselyExclusiveLock } from './kysely-exclusive-lock.js'
 import { KyselyLoginAttemptStore } from './kysely-login-attempt-store.js'
 import { KyselyMailCapStore } from './kysely-mail-cap-store.js'
 import { KyselyOAuthAccountRepository } from './kysely-oauth-account-repository.js'
+import { KyselyRefreshTokenStore } from './kysely-refresh-token-store.js'
 import { KyselyRoleRepository } from './kysely-role-repository.js'
 import { KyselySessionRepository, KyselyTokenDenylist } from './kysely-session-repository.js'
 import { type KyselyRepositoryOptions, KyselyUserRepository } from './kysely-user-repository.js'
@@ -28,6 +29,7 @@ export { KyselyExclusiveLock } from './kysely-exclusive-lock.js'
 export { KyselyLoginAttemptStore } from './kysely-login-attempt-store.js'
 export { KyselyMailCapStore } from './kysely-mail-cap-store.js'
 export { KyselyOAuthAccountRepository } from './kysely-oauth-account-repository.js'
+export { KyselyRefreshTokenStore } from './kysely-refresh-token-store.js'
 export { KyselyRoleRepository } from './kysely-role-repository.js'
 export { KyselySessionRepository, KyselyTokenDenylist } from './kysely-session-repository.js'
 export { type KyselyRepositoryOptions, KyselyUserRepository } from './kysely-user-repository.js'
@@ -55,6 +57,8 @@ export interface KyselyRepositories<U extends BaseUser = BaseUser, R extends Rol
   adminLock: KyselyExclusiveLock
   /** Mail counters per kind and address; passing it to the service (as the spread does) turns the cap on. */
   mailCapStore: KyselyMailCapStore
+  /** Refresh tokens of the JWT backends (hashed), with their families. */
+  refreshTokenStore: KyselyRefreshTokenStore
 }
 
 /** Options of {@link createKyselyRepositories}. */
@@ -95,5 +99,6 @@ export function createKyselyRepositories<U extends BaseUser = BaseUser, R extend
     loginAttemptStore: new KyselyLoginAttemptStore(dynamic),
     adminLock: new KyselyExclusiveLock(dynamic),
     mailCapStore: new KyselyMailCapStore(dynamic),
+    refreshTokenStore: new KyselyRefreshTokenStore(dynamic),
   }
 }

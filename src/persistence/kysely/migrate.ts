@@ -14,6 +14,7 @@ import { loginAttemptsTableMigration } from './migrations/0002-login-attempts.js
 import { pendingEmailMigration } from './migrations/0003-pending-email.js'
 import { identifierCollationMigration } from './migrations/0004-identifier-collation.js'
 import { mailCapTableMigration } from './migrations/0005-mail-cap.js'
+import { refreshTokensTableMigration } from './migrations/0007-refresh-tokens.js'
 import { oauthAccountsTableMigration } from './migrations/0010-oauth-accounts.js'
 import { resolveTableNames, type TableNamesOption } from './table-names.js'
 
@@ -89,6 +90,7 @@ export async function migrateToLatest<DB>(
     '0003-pending-email': pendingEmailMigration(dialect, names),
     '0004-identifier-collation': identifierCollationMigration(dialect, names),
     '0005-mail-cap': mailCapTableMigration(names),
+    '0007-refresh-tokens': refreshTokensTableMigration(names),
     '0010-oauth-accounts': oauthAccountsTableMigration(options.idType ?? 'uuid', dialect, names),
   }
   const executed = check(

@@ -33,6 +33,7 @@ const DEFAULT_TABLES = {
   loginAttempts: 'login_attempts',
   mailCap: 'mail_cap',
   oauthAccounts: 'oauth_accounts',
+  refreshTokens: 'refresh_tokens',
 } as const
 
 /** A key of {@link DEFAULT_TABLES}: one built-in table. */
@@ -47,7 +48,8 @@ export type TableKey = keyof typeof DEFAULT_TABLES
  * must fit in 63 characters, PostgreSQL's limit (MySQL's is 64).
  *
  * @defaultValue `{}`: `users`, `roles`, `user_roles`, `sessions`, `revoked_tokens`, `login_attempts`,
- *   `mail_cap`, `oauth_accounts`, `fastify_users_migration` (the names of every earlier version).
+ *   `mail_cap`, `refresh_tokens`, `oauth_accounts`, `fastify_users_migration` (the names of every earlier
+ *   version).
  *
  * @example
  * ```ts
@@ -76,6 +78,8 @@ export interface TableNamesOption {
   mailCap?: string
   /** Identity-provider accounts linked to users. Default: `${prefix}oauth_accounts`. */
   oauthAccounts?: string
+  /** Refresh tokens of the JWT backends (hashed). Default: `${prefix}refresh_tokens`. */
+  refreshTokens?: string
 }
 
 /** Every name fastify-users uses in the database, after defaults and checks. */
@@ -121,6 +125,7 @@ const DERIVED_SUFFIXES: Readonly<Record<TableKey, readonly string[]>> = {
   loginAttempts: ['last_failure_idx'],
   mailCap: ['window_idx'],
   oauthAccounts: ['pk', 'user_idx'],
+  refreshTokens: ['family_idx', 'user_idx', 'expires_idx'],
 }
 const MYSQL_FOREIGN_KEYS: ReadonlyArray<[TableKey, number]> = [
   ['userRoles', 2],

@@ -1,0 +1,5 @@
+/** Refresh tokens over HTTP on MariaDB/MySQL; see refresh.ts. */
+import { testDialects } from '../helpers/databases.js'
+import { refreshSuite } from './refresh.js'
+
+refreshSuite(testDialects.find((d) => d.name === 'mysql')!)
