@@ -38,6 +38,24 @@ export type {
   UserRepository,
   UserUpdateOptions,
 } from './core/repositories.js'
+export type { SecondFactor } from './core/second-factor.js'
+export { SecretBox } from './core/secret-box.js'
+export {
+  type ProofKind,
+  StepUp,
+  type StepUpOptions,
+  type StepUpProof,
+  type StepUpStore,
+} from './core/step-up.js'
+export { type TotpEnrolment, TotpFactor, type TotpFactorOptions } from './core/totp.js'
+export type { TotpRecord, TotpRepository } from './core/totp-repository.js'
+export {
+  mfaChallengePurpose,
+  type SecondFactorChange,
+  type SecondFactorInput,
+  TwoFactor,
+  type TwoFactorOptions,
+} from './core/two-factor.js'
 export type { BaseUser, Id, IdType, NewUser, Role, UserFieldSchema, UserPatch } from './core/user.js'
 export {
   type AddUserOptions,
@@ -52,6 +70,7 @@ export {
   type UserServiceOptions,
 } from './core/user-service.js'
 export { type Clock, systemClock } from './kernel/clock.js'
+// Two-factor authentication and step-up.
 export {
   AlreadyVerifiedError,
   type AnyFastifyUsersError,
@@ -65,9 +84,11 @@ export {
   ForbiddenError,
   InactiveUserError,
   InvalidCredentialsError,
+  InvalidOtpError,
   InvalidTokenError,
   LastAdminError,
   MethodNotAllowedError,
+  MfaChallengeError,
   NotFoundError,
   NotVerifiedError,
   PasswordPolicyError,
@@ -80,6 +101,7 @@ export {
   RouteNotFoundError,
   SelfLockoutError,
   ShuttingDownError,
+  StepUpRequiredError,
   TooManyAttemptsError,
   UnauthenticatedError,
   UrlTooLongError,

@@ -47,6 +47,9 @@ export const statusByCode: Record<FastifyUsersErrorCode, number> = {
   ERR_BAD_URL: 400,
   ERR_URL_TOO_LONG: 414,
   ERR_SHUTTING_DOWN: 503,
+  ERR_INVALID_OTP: 403,
+  ERR_MFA_CHALLENGE: 401,
+  ERR_STEP_UP_REQUIRED: 403,
 }
 
 /** One field that failed validation. */

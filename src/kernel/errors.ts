@@ -39,6 +39,9 @@ export type FastifyUsersErrorCode =
   | 'ERR_BAD_URL'
   | 'ERR_URL_TOO_LONG'
   | 'ERR_SHUTTING_DOWN'
+  | 'ERR_INVALID_OTP'
+  | 'ERR_MFA_CHALLENGE'
+  | 'ERR_STEP_UP_REQUIRED'
 
 /**
  * Base class of every error fastify-users throws on purpose.
@@ -402,6 +405,40 @@ export class ShuttingDownError extends FastifyUsersError {
   }
 }
 
+/**
+ * A one-time code (TOTP or recovery code) was wrong, already used, or missing, while the user is logged in
+ * (confirming an enrolment, proving a recent login). At the second login step a wrong code answers
+ * `ERR_INVALID_CREDENTIALS` instead, like a wrong password.
+ */
+export class InvalidOtpError extends FastifyUsersError {
+  readonly code = 'ERR_INVALID_OTP'
+  constructor() {
+    super('the code is wrong or was already used')
+  }
+}
+
+/**
+ * The second login step's challenge is unknown, expired, already used, voided by a password change, or
+ * burnt by too many wrong codes: log in with the password again.
+ */
+export class MfaChallengeError extends FastifyUsersError {
+  readonly code = 'ERR_MFA_CHALLENGE'
+  constructor() {
+    super('the login challenge is invalid or expired, log in again')
+  }
+}
+
+/**
+ * The action needs a recent proof of identity (a password or a second-factor code given within the
+ * step-up window, `POST /users/me/reauthenticate`), and this credential has none.
+ */
+export class StepUpRequiredError extends FastifyUsersError {
+  readonly code = 'ERR_STEP_UP_REQUIRED'
+  constructor() {
+    super('this action needs a recent proof of identity: reauthenticate first')
+  }
+}
+
 /** Every concrete error, so that `switch (err.code)` narrows to the right class. */
 export type AnyFastifyUsersError =
   | UserExistsError
@@ -432,3 +469,6 @@ export type AnyFastifyUsersError =
   | BadUrlError
   | UrlTooLongError
   | ShuttingDownError
+  | InvalidOtpError
+  | MfaChallengeError
+  | StepUpRequiredError

@@ -11,6 +11,7 @@ import { KyselyLoginAttemptStore } from './kysely-login-attempt-store.js'
 import { KyselyMailCapStore } from './kysely-mail-cap-store.js'
 import { KyselyRoleRepository } from './kysely-role-repository.js'
 import { KyselySessionRepository, KyselyTokenDenylist } from './kysely-session-repository.js'
+import { KyselyStepUpStore, KyselyTotpRepository } from './kysely-totp-repository.js'
 import { type KyselyRepositoryOptions, KyselyUserRepository } from './kysely-user-repository.js'
 import { resolveTableNames, type TableNamesOption, withTableNames } from './table-names.js'
 
@@ -28,6 +29,7 @@ export { KyselyLoginAttemptStore } from './kysely-login-attempt-store.js'
 export { KyselyMailCapStore } from './kysely-mail-cap-store.js'
 export { KyselyRoleRepository } from './kysely-role-repository.js'
 export { KyselySessionRepository, KyselyTokenDenylist } from './kysely-session-repository.js'
+export { KyselyStepUpStore, KyselyTotpRepository } from './kysely-totp-repository.js'
 export { type KyselyRepositoryOptions, KyselyUserRepository } from './kysely-user-repository.js'
 export { type MigrateOptions, type MigrateResult, migrateToLatest } from './migrate.js'
 export { identifierType, MYSQL_IDENTIFIER_COLLATION } from './migrations/identifier-column.js'
@@ -52,6 +54,10 @@ export interface KyselyRepositories<U extends BaseUser = BaseUser, R extends Rol
   adminLock: KyselyExclusiveLock
   /** Mail counters per kind and address; passing it to the service (as the spread does) turns the cap on. */
   mailCapStore: KyselyMailCapStore
+  /** TOTP second factors, for `TwoFactor` (the service itself ignores it). */
+  totpRepository: KyselyTotpRepository
+  /** Recent proofs of identity per credential, for `TwoFactor` (the service itself ignores it). */
+  stepUpStore: KyselyStepUpStore
 }
 
 /** Options of {@link createKyselyRepositories}. */
@@ -91,5 +97,7 @@ export function createKyselyRepositories<U extends BaseUser = BaseUser, R extend
     loginAttemptStore: new KyselyLoginAttemptStore(dynamic),
     adminLock: new KyselyExclusiveLock(dynamic),
     mailCapStore: new KyselyMailCapStore(dynamic),
+    totpRepository: new KyselyTotpRepository(dynamic),
+    stepUpStore: new KyselyStepUpStore(dynamic),
   }
 }

@@ -32,6 +32,8 @@ const DEFAULT_TABLES = {
   revokedTokens: 'revoked_tokens',
   loginAttempts: 'login_attempts',
   mailCap: 'mail_cap',
+  userTotp: 'user_totp',
+  stepUpProofs: 'step_up_proofs',
 } as const
 
 /** A key of {@link DEFAULT_TABLES}: one built-in table. */
@@ -73,6 +75,10 @@ export interface TableNamesOption {
   loginAttempts?: string
   /** Mail counters per address. Default: `${prefix}mail_cap`. */
   mailCap?: string
+  /** TOTP second factors and recovery codes. Default: `${prefix}user_totp`. */
+  userTotp?: string
+  /** Recent proofs of identity, by credential. Default: `${prefix}step_up_proofs`. */
+  stepUpProofs?: string
 }
 
 /** Every name fastify-users uses in the database, after defaults and checks. */
@@ -117,10 +123,13 @@ const DERIVED_SUFFIXES: Readonly<Record<TableKey, readonly string[]>> = {
   revokedTokens: ['expires_idx'],
   loginAttempts: ['last_failure_idx'],
   mailCap: ['window_idx'],
+  userTotp: [],
+  stepUpProofs: ['expires_idx'],
 }
 const MYSQL_FOREIGN_KEYS: ReadonlyArray<[TableKey, number]> = [
   ['userRoles', 2],
   ['sessions', 1],
+  ['userTotp', 1],
 ]
 
 function fail(option: string, fix: string): never {
