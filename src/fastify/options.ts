@@ -43,6 +43,25 @@ export interface AuthHandlerConfig extends RouteGroupConfig {
   logoutPath?: string
 }
 
+/**
+ * Two-factor authentication (TOTP, recovery codes) and step-up: the routes under `/users/me/2fa`,
+ * `POST /users/me/reauthenticate` and the login's second step `POST /login/2fa`. Off by default: give
+ * `routes: { twoFactor: {} }` to turn it on.
+ *
+ * @example
+ * ```ts
+ * await app.register(fastifyUsers, { secret, database, routes: { twoFactor: { issuer: 'Acme', stepUpMinutes: 5 } } })
+ * ```
+ */
+export interface TwoFactorHandlerConfig extends RouteGroupConfig {
+  /** The issuer authenticator apps show. Default: `mail.appName`, else `'fastify-users'`. */
+  issuer?: string
+  /** How long a login or reauthentication allows sensitive actions, in minutes. Default: `10`. */
+  stepUpMinutes?: number
+  /** How long the login's second step may take, in seconds. Default: `300`. */
+  challengeSeconds?: number
+}
+
 /** `POST /register`. */
 export interface RegisterHandlerConfig extends RouteGroupConfig {
   /** Default: `'/register'`. */
@@ -413,6 +432,8 @@ export interface FastifyUsersOptions {
     currentUser?: CurrentUserHandlerConfig | false
     userManagement?: UserManagementHandlerConfig | false
     roleManagement?: RoleManagementHandlerConfig | false
+    /** Off unless given (see {@link TwoFactorHandlerConfig}). */
+    twoFactor?: TwoFactorHandlerConfig | false
   }
   /** Maximum page size of `GET /users`. Default: `100`. */
   maxPageSize?: number

@@ -18,6 +18,7 @@ import { currentUserRoutes } from './routes/current-user-routes.js'
 import { passwordResetRoutes } from './routes/password-reset-routes.js'
 import { registerRoutes } from './routes/register-routes.js'
 import { roleManagementRoutes } from './routes/role-management-routes.js'
+import { twoFactorRoutes } from './routes/two-factor-routes.js'
 import { userManagementRoutes } from './routes/user-management-routes.js'
 import { verificationRoutes } from './routes/verification-routes.js'
 import { apiSecurityHeaders } from './security-headers.js'
@@ -96,6 +97,8 @@ export async function registerPluginRoutes(
       const config = groups.roleManagement ?? {}
       roleManagementRoutes(routes, context, config, adminGuards(config.guards))
     }
+    if (groups.twoFactor)
+      twoFactorRoutes(routes, context, groups.twoFactor, (a ? a.loginPath : undefined) ?? '/login')
     done()
   })
 }
