@@ -126,6 +126,8 @@ describe('table names: resolving and refusing', () => {
         revokedTokens: 'revoked_tokens',
         loginAttempts: 'login_attempts',
         mailCap: 'mail_cap',
+        userTotp: 'user_totp',
+        stepUpProofs: 'step_up_proofs',
         migration: 'fastify_users_migration',
         migrationLock: 'fastify_users_migration_lock',
         appMigration: 'fastify_users_app_migration',
@@ -258,6 +260,8 @@ for (const { name: dialect, skip } of testDialects) {
         'auth_revoked_tokens',
         'auth_login_attempts',
         'auth_mail_cap',
+        'auth_user_totp',
+        'auth_step_up_proofs',
         'auth_fastify_users_migration',
         'auth_fastify_users_app_migration',
       ]) {
@@ -274,7 +278,7 @@ for (const { name: dialect, skip } of testDialects) {
       if (dialect !== 'sqlite') expected.push('fu_auth_users_email_uq', 'fu_auth_roles_name_uq')
       for (const index of expected) assert.ok(indexes.includes(index), `${index} exists`)
       assert.ok(!indexes.some((index) => index.startsWith('fu_users_')), 'no index of the default names')
-      assert.equal(await countRows(database.db, 'auth_fastify_users_migration'), 5)
+      assert.equal(await countRows(database.db, 'auth_fastify_users_migration'), 6)
       const columns = (await database.db.introspection.getTables())
         .find((t) => t.name === 'auth_users')
         ?.columns.map((c) => c.name)
@@ -399,7 +403,7 @@ for (const { name: dialect, skip } of testDialects) {
       )
       assert.equal(editors.total, 1)
       assert.equal(await countRows(database.db, 'int_users'), 2)
-      assert.equal(await countRows(database.db, 'int_fastify_users_migration'), 5)
+      assert.equal(await countRows(database.db, 'int_fastify_users_migration'), 6)
       // The first installation and the application's tables are untouched.
       assert.equal(await countRows(database.db, 'auth_user_roles'), 0)
       assert.deepEqual(await appSnapshot(database.db), before_)
@@ -408,7 +412,7 @@ for (const { name: dialect, skip } of testDialects) {
     it('a restart with the same prefix finds everything already migrated', async () => {
       await app?.close()
       app = await startApp(database, { prefix: 'auth_' }, mails)
-      assert.equal(await countRows(database.db, 'auth_fastify_users_migration'), 5)
+      assert.equal(await countRows(database.db, 'auth_fastify_users_migration'), 6)
       assert.equal(await countRows(database.db, 'auth_users'), 1)
     })
   })
@@ -463,7 +467,9 @@ describe('explicit names and the default names, on SQLite', () => {
         'revoked_tokens',
         'roles',
         'sessions',
+        'step_up_proofs',
         'user_roles',
+        'user_totp',
         'users',
       ])
       const indexes = await indexNames(database.db, 'sqlite')
