@@ -9,6 +9,7 @@ import { assignRoleCommand } from './commands/assign-role.js'
 import { createRoleCommand } from './commands/create-role.js'
 import { createUserCommand } from './commands/create-user.js'
 import { deleteUserCommand } from './commands/delete-user.js'
+import { disableTwoFactorCommand } from './commands/disable-2fa.js'
 import { importUsersCommand } from './commands/import-users.js'
 import { listUsersCommand } from './commands/list-users.js'
 import { migrateCommand } from './commands/migrate.js'
@@ -44,6 +45,7 @@ export function createProgram(io: CliIo): Command {
     listUsersCommand,
     deleteUserCommand,
     importUsersCommand,
+    disableTwoFactorCommand,
   ]
   for (const make of commands) {
     // Commands built on their own do not inherit the program's settings; copy them, so every command's
