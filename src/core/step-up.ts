@@ -106,6 +106,11 @@ export class StepUp {
     return this.#clock.now() - proof.provedAt <= this.windowMs ? proof : null
   }
 
+  /** Forgets the proofs past their window (the plugin's periodic sweep calls it). Returns how many. */
+  async purgeExpired(): Promise<number> {
+    return this.#store.deleteExpired(this.#clock.now())
+  }
+
   /** @throws StepUpRequiredError unless {@link recentProof} finds one. */
   async requireRecentProof(credentialId: string, userId: Id): Promise<StepUpProof> {
     const proof = await this.recentProof(credentialId, userId)

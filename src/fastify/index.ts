@@ -47,4 +47,5 @@ export {
   type RateLimitRule,
 } from './rate-limit.js'
 export { type CloseOnSignalsOptions, closeOnSignals, type GracefulShutdown } from './shutdown.js'
+export type { TwoFactorHandlerConfig } from './two-factor-setup.js'
 export type { FastifyUsersService, RequestUser } from './types.js'

@@ -4,6 +4,7 @@
  *
  * @module
  */
+
 import type { preHandlerAsyncHookHandler } from 'fastify'
 import type { Kysely, Migration } from 'kysely'
 import type { AuthBackend, AuthBackendName, AuthStrategy, AuthTransport } from '../auth/auth-backend.js'
@@ -22,6 +23,7 @@ import {
 import type { FlatOptions } from './normalize-options.js'
 import type { PagesOptions } from './pages.js'
 import type { RateLimitOptions } from './rate-limit.js'
+import type { TwoFactorHandlerConfig } from './two-factor-setup.js'
 
 /**
  * Guards of a route group: hooks run at preValidation, before the input is validated (any fails: refused),
@@ -41,25 +43,6 @@ export interface AuthHandlerConfig extends RouteGroupConfig {
   loginPath?: string
   /** Default: `'/logout'`. */
   logoutPath?: string
-}
-
-/**
- * Two-factor authentication (TOTP, recovery codes) and step-up: the routes under `/users/me/2fa`,
- * `POST /users/me/reauthenticate` and the login's second step `POST /login/2fa`. Off by default: give
- * `routes: { twoFactor: {} }` to turn it on.
- *
- * @example
- * ```ts
- * await app.register(fastifyUsers, { secret, database, routes: { twoFactor: { issuer: 'Acme', stepUpMinutes: 5 } } })
- * ```
- */
-export interface TwoFactorHandlerConfig extends RouteGroupConfig {
-  /** The issuer authenticator apps show. Default: `mail.appName`, else `'fastify-users'`. */
-  issuer?: string
-  /** How long a login or reauthentication allows sensitive actions, in minutes. Default: `10`. */
-  stepUpMinutes?: number
-  /** How long the login's second step may take, in seconds. Default: `300`. */
-  challengeSeconds?: number
 }
 
 /** `POST /register`. */
@@ -432,7 +415,7 @@ export interface FastifyUsersOptions {
     currentUser?: CurrentUserHandlerConfig | false
     userManagement?: UserManagementHandlerConfig | false
     roleManagement?: RoleManagementHandlerConfig | false
-    /** Off unless given (see {@link TwoFactorHandlerConfig}). */
+    /** Off unless given; see `TwoFactorHandlerConfig`. */
     twoFactor?: TwoFactorHandlerConfig | false
   }
   /** Maximum page size of `GET /users`. Default: `100`. */

@@ -111,7 +111,10 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
 
   scheduleSweep(
     fastify,
-    () => purgeExpired(service, tokenDenylist),
+    async () => {
+      await purgeExpired(service, tokenDenylist)
+      await twoFactor?.stepUp.purgeExpired()
+    },
     () => service.settled(),
   )
 }

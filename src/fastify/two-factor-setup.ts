@@ -10,6 +10,26 @@ import type { BaseUser, IdType } from '../core/user.js'
 import type { BaseUserService } from '../core/user-service.js'
 import { createKyselyRepositories } from '../persistence/kysely/index.js'
 import type { FlatOptions } from './normalize-options.js'
+import type { RouteGroupConfig } from './options.js'
+
+/**
+ * Two-factor authentication (TOTP, recovery codes) and step-up: the routes under `/users/me/2fa`,
+ * `POST /users/me/reauthenticate` and the login's second step `POST /login/2fa`. Off by default: give
+ * `routes: { twoFactor: {} }` to turn it on.
+ *
+ * @example
+ * ```ts
+ * await app.register(fastifyUsers, { secret, database, routes: { twoFactor: { issuer: 'Acme', stepUpMinutes: 5 } } })
+ * ```
+ */
+export interface TwoFactorHandlerConfig extends RouteGroupConfig {
+  /** The issuer authenticator apps show. Default: `mail.appName`, else `'fastify-users'`. */
+  issuer?: string
+  /** How long a login or reauthentication allows sensitive actions, in minutes. Default: `10`. */
+  stepUpMinutes?: number
+  /** How long the login's second step may take, in seconds. Default: `300`. */
+  challengeSeconds?: number
+}
 
 /**
  * The two-factor collaborator of the plugin, or `null` when `routes.twoFactor` is off.

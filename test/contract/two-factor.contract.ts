@@ -220,6 +220,7 @@ export function twoFactorContract(dialect: TestDialect, idType: IdType): void {
       )
       clock.advance(11 * 60)
       await assert.rejects(twoFactor.disableTotp(user, credential), StepUpRequiredError, 'the proof expired')
+      assert.ok((await twoFactor.stepUp.purgeExpired()) >= 1, 'the sweep forgets expired proofs')
       await twoFactor.reauthenticate(user, credential, { password: PASSWORD })
       await twoFactor.disableTotp(user, credential)
       const mail = await sink.nextMail({ to: user.email, subject: /Two-step login changed/ })

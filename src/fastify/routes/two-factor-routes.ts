@@ -15,8 +15,8 @@ import type { TwoFactor } from '../../core/two-factor.js'
 import type { BaseUser } from '../../core/user.js'
 import { UnauthenticatedError, ValidationError } from '../../kernel/errors.js'
 import { requireUser } from '../guards.js'
-import type { TwoFactorHandlerConfig } from '../options.js'
 import { currentUser, noContent, type RouteContext } from '../route-context.js'
+import type { TwoFactorHandlerConfig } from '../two-factor-setup.js'
 
 const Code = Type.String({ pattern: '^[0-9]{6}$', description: 'The 6-digit code of the authenticator app.' })
 const RecoveryCode = Type.String({ minLength: 1, maxLength: 64, description: 'One of the recovery codes.' })

@@ -48,7 +48,8 @@ export type TableKey = keyof typeof DEFAULT_TABLES
  * must fit in 63 characters, PostgreSQL's limit (MySQL's is 64).
  *
  * @defaultValue `{}`: `users`, `roles`, `user_roles`, `sessions`, `revoked_tokens`, `login_attempts`,
- *   `mail_cap`, `fastify_users_migration` (the names of every earlier version).
+ *   `mail_cap`, `user_totp`, `step_up_proofs`, `fastify_users_migration` (the names of every earlier
+ *   version, and of the tables added since).
  *
  * @example
  * ```ts
