@@ -46,6 +46,8 @@ export type {
   UserRepository,
   UserUpdateOptions,
 } from './core/repositories.js'
+export type { SecondFactor } from './core/second-factor.js'
+export { SecretBox } from './core/secret-box.js'
 export {
   describeUserAgent,
   SessionAdmin,
@@ -55,6 +57,22 @@ export {
   StoredSessionSource,
   sessionHandle,
 } from './core/session-admin.js'
+export {
+  type ProofKind,
+  StepUp,
+  type StepUpOptions,
+  type StepUpProof,
+  type StepUpStore,
+} from './core/step-up.js'
+export { type TotpEnrolment, TotpFactor, type TotpFactorOptions } from './core/totp.js'
+export type { TotpRecord, TotpRepository } from './core/totp-repository.js'
+export {
+  mfaChallengePurpose,
+  type SecondFactorChange,
+  type SecondFactorInput,
+  TwoFactor,
+  type TwoFactorOptions,
+} from './core/two-factor.js'
 export type { BaseUser, Id, IdType, NewUser, Role, UserFieldSchema, UserPatch } from './core/user.js'
 export {
   type AddUserOptions,
@@ -68,7 +86,17 @@ export {
   type TokenLifetimes,
   type UserServiceOptions,
 } from './core/user-service.js'
+export {
+  InvalidOtpError,
+  LastLoginMethodError,
+  MfaChallengeError,
+  OAuthAccountInUseError,
+  OAuthCallbackError,
+  OAuthLinkRequiredError,
+  StepUpRequiredError,
+} from './kernel/account-errors.js'
 export { type Clock, systemClock } from './kernel/clock.js'
+// Two-factor authentication and step-up.
 export {
   AlreadyVerifiedError,
   type AnyFastifyUsersError,
@@ -84,13 +112,9 @@ export {
   InvalidCredentialsError,
   InvalidTokenError,
   LastAdminError,
-  LastLoginMethodError,
   MethodNotAllowedError,
   NotFoundError,
   NotVerifiedError,
-  OAuthAccountInUseError,
-  OAuthCallbackError,
-  OAuthLinkRequiredError,
   PasswordPolicyError,
   type PasswordPolicyReason,
   PasswordRequiredError,
@@ -108,6 +132,7 @@ export {
   ValidationError,
   WrongPasswordError,
 } from './kernel/errors.js'
+
 export { type Logger, silentLogger } from './kernel/logger.js'
 export type { Mailer, MailMessage } from './mail/mailer.js'
 export { composeUserMail, type MailLinkOptions, type UserMailKind } from './mail/messages.js'

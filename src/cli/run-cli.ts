@@ -9,6 +9,7 @@ import { assignRoleCommand } from './commands/assign-role.js'
 import { createRoleCommand } from './commands/create-role.js'
 import { createUserCommand } from './commands/create-user.js'
 import { deleteUserCommand } from './commands/delete-user.js'
+import { disableTwoFactorCommand } from './commands/disable-2fa.js'
 import { endSessionsCommand } from './commands/end-sessions.js'
 import { importUsersCommand } from './commands/import-users.js'
 import { listUsersCommand } from './commands/list-users.js'
@@ -48,6 +49,7 @@ export function createProgram(io: CliIo): Command {
     importUsersCommand,
     sessionsCommand,
     endSessionsCommand,
+    disableTwoFactorCommand,
   ]
   for (const make of commands) {
     // Commands built on their own do not inherit the program's settings; copy them, so every command's

@@ -12,16 +12,14 @@
  *
  * @module
  */
+
 import {
-  ConflictError,
-  InactiveUserError,
   LastLoginMethodError,
-  NotFoundError,
-  NotVerifiedError,
   OAuthAccountInUseError,
   OAuthCallbackError,
   OAuthLinkRequiredError,
-} from '../kernel/errors.js'
+} from '../kernel/account-errors.js'
+import { ConflictError, InactiveUserError, NotFoundError, NotVerifiedError } from '../kernel/errors.js'
 import type { NewUserRecord } from './repositories.js'
 import * as roles from './role-admin.js'
 import { findByEmail, type ServiceContext, translateConflict } from './service-context.js'

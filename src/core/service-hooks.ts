@@ -126,6 +126,18 @@ export class UserServiceHooks<U extends BaseUser, Req> {
   }
 
   /**
+   * Tells a user a second factor (`factor`: `'totp'`, `'passkey'`...) was added or removed, or their
+   * recovery codes were regenerated. Default: mails it.
+   */
+  async sendSecondFactorNotice(
+    user: U,
+    change: 'added' | 'removed' | 'recovery-codes-regenerated',
+    factor: string,
+  ): Promise<void> {
+    await this.#notices.send('second-factor-changed', { to: user.email, change, factor })
+  }
+
+  /**
    * Sends the link that confirms a pending email change to the new address. Default: mails a link built
    * from `mail.baseUrl` and `mail.confirmEmailPath` through the `mailer`.
    */

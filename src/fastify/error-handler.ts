@@ -51,6 +51,9 @@ export const statusByCode: Record<FastifyUsersErrorCode, number> = {
   ERR_OAUTH_LINK_REQUIRED: 409,
   ERR_OAUTH_ACCOUNT_IN_USE: 409,
   ERR_LAST_LOGIN_METHOD: 409,
+  ERR_INVALID_OTP: 403,
+  ERR_MFA_CHALLENGE: 401,
+  ERR_STEP_UP_REQUIRED: 403,
 }
 
 /** One field that failed validation. */

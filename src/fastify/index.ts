@@ -49,4 +49,5 @@ export {
 } from './rate-limit.js'
 export type { RedisClientLike, RedisPluginOptions } from './redis-options.js'
 export { type CloseOnSignalsOptions, closeOnSignals, type GracefulShutdown } from './shutdown.js'
+export type { TwoFactorHandlerConfig } from './two-factor-setup.js'
 export type { FastifyUsersService, RequestUser } from './types.js'

@@ -60,6 +60,13 @@ export type OperationId =
   | 'linkOAuthAccount'
   | 'listLinkedAccounts'
   | 'unlinkOAuthAccount'
+  | 'loginSecondFactor'
+  | 'reauthenticate'
+  | 'getTwoFactorStatus'
+  | 'enrolTotp'
+  | 'confirmTotp'
+  | 'disableTotp'
+  | 'regenerateRecoveryCodes'
 
 /** The credential cookie an operation sets (cookie backends only). */
 type CookieEffect = 'issues' | 'clears'
@@ -99,7 +106,10 @@ export const OPERATIONS: Readonly<Record<OperationId, OperationFacts>> = {
     errors: ['ERR_USER_EXISTS', ...BUSY_AND_POLICY],
   },
   login: {
-    success: { 200: 'Logged in: the user, and the credential of the backend.' },
+    success: {
+      200: 'Logged in: the user, and the credential of the backend.',
+      202: 'Two-factor authentication is on for this user: a challenge for `POST /login/2fa`, no credential yet.',
+    },
     errors: ['ERR_INVALID_CREDENTIALS', 'ERR_NOT_VERIFIED', 'ERR_INACTIVE', ...THROTTLED],
     cookie: 'issues',
   },
@@ -219,6 +229,29 @@ export const OPERATIONS: Readonly<Record<OperationId, OperationFacts>> = {
   unlinkOAuthAccount: {
     success: { 204: 'Unlinked.' },
     errors: ['ERR_NOT_FOUND', 'ERR_LAST_LOGIN_METHOD'],
+  },
+  loginSecondFactor: {
+    success: { 200: 'Logged in: the user, and the credential of the backend.' },
+    errors: ['ERR_INVALID_CREDENTIALS', 'ERR_MFA_CHALLENGE', 'ERR_INACTIVE', ...THROTTLED],
+    cookie: 'issues',
+  },
+  reauthenticate: {
+    success: { 204: 'Proof recorded.' },
+    errors: ['ERR_WRONG_PASSWORD', 'ERR_INVALID_OTP', ...THROTTLED],
+  },
+  getTwoFactorStatus: { success: { 200: 'Which factors are on.' }, errors: [] },
+  enrolTotp: {
+    success: { 200: 'The secret, its URI and QR code.' },
+    errors: ['ERR_STEP_UP_REQUIRED', 'ERR_CONFLICT'],
+  },
+  confirmTotp: {
+    success: { 200: 'The recovery codes, shown once.' },
+    errors: ['ERR_INVALID_OTP', 'ERR_CONFLICT', ...THROTTLED],
+  },
+  disableTotp: { success: { 204: 'TOTP is off.' }, errors: ['ERR_STEP_UP_REQUIRED'] },
+  regenerateRecoveryCodes: {
+    success: { 200: 'The new recovery codes, shown once.' },
+    errors: ['ERR_STEP_UP_REQUIRED', 'ERR_CONFLICT'],
   },
 }
 

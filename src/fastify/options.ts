@@ -5,7 +5,6 @@
  * @module
  */
 
-import type { preHandlerAsyncHookHandler } from 'fastify'
 import type { Kysely, Migration } from 'kysely'
 import type { AuthBackend, AuthBackendName, AuthStrategy, AuthTransport } from '../auth/auth-backend.js'
 import { parseTrustedOrigins } from '../auth/origin-check.js'
@@ -26,70 +25,28 @@ import type { OAuthOptions } from './oauth/providers.js'
 import type { PagesOptions } from './pages.js'
 import type { RateLimitOptions } from './rate-limit.js'
 import type { RedisPluginOptions } from './redis-options.js'
+import type {
+  AuthHandlerConfig,
+  CurrentUserHandlerConfig,
+  PasswordResetHandlerConfig,
+  RegisterHandlerConfig,
+  RoleManagementHandlerConfig,
+  UserManagementHandlerConfig,
+  VerificationHandlerConfig,
+} from './route-options.js'
+import type { TwoFactorHandlerConfig } from './two-factor-setup.js'
 
-/**
- * Guards of a route group: hooks run at preValidation, before the input is validated (any fails: refused),
- * or `'public'` to say explicitly "no guard".
- */
-export type GuardsOption = readonly preHandlerAsyncHookHandler[] | 'public'
-
-/** What every route group config has, as litestar-users' handler configs do. */
-export interface RouteGroupConfig {
-  /** OpenAPI tags. */
-  tags?: string[]
-}
-
-/** `POST /login` and `POST /logout`. */
-export interface AuthHandlerConfig extends RouteGroupConfig {
-  /** Default: `'/login'`. */
-  loginPath?: string
-  /** Default: `'/logout'`. */
-  logoutPath?: string
-}
-
-/** `POST /register`. */
-export interface RegisterHandlerConfig extends RouteGroupConfig {
-  /** Default: `'/register'`. */
-  path?: string
-}
-
-/** `POST /verify` and `POST /verify/request`. */
-export interface VerificationHandlerConfig extends RouteGroupConfig {
-  /** Default: `'/verify'`; the resend route is `<path>/request`. */
-  path?: string
-}
-
-/** `POST /forgot-password` and `POST /reset-password`. */
-export interface PasswordResetHandlerConfig extends RouteGroupConfig {
-  /** Default: `'/forgot-password'`. */
-  forgotPath?: string
-  /** Default: `'/reset-password'`. */
-  resetPath?: string
-}
-
-/** `GET`/`PATCH /users/me` and `POST /users/me/password`. */
-export interface CurrentUserHandlerConfig extends RouteGroupConfig {
-  /** Default: `'/users/me'`. */
-  path?: string
-}
-
-/** The admin routes on users. */
-export interface UserManagementHandlerConfig extends RouteGroupConfig {
-  /** Default: `'/users'`. */
-  pathPrefix?: string
-  /** Default: `[rolesAccepted('admin')]`. An empty list is refused; say `'public'` to mean it. */
-  guards?: GuardsOption
-  /** Maximum page size of `GET /users`, the same as the top-level `maxPageSize`. Default: `100`. */
-  maxPageSize?: number
-}
-
-/** The admin routes on roles. */
-export interface RoleManagementHandlerConfig extends RouteGroupConfig {
-  /** Default: `'/users/roles'`. */
-  pathPrefix?: string
-  /** Default: `[rolesAccepted('admin')]`. An empty list is refused; say `'public'` to mean it. */
-  guards?: GuardsOption
-}
+export type {
+  AuthHandlerConfig,
+  CurrentUserHandlerConfig,
+  GuardsOption,
+  PasswordResetHandlerConfig,
+  RegisterHandlerConfig,
+  RoleManagementHandlerConfig,
+  RouteGroupConfig,
+  UserManagementHandlerConfig,
+  VerificationHandlerConfig,
+} from './route-options.js'
 
 /** Cookie settings of the cookie backends. */
 export interface CookieOptions {
@@ -426,6 +383,8 @@ export interface FastifyUsersOptions extends RedisPluginOptions {
     currentUser?: CurrentUserHandlerConfig | false
     userManagement?: UserManagementHandlerConfig | false
     roleManagement?: RoleManagementHandlerConfig | false
+    /** Off unless given; see `TwoFactorHandlerConfig`. */
+    twoFactor?: TwoFactorHandlerConfig | false
   }
   /** Maximum page size of `GET /users`. Default: `100`. */
   maxPageSize?: number

@@ -26,6 +26,7 @@ import { registerPluginRoutes } from './route-setup.js'
 import { buildSchemas } from './schemas.js'
 import { setUpService } from './service-setup.js'
 import { purgeExpired, scheduleSweep } from './sweep.js'
+import { setUpTwoFactor } from './two-factor-setup.js'
 import './types.js'
 
 /**
@@ -104,7 +105,8 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
   const inAppDocument = appHasSwagger(fastify)
   await serveDocs(fastify, flat, { schemes, pluginPaths, https: resolved.cookieSecure, inAppDocument })
 
-  const context: RouteContext = { service, auth, schemas, options: flat, resolved, security }
+  const twoFactor = setUpTwoFactor(flat, db, resolved.idType, service)
+  const context: RouteContext = { service, auth, schemas, options: flat, resolved, security, twoFactor }
   await registerPluginRoutes(fastify, context, {
     pluginPaths,
     redactingReq,
@@ -126,7 +128,10 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
 
   scheduleSweep(
     fastify,
-    () => purgeExpired(service, tokenDenylist),
+    async () => {
+      await purgeExpired(service, tokenDenylist)
+      await twoFactor?.stepUp.purgeExpired()
+    },
     () => service.settled(),
   )
 }

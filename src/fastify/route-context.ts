@@ -6,6 +6,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { PublicUser } from '../core/public-user.js'
+import type { TwoFactor } from '../core/two-factor.js'
 import type { BaseUser, Role } from '../core/user.js'
 import type { BaseUserService } from '../core/user-service.js'
 import { UnauthenticatedError } from '../kernel/errors.js'
@@ -22,6 +23,8 @@ export interface RouteContext {
   /** The options in their flat form. */
   options: FlatOptions
   resolved: ResolvedOptions
+  /** Two-factor authentication and step-up, when `routes.twoFactor` is on; else `null`. */
+  twoFactor: TwoFactor<BaseUser> | null
   /** OpenAPI `security` of routes that need a credential. */
   security: Array<Record<string, string[]>>
 }

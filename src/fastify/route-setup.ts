@@ -21,6 +21,7 @@ import { refreshRoutes } from './routes/refresh-routes.js'
 import { registerRoutes } from './routes/register-routes.js'
 import { roleManagementRoutes } from './routes/role-management-routes.js'
 import { adminSessionRoutes, currentUserSessionRoutes } from './routes/session-routes.js'
+import { twoFactorRoutes } from './routes/two-factor-routes.js'
 import { userManagementRoutes } from './routes/user-management-routes.js'
 import { verificationRoutes } from './routes/verification-routes.js'
 import { apiSecurityHeaders } from './security-headers.js'
@@ -115,6 +116,8 @@ export async function registerPluginRoutes(
         mePath: (groups.currentUser ? groups.currentUser.path : undefined) ?? '/users/me',
       })
     }
+    if (groups.twoFactor)
+      twoFactorRoutes(routes, context, groups.twoFactor, (a ? a.loginPath : undefined) ?? '/login')
     done()
   })
 }

@@ -8,6 +8,15 @@
  *
  * @module
  */
+import type {
+  InvalidOtpError,
+  LastLoginMethodError,
+  MfaChallengeError,
+  OAuthAccountInUseError,
+  OAuthCallbackError,
+  OAuthLinkRequiredError,
+  StepUpRequiredError,
+} from './account-errors.js'
 
 /** Every stable error code, one per subclass. Codes are never reused for another meaning. */
 export type FastifyUsersErrorCode =
@@ -43,6 +52,9 @@ export type FastifyUsersErrorCode =
   | 'ERR_OAUTH_LINK_REQUIRED'
   | 'ERR_OAUTH_ACCOUNT_IN_USE'
   | 'ERR_LAST_LOGIN_METHOD'
+  | 'ERR_INVALID_OTP'
+  | 'ERR_MFA_CHALLENGE'
+  | 'ERR_STEP_UP_REQUIRED'
 
 /**
  * Base class of every error fastify-users throws on purpose.
@@ -406,52 +418,6 @@ export class ShuttingDownError extends FastifyUsersError {
   }
 }
 
-/**
- * An identity provider's answer could not be accepted: a missing or tampered `state`, a PKCE or `nonce`
- * mismatch, an expired or foreign flow cookie, an error from the provider, a failed token exchange.
- * Nothing was changed; the user starts the sign-in again.
- */
-export class OAuthCallbackError extends FastifyUsersError {
-  readonly code = 'ERR_OAUTH_CALLBACK'
-  constructor(
-    reason = 'the sign-in with the identity provider could not be completed; start it again',
-    options?: { cause?: unknown },
-  ) {
-    super(reason, options)
-  }
-}
-
-/**
- * A provider identity carries the email of an existing account, but the provider has not verified that
- * email or the account is not verified: the identity is not linked automatically. The user logs in with
- * their password first and links the provider from their account.
- */
-export class OAuthLinkRequiredError extends FastifyUsersError {
-  readonly code = 'ERR_OAUTH_LINK_REQUIRED'
-  constructor() {
-    super(
-      'an account with this email already exists: log in to it first, then link this provider from your account',
-    )
-  }
-}
-
-/** The provider identity is already linked to another account. */
-export class OAuthAccountInUseError extends FastifyUsersError {
-  readonly code = 'ERR_OAUTH_ACCOUNT_IN_USE'
-  constructor() {
-    super('this provider account is already linked to another user')
-  }
-}
-
-/** Unlinking would leave the account with no way to log in (no password and no other provider). */
-export class LastLoginMethodError extends FastifyUsersError {
-  readonly code = 'ERR_LAST_LOGIN_METHOD'
-  constructor() {
-    super('this is the last way to log in to the account: set a password or link another provider first')
-  }
-}
-
-/** Every concrete error, so that `switch (err.code)` narrows to the right class. */
 export type AnyFastifyUsersError =
   | UserExistsError
   | NotFoundError
@@ -485,3 +451,6 @@ export type AnyFastifyUsersError =
   | OAuthLinkRequiredError
   | OAuthAccountInUseError
   | LastLoginMethodError
+  | InvalidOtpError
+  | MfaChallengeError
+  | StepUpRequiredError

@@ -18,6 +18,7 @@ export type UserMailKind =
   | 'email-change-confirm'
   | 'email-change-requested'
   | 'refresh-token-reuse'
+  | 'second-factor-changed'
 
 /** Where links in mails point. */
 export interface MailLinkOptions {
@@ -45,6 +46,15 @@ export interface UserMailInput {
   token?: string
   /** The new address, for `email-changed` and `email-change-requested` (both sent to the old one). */
   newEmail?: string
+  /** For `second-factor-changed`: what happened. */
+  change?: 'added' | 'removed' | 'recovery-codes-regenerated'
+  /** For `second-factor-changed`: which factor (`'totp'`, `'passkey'`...). */
+  factor?: string
+}
+
+const FACTOR_NAMES: Readonly<Record<string, string>> = {
+  totp: 'an authenticator app',
+  passkey: 'a passkey',
 }
 
 const escapeHtml = (value: string): string =>
@@ -191,6 +201,21 @@ export function composeUserMail(
         'If it was not you, also choose a new password: whoever asked for the change knew your current one.',
       )
       break
+    case 'second-factor-changed': {
+      const factor = FACTOR_NAMES[input.factor ?? ''] ?? 'a second factor'
+      if (input.change === 'recovery-codes-regenerated') {
+        subject = `New recovery codes for your ${app} account`
+        paragraphs.push('New recovery codes were generated for your account; the old ones no longer work.')
+      } else if (input.change === 'removed') {
+        subject = `Two-step login changed on your ${app} account`
+        paragraphs.push(`Signing in to your account no longer accepts ${factor} as a second step.`)
+      } else {
+        subject = `Two-step login changed on your ${app} account`
+        paragraphs.push(`Signing in to your account now accepts ${factor} as a second step.`)
+      }
+      paragraphs.push('If you did not do this, reset your password at once and contact support.')
+      break
+    }
   }
   const textParts = [...paragraphs]
   if (link) textParts.splice(link.at, 0, link.href)

@@ -134,6 +134,8 @@ describe('table names: resolving and refusing', () => {
         mailCap: 'mail_cap',
         oauthAccounts: 'oauth_accounts',
         refreshTokens: 'refresh_tokens',
+        userTotp: 'user_totp',
+        stepUpProofs: 'step_up_proofs',
         migration: 'fastify_users_migration',
         migrationLock: 'fastify_users_migration_lock',
         appMigration: 'fastify_users_app_migration',
@@ -268,6 +270,8 @@ for (const { name: dialect, skip } of testDialects) {
         'auth_mail_cap',
         'auth_oauth_accounts',
         'auth_refresh_tokens',
+        'auth_user_totp',
+        'auth_step_up_proofs',
         'auth_fastify_users_migration',
         'auth_fastify_users_app_migration',
       ]) {
@@ -476,7 +480,9 @@ describe('explicit names and the default names, on SQLite', () => {
         'revoked_tokens',
         'roles',
         'sessions',
+        'step_up_proofs',
         'user_roles',
+        'user_totp',
         'users',
       ])
       const indexes = await indexNames(database.db, 'sqlite')

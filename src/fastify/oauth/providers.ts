@@ -7,7 +7,7 @@
  */
 import * as client from 'openid-client'
 import type { OAuthIdentity } from '../../core/oauth-accounts.js'
-import { OAuthCallbackError } from '../../kernel/errors.js'
+import { OAuthCallbackError } from '../../kernel/account-errors.js'
 
 /** The built-in presets. */
 export type OAuthPreset = 'google' | 'microsoft' | 'github' | 'gitlab' | 'discord'

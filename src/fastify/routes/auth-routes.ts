@@ -13,6 +13,7 @@ import { backendOperationId } from '../openapi-responses.js'
 import type { AuthHandlerConfig } from '../options.js'
 import { noContent, type RouteContext } from '../route-context.js'
 import { refreshPathOf, setRefreshCookie } from './refresh-routes.js'
+import { issueCredential, MfaRequiredResponse } from './two-factor-routes.js'
 
 /** Where one backend's login and logout routes are. */
 interface BackendPaths {
@@ -49,6 +50,11 @@ function backendRoutes(
   const tags = config.tags ?? ['auth']
   const issuesToken = backend.cookieName === null
   const via = named ? ` This is the \`${backend.name}\` backend's login.` : ''
+  const credentialResponse = issuesToken ? schemas.LoginJwtResponse : schemas.UserRef
+  // With two-factor on, a user with a second factor gets 202 and a challenge instead of a credential.
+  const loginResponse = context.twoFactor
+    ? { 200: credentialResponse, 202: MfaRequiredResponse }
+    : { 200: credentialResponse }
 
   app.post(
     paths.login,
@@ -61,30 +67,20 @@ function backendRoutes(
         summary: named ? `Log in (${backend.name})` : 'Log in',
         description: `Checks the password and issues a credential: a session cookie, a JWT in a cookie, or a Bearer token in the body, depending on the backend.${via} Unknown user and wrong password answer the same 401; an unverified or inactive account answers 403, only after a correct password. After 5 consecutive failures for an identifier, known or not (the \`loginThrottle\` defaults), further attempts answer 429 with \`Retry-After\` until a delay that doubles from 1 s up to 15 min has passed.`,
         body: schemas.LoginBody,
-        response: { 200: issuesToken ? schemas.LoginJwtResponse : schemas.UserRef },
+        response: loginResponse,
       },
     },
     async (request, reply) => {
       const user = await service.authenticate(request.body, request)
       if (!user) throw new InvalidCredentialsError()
-      const issued = await backend.login(user, auth.credentials(request, backend))
-      auth.applyCredential(reply, issued)
-      if (refreshCookie) {
-        setRefreshCookie(reply, issued, refreshCookie, refreshCookiePath, context.resolved.cookieSecure)
-      }
-      request.log.info({ event: 'session_created', userId: user.id, backend: backend.name }, 'logged in')
-      if (issued.accessToken) {
-        return {
-          ...user,
-          accessToken: issued.accessToken,
-          tokenType: 'Bearer',
-          expiresIn: issued.expiresIn,
-          ...(issued.refreshToken
-            ? { refreshToken: issued.refreshToken, refreshExpiresIn: issued.refreshExpiresIn }
-            : {}),
+      // A user with a second factor gets a challenge instead of a credential (two-factor-routes.ts).
+      const challenge = context.twoFactor ? await context.twoFactor.beginLogin(user) : null
+      if (challenge) return reply.code(202).send({ mfaRequired: true, challenge })
+      return issueCredential(context, backend, user, 'password', request, reply, (issued) => {
+        if (refreshCookie) {
+          setRefreshCookie(reply, issued, refreshCookie, refreshCookiePath, context.resolved.cookieSecure)
         }
-      }
-      return user
+      })
     },
   )
 

@@ -10,10 +10,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { AuthBackend } from '../../auth/auth-backend.js'
 import type { Id } from '../../core/user.js'
+import { OAuthCallbackError } from '../../kernel/account-errors.js'
 import {
   InvalidCredentialsError,
   NotFoundError,
-  OAuthCallbackError,
   UnauthenticatedError,
   ValidationError,
 } from '../../kernel/errors.js'

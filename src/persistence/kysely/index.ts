@@ -13,6 +13,7 @@ import { KyselyOAuthAccountRepository } from './kysely-oauth-account-repository.
 import { KyselyRefreshTokenStore } from './kysely-refresh-token-store.js'
 import { KyselyRoleRepository } from './kysely-role-repository.js'
 import { KyselySessionRepository, KyselyTokenDenylist } from './kysely-session-repository.js'
+import { KyselyStepUpStore, KyselyTotpRepository } from './kysely-totp-repository.js'
 import { type KyselyRepositoryOptions, KyselyUserRepository } from './kysely-user-repository.js'
 import { resolveTableNames, type TableNamesOption, withTableNames } from './table-names.js'
 
@@ -32,6 +33,7 @@ export { KyselyOAuthAccountRepository } from './kysely-oauth-account-repository.
 export { KyselyRefreshTokenStore } from './kysely-refresh-token-store.js'
 export { KyselyRoleRepository } from './kysely-role-repository.js'
 export { KyselySessionRepository, KyselyTokenDenylist } from './kysely-session-repository.js'
+export { KyselyStepUpStore, KyselyTotpRepository } from './kysely-totp-repository.js'
 export { type KyselyRepositoryOptions, KyselyUserRepository } from './kysely-user-repository.js'
 export { type MigrateOptions, type MigrateResult, migrateToLatest } from './migrate.js'
 export { identifierType, MYSQL_IDENTIFIER_COLLATION } from './migrations/identifier-column.js'
@@ -59,6 +61,10 @@ export interface KyselyRepositories<U extends BaseUser = BaseUser, R extends Rol
   mailCapStore: KyselyMailCapStore
   /** Refresh tokens of the JWT backends (hashed), with their families. */
   refreshTokenStore: KyselyRefreshTokenStore
+  /** TOTP second factors, for `TwoFactor` (the service itself ignores it). */
+  totpRepository: KyselyTotpRepository
+  /** Recent proofs of identity per credential, for `TwoFactor` (the service itself ignores it). */
+  stepUpStore: KyselyStepUpStore
 }
 
 /** Options of {@link createKyselyRepositories}. */
@@ -100,5 +106,7 @@ export function createKyselyRepositories<U extends BaseUser = BaseUser, R extend
     adminLock: new KyselyExclusiveLock(dynamic),
     mailCapStore: new KyselyMailCapStore(dynamic),
     refreshTokenStore: new KyselyRefreshTokenStore(dynamic),
+    totpRepository: new KyselyTotpRepository(dynamic),
+    stepUpStore: new KyselyStepUpStore(dynamic),
   }
 }

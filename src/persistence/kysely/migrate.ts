@@ -15,6 +15,7 @@ import { pendingEmailMigration } from './migrations/0003-pending-email.js'
 import { identifierCollationMigration } from './migrations/0004-identifier-collation.js'
 import { mailCapTableMigration } from './migrations/0005-mail-cap.js'
 import { refreshTokensTableMigration } from './migrations/0007-refresh-tokens.js'
+import { totpTableMigration } from './migrations/0008-totp.js'
 import { oauthAccountsTableMigration } from './migrations/0010-oauth-accounts.js'
 import { resolveTableNames, type TableNamesOption } from './table-names.js'
 
@@ -92,6 +93,7 @@ export async function migrateToLatest<DB>(
     '0005-mail-cap': mailCapTableMigration(names),
     '0007-refresh-tokens': refreshTokensTableMigration(names),
     '0010-oauth-accounts': oauthAccountsTableMigration(options.idType ?? 'uuid', dialect, names),
+    '0008-totp': totpTableMigration(options.idType ?? 'uuid', dialect, names),
   }
   const executed = check(
     await new Migrator({

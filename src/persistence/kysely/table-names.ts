@@ -34,6 +34,8 @@ const DEFAULT_TABLES = {
   mailCap: 'mail_cap',
   oauthAccounts: 'oauth_accounts',
   refreshTokens: 'refresh_tokens',
+  userTotp: 'user_totp',
+  stepUpProofs: 'step_up_proofs',
 } as const
 
 /** A key of {@link DEFAULT_TABLES}: one built-in table. */
@@ -50,6 +52,8 @@ export type TableKey = keyof typeof DEFAULT_TABLES
  * @defaultValue `{}`: `users`, `roles`, `user_roles`, `sessions`, `revoked_tokens`, `login_attempts`,
  *   `mail_cap`, `refresh_tokens`, `oauth_accounts`, `fastify_users_migration` (the names of every earlier
  *   version).
+ *   `mail_cap`, `user_totp`, `step_up_proofs`, `fastify_users_migration` (the names of every earlier
+ *   version, and of the tables added since).
  *
  * @example
  * ```ts
@@ -80,6 +84,10 @@ export interface TableNamesOption {
   oauthAccounts?: string
   /** Refresh tokens of the JWT backends (hashed). Default: `${prefix}refresh_tokens`. */
   refreshTokens?: string
+  /** TOTP second factors and recovery codes. Default: `${prefix}user_totp`. */
+  userTotp?: string
+  /** Recent proofs of identity, by credential. Default: `${prefix}step_up_proofs`. */
+  stepUpProofs?: string
 }
 
 /** Every name fastify-users uses in the database, after defaults and checks. */
@@ -126,11 +134,14 @@ const DERIVED_SUFFIXES: Readonly<Record<TableKey, readonly string[]>> = {
   mailCap: ['window_idx'],
   oauthAccounts: ['pk', 'user_idx'],
   refreshTokens: ['family_idx', 'user_idx', 'expires_idx'],
+  userTotp: [],
+  stepUpProofs: ['expires_idx'],
 }
 const MYSQL_FOREIGN_KEYS: ReadonlyArray<[TableKey, number]> = [
   ['userRoles', 2],
   ['sessions', 1],
   ['oauthAccounts', 1],
+  ['userTotp', 1],
 ]
 
 function fail(option: string, fix: string): never {

@@ -1,0 +1,33 @@
+/**
+ * The port every second factor implements, so the login's second step and the step-up proof accept any
+ * of them: TOTP is built in; another factor (a passkey) implements the same interface and is passed in the
+ * `factors` list of `TwoFactor`.
+ *
+ * @module
+ */
+import type { ProofKind } from './step-up.js'
+import type { BaseUser } from './user.js'
+
+/**
+ * A second factor.
+ *
+ * @example
+ * ```ts
+ * const passkeys: SecondFactor = {
+ *   kind: 'passkey',
+ *   isEnabled: async (user) => (await store.countFor(user.id)) > 0,
+ *   verify: async (user, input) => (typeof input.assertion === 'object' ? verifyAssertion(user, input.assertion) : null),
+ * }
+ * ```
+ */
+export interface SecondFactor<U extends BaseUser = BaseUser> {
+  /** The proof kind it records, for example `'totp'` or `'passkey'`. */
+  readonly kind: ProofKind
+  /** Whether the user set this factor up (then a login needs a second step). */
+  isEnabled(user: U): Promise<boolean>
+  /**
+   * Checks the part of `input` that belongs to this factor: `null` when the input carries none (the next
+   * factor is asked), `true` when it proves the user (and is consumed), `false` when it is wrong.
+   */
+  verify(user: U, input: Record<string, unknown>): Promise<{ valid: boolean; kind: ProofKind } | null>
+}
