@@ -424,6 +424,14 @@ export class BaseUserService<
   }
 
   /**
+   * Checks the current password under the login throttle (a fresh proof, e.g. to remove a passkey); throws
+   * `WrongPasswordError` when missing or wrong. @example `await service.proveCurrentPassword(user, pw)`
+   */
+  async proveCurrentPassword(user: U, password: unknown, via = 'step_up'): Promise<void> {
+    await provePassword(this.#context, user, password, () => new WrongPasswordError(), via)
+  }
+
+  /**
    * Deletes what has expired and is ignored anyway: sessions past their absolute end, deny-list entries of
    * expired access tokens, mail-cap counters whose window has passed, and login-failure counts whose
    * window and any delay they imposed have run out. Only keeps the tables small; nothing changes for a

@@ -76,9 +76,9 @@ export class UserExistsError extends FastifyUsersError {
 /** The requested user or role does not exist. */
 export class NotFoundError extends FastifyUsersError {
   readonly code = 'ERR_NOT_FOUND'
-  /** What was looked up: `'user'` or `'role'`. */
-  readonly resource: 'user' | 'role'
-  constructor(resource: 'user' | 'role', message = `${resource} not found`) {
+  /** What was looked up: `'user'`, `'role'` or `'passkey'`. */
+  readonly resource: 'user' | 'role' | 'passkey'
+  constructor(resource: 'user' | 'role' | 'passkey', message = `${resource} not found`) {
     super(message)
     this.resource = resource
   }

@@ -69,6 +69,28 @@ export interface MailCapTable {
   window_start: number | string
 }
 
+/** `passkeys`: WebAuthn credentials, keyed by the hex SHA-256 of the credential id. */
+export interface PasskeysTable {
+  id: string
+  user_id: string | number
+  credential_id: string
+  public_key: string
+  counter: number | string
+  /** Comma-separated. */
+  transports: string
+  name: string
+  created_at: number | string
+  last_used_at: number | string | null
+}
+
+/** `passkey_challenges`: single-use challenges, keyed by their hex SHA-256. */
+export interface PasskeyChallengesTable {
+  id: string
+  purpose: string
+  user_id: string | null
+  expires_at: number | string
+}
+
 /** The schema of the built-in tables. */
 export interface FastifyUsersDatabase {
   users: UsersTable
@@ -78,6 +100,8 @@ export interface FastifyUsersDatabase {
   revoked_tokens: RevokedTokensTable
   login_attempts: LoginAttemptsTable
   mail_cap: MailCapTable
+  passkeys: PasskeysTable
+  passkey_challenges: PasskeyChallengesTable
 }
 
 /**

@@ -9,6 +9,7 @@ import type { DynamicDb } from './database.js'
 import { KyselyExclusiveLock } from './kysely-exclusive-lock.js'
 import { KyselyLoginAttemptStore } from './kysely-login-attempt-store.js'
 import { KyselyMailCapStore } from './kysely-mail-cap-store.js'
+import { KyselyPasskeyRepository } from './kysely-passkey-repository.js'
 import { KyselyRoleRepository } from './kysely-role-repository.js'
 import { KyselySessionRepository, KyselyTokenDenylist } from './kysely-session-repository.js'
 import { type KyselyRepositoryOptions, KyselyUserRepository } from './kysely-user-repository.js'
@@ -52,6 +53,8 @@ export interface KyselyRepositories<U extends BaseUser = BaseUser, R extends Rol
   adminLock: KyselyExclusiveLock
   /** Mail counters per kind and address; passing it to the service (as the spread does) turns the cap on. */
   mailCapStore: KyselyMailCapStore
+  /** Passkeys and their challenges; used by the `passkeys` feature when it is on. */
+  passkeyRepository: KyselyPasskeyRepository
 }
 
 /** Options of {@link createKyselyRepositories}. */
@@ -91,5 +94,6 @@ export function createKyselyRepositories<U extends BaseUser = BaseUser, R extend
     loginAttemptStore: new KyselyLoginAttemptStore(dynamic),
     adminLock: new KyselyExclusiveLock(dynamic),
     mailCapStore: new KyselyMailCapStore(dynamic),
+    passkeyRepository: new KyselyPasskeyRepository(dynamic, repositoryOptions),
   }
 }

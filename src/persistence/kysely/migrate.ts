@@ -14,6 +14,7 @@ import { loginAttemptsTableMigration } from './migrations/0002-login-attempts.js
 import { pendingEmailMigration } from './migrations/0003-pending-email.js'
 import { identifierCollationMigration } from './migrations/0004-identifier-collation.js'
 import { mailCapTableMigration } from './migrations/0005-mail-cap.js'
+import { passkeysTableMigration } from './migrations/0009-passkeys.js'
 import { resolveTableNames, type TableNamesOption } from './table-names.js'
 
 /** Options of {@link migrateToLatest}. */
@@ -88,6 +89,7 @@ export async function migrateToLatest<DB>(
     '0003-pending-email': pendingEmailMigration(dialect, names),
     '0004-identifier-collation': identifierCollationMigration(dialect, names),
     '0005-mail-cap': mailCapTableMigration(names),
+    '0009-passkeys': passkeysTableMigration(options.idType ?? 'uuid', dialect, names),
   }
   const executed = check(
     await new Migrator({

@@ -32,6 +32,8 @@ const DEFAULT_TABLES = {
   revokedTokens: 'revoked_tokens',
   loginAttempts: 'login_attempts',
   mailCap: 'mail_cap',
+  passkeys: 'passkeys',
+  passkeyChallenges: 'passkey_challenges',
 } as const
 
 /** A key of {@link DEFAULT_TABLES}: one built-in table. */
@@ -46,7 +48,7 @@ export type TableKey = keyof typeof DEFAULT_TABLES
  * must fit in 63 characters, PostgreSQL's limit (MySQL's is 64).
  *
  * @defaultValue `{}`: `users`, `roles`, `user_roles`, `sessions`, `revoked_tokens`, `login_attempts`,
- *   `mail_cap`, `fastify_users_migration` (the names of every earlier version).
+ *   `mail_cap`, `passkeys`, `passkey_challenges`, `fastify_users_migration` (the names of every earlier version).
  *
  * @example
  * ```ts
@@ -73,6 +75,10 @@ export interface TableNamesOption {
   loginAttempts?: string
   /** Mail counters per address. Default: `${prefix}mail_cap`. */
   mailCap?: string
+  /** Passkeys (WebAuthn credentials). Default: `${prefix}passkeys`. */
+  passkeys?: string
+  /** Passkey challenges until used. Default: `${prefix}passkey_challenges`. */
+  passkeyChallenges?: string
 }
 
 /** Every name fastify-users uses in the database, after defaults and checks. */
@@ -117,10 +123,13 @@ const DERIVED_SUFFIXES: Readonly<Record<TableKey, readonly string[]>> = {
   revokedTokens: ['expires_idx'],
   loginAttempts: ['last_failure_idx'],
   mailCap: ['window_idx'],
+  passkeys: ['user_idx'],
+  passkeyChallenges: ['expires_idx'],
 }
 const MYSQL_FOREIGN_KEYS: ReadonlyArray<[TableKey, number]> = [
   ['userRoles', 2],
   ['sessions', 1],
+  ['passkeys', 1],
 ]
 
 function fail(option: string, fix: string): never {
