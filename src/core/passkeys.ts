@@ -106,7 +106,7 @@ export interface PasskeysOptions<U extends BaseUser> {
   /** Every origin a ceremony may come from (`https://example.com`). Required, at least one. */
   origins: readonly string[]
   /** How long a challenge stays usable, in seconds. Default: 300. */
-  challengeLifetimeSeconds?: number
+  challengeLifetimeSeconds?: number | undefined
   /** The proof removal needs. Required: see {@link PasskeyStepUp}. */
   stepUp: PasskeyStepUp<U>
   /** Told after a passkey was added or removed (e.g. to mail the account). Default: nothing. */

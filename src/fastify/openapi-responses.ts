@@ -47,6 +47,13 @@ export type OperationId =
   | 'deleteRole'
   | 'assignRole'
   | 'revokeRole'
+  | 'passkeyLoginOptions'
+  | 'passkeyLogin'
+  | 'passkeyRegistrationOptions'
+  | 'createPasskey'
+  | 'listPasskeys'
+  | 'renamePasskey'
+  | 'deletePasskey'
 
 /** The credential cookie an operation sets (cookie backends only). */
 type CookieEffect = 'issues' | 'clears'
@@ -157,6 +164,23 @@ export const OPERATIONS: Readonly<Record<OperationId, OperationFacts>> = {
     success: { 200: 'The user with their roles.' },
     errors: ['ERR_NOT_FOUND', 'ERR_ROLE_NOT_ASSIGNED', ...ADMIN_LOCKOUT],
     admin: true,
+  },
+  passkeyLoginOptions: { success: { 200: 'Options for `navigator.credentials.get()`.' }, errors: [] },
+  passkeyLogin: {
+    success: { 200: 'Logged in: the user, and the credential of the backend.' },
+    errors: ['ERR_INVALID_CREDENTIALS', 'ERR_NOT_VERIFIED', 'ERR_INACTIVE'],
+    cookie: 'issues',
+  },
+  passkeyRegistrationOptions: {
+    success: { 200: 'Options for `navigator.credentials.create()`.' },
+    errors: [],
+  },
+  createPasskey: { success: { 201: 'The passkey, stored.' }, errors: ['ERR_CONFLICT'] },
+  listPasskeys: { success: { 200: 'Your passkeys, oldest first.' }, errors: [] },
+  renamePasskey: { success: { 200: 'The passkey, renamed.' }, errors: ['ERR_NOT_FOUND'] },
+  deletePasskey: {
+    success: { 204: 'Passkey removed.' },
+    errors: ['ERR_NOT_FOUND', 'ERR_WRONG_PASSWORD', ...THROTTLED],
   },
 }
 

@@ -21,6 +21,7 @@ import {
 } from '../persistence/kysely/table-names.js'
 import type { FlatOptions } from './normalize-options.js'
 import type { PagesOptions } from './pages.js'
+import type { PasskeysPluginOptions } from './passkey-setup.js'
 import type { RateLimitOptions } from './rate-limit.js'
 
 /**
@@ -416,6 +417,11 @@ export interface FastifyUsersOptions {
   }
   /** Maximum page size of `GET /users`. Default: `100`. */
   maxPageSize?: number
+  /**
+   * Passkeys (WebAuthn): log in with a passkey alone at `POST /login/passkey`, manage them under
+   * `/users/me/passkeys`. `rpId`, `rpName` and `origins` are required. Default: off.
+   */
+  passkeys?: PasskeysPluginOptions
   /** Injected time for every expiry (tokens, sessions). Default: the system clock. For tests. */
   clock?: Clock
 }

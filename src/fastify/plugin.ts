@@ -18,6 +18,7 @@ import { installNotFound, installProblemAnswers, PluginPaths } from './not-found
 import { appHasSwagger, securityOf } from './openapi.js'
 import { type FastifyUsersOptions, resolveOptions } from './options.js'
 import { type PageName, pagesApiPaths, registerPages, resolvePages } from './pages.js'
+import { setUpPasskeys } from './passkey-setup.js'
 import { AUTHENTICATOR, RequestAuthenticator } from './request-auth.js'
 import type { RouteContext } from './route-context.js'
 import { registerPluginRoutes } from './route-setup.js'
@@ -87,7 +88,8 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
   const inAppDocument = appHasSwagger(fastify)
   await serveDocs(fastify, flat, { schemes, pluginPaths, https: resolved.cookieSecure, inAppDocument })
 
-  const context: RouteContext = { service, auth, schemas, options: flat, resolved, security }
+  const passkeys = setUpPasskeys(flat.passkeys, service, db, resolved)
+  const context: RouteContext = { service, auth, schemas, options: flat, resolved, security, passkeys }
   await registerPluginRoutes(fastify, context, {
     pluginPaths,
     redactingReq,

@@ -15,6 +15,7 @@ import { createRateLimits, resolveRateLimits } from './rate-limit.js'
 import type { RouteContext } from './route-context.js'
 import { authRoutes } from './routes/auth-routes.js'
 import { currentUserRoutes } from './routes/current-user-routes.js'
+import { passkeyRoutes } from './routes/passkey-routes.js'
 import { passwordResetRoutes } from './routes/password-reset-routes.js'
 import { registerRoutes } from './routes/register-routes.js'
 import { roleManagementRoutes } from './routes/role-management-routes.js'
@@ -96,6 +97,7 @@ export async function registerPluginRoutes(
       const config = groups.roleManagement ?? {}
       roleManagementRoutes(routes, context, config, adminGuards(config.guards))
     }
+    if (context.passkeys) passkeyRoutes(routes, context, context.passkeys)
     done()
   })
 }
