@@ -30,6 +30,7 @@ import {
 import type { Logger } from '../kernel/logger.js'
 import type { PasskeyRecord, PasskeyRepository } from './passkey-repository.js'
 import type { UserRepository } from './repositories.js'
+import { serviceNotices, type UserServiceHooks } from './service-hooks.js'
 import type { BaseUser, Id } from './user.js'
 
 /** The longest passkey name accepted. */
@@ -70,6 +71,28 @@ export function passwordStepUp<U extends BaseUser>(service: {
     requireRecentProof: (user, proof) =>
       service.proveCurrentPassword(user, proof.currentPassword, 'passkey_remove'),
     recordProof: async () => {},
+  }
+}
+
+/**
+ * The default `onChange`: mails the account in the background (through the service's mail queue and its
+ * cap) with the service's overridable `sendPasskeyAddedNotice` / `sendPasskeyRemovedNotice`.
+ *
+ * @example
+ * ```ts
+ * const passkeys = new Passkeys(service, { ...options, onChange: passkeyNotices(service) })
+ * ```
+ */
+export function passkeyNotices<U extends BaseUser>(
+  service: UserServiceHooks<U, never>,
+): NonNullable<PasskeysOptions<U>['onChange']> {
+  return async (user, change, passkey) => {
+    const kind = change === 'added' ? 'passkey-added' : 'passkey-removed'
+    serviceNotices(service).deliver(kind, user, () =>
+      change === 'added'
+        ? service.sendPasskeyAddedNotice(user, passkey.name)
+        : service.sendPasskeyRemovedNotice(user, passkey.name),
+    )
   }
 }
 

@@ -102,6 +102,16 @@ export class UserServiceHooks<U extends BaseUser, Req> {
     await this.#notices.send('password-changed', { to: user.email })
   }
 
+  /** Tells a user a passkey was added to their account. Default: mails it. */
+  async sendPasskeyAddedNotice(user: U, passkeyName: string): Promise<void> {
+    await this.#notices.send('passkey-added', { to: user.email, passkeyName })
+  }
+
+  /** Tells a user a passkey was removed from their account. Default: mails it. */
+  async sendPasskeyRemovedNotice(user: U, passkeyName: string): Promise<void> {
+    await this.#notices.send('passkey-removed', { to: user.email, passkeyName })
+  }
+
   /**
    * Sends the link that confirms a pending email change to the new address. Default: mails a link built
    * from `mail.baseUrl` and `mail.confirmEmailPath` through the `mailer`.

@@ -6,7 +6,7 @@
  */
 import type { FastifyRequest } from 'fastify'
 import type { PasskeyRepository } from '../core/passkey-repository.js'
-import { Passkeys, passwordStepUp } from '../core/passkeys.js'
+import { Passkeys, passkeyNotices, passwordStepUp } from '../core/passkeys.js'
 import type { BaseUser, IdType, Role } from '../core/user.js'
 import type { BaseUserService } from '../core/user-service.js'
 import type { DynamicDb } from '../persistence/kysely/database.js'
@@ -74,5 +74,6 @@ export function setUpPasskeys(
     origins: option.origins,
     challengeLifetimeSeconds: option.challengeLifetimeSeconds,
     stepUp: passwordStepUp(service),
+    onChange: passkeyNotices(service),
   })
 }

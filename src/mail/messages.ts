@@ -17,6 +17,8 @@ export type UserMailKind =
   | 'email-changed'
   | 'email-change-confirm'
   | 'email-change-requested'
+  | 'passkey-added'
+  | 'passkey-removed'
 
 /** Where links in mails point. */
 export interface MailLinkOptions {
@@ -44,6 +46,8 @@ export interface UserMailInput {
   token?: string
   /** The new address, for `email-changed` and `email-change-requested` (both sent to the old one). */
   newEmail?: string
+  /** The passkey's name, for `passkey-added` and `passkey-removed`. */
+  passkeyName?: string
 }
 
 const escapeHtml = (value: string): string =>
@@ -149,6 +153,20 @@ export function composeUserMail(
         'The password of your account was just changed, and every session signed in with the old one has ended.',
       )
       paragraphs.push('If you did not do this, reset your password at once and contact support.')
+      break
+    case 'passkey-added':
+      subject = `A passkey was added to your ${app} account`
+      paragraphs.push(
+        `A passkey named "${input.passkeyName ?? 'Passkey'}" was added to your account: it can now be used to log in.`,
+      )
+      paragraphs.push(
+        'If you did not do this, remove it from your account, change your password and contact support.',
+      )
+      break
+    case 'passkey-removed':
+      subject = `A passkey was removed from your ${app} account`
+      paragraphs.push(`The passkey named "${input.passkeyName ?? 'Passkey'}" was removed from your account.`)
+      paragraphs.push('If you did not do this, change your password at once and contact support.')
       break
     case 'email-changed':
       subject = `The email address of your ${app} account was changed`
