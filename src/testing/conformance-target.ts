@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { ExclusiveLock } from '../core/admin-guard.js'
 import type { MailCapStore } from '../core/mail-cap.js'
+import type { PasskeyRepository } from '../core/passkey-repository.js'
 import type {
   LoginAttemptStore,
   RoleRepository,
@@ -36,6 +37,8 @@ export interface RepositoryPorts {
   mailCapStore?: MailCapStore | undefined
   /** The lock that serialises admin removals (`adminLock` of the service). */
   adminLock?: ExclusiveLock | undefined
+  /** Passkeys and their challenges (needs `userRepository` too, for the users they belong to). */
+  passkeyRepository?: PasskeyRepository | undefined
 }
 
 /**

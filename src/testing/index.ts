@@ -27,6 +27,7 @@ import { after, before, describe } from 'node:test'
 import { type ConformanceTarget, type RepositoryPorts, useStorage } from './conformance-target.js'
 import { loginAttemptStoreTests } from './login-attempt-conformance.js'
 import { exclusiveLockTests, mailCapStoreTests } from './mail-cap-conformance.js'
+import { passkeyRepositoryTests } from './passkey-conformance.js'
 import { roleRepositoryTests } from './role-repository-conformance.js'
 import { sessionRepositoryTests, tokenDenylistTests } from './session-conformance.js'
 import { userRepositoryTests } from './user-repository-conformance.js'
@@ -40,6 +41,7 @@ export {
 } from './conformance-target.js'
 export { describeLoginAttemptStoreConformance } from './login-attempt-conformance.js'
 export { describeExclusiveLockConformance, describeMailCapStoreConformance } from './mail-cap-conformance.js'
+export { describePasskeyRepositoryConformance } from './passkey-conformance.js'
 export { describeRoleRepositoryConformance } from './role-repository-conformance.js'
 export {
   describeSessionRepositoryConformance,
@@ -56,6 +58,7 @@ const PORT_TESTS = [
   ['loginAttemptStore', loginAttemptStoreTests],
   ['mailCapStore', mailCapStoreTests],
   ['adminLock', exclusiveLockTests],
+  ['passkeyRepository', passkeyRepositoryTests],
 ] as const
 
 /**

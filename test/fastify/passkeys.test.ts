@@ -120,8 +120,14 @@ for (const dialect of testDialects) {
         })
         assert.equal(removed.statusCode, 204, removed.body)
         const subjects = (await t.mailsTo(email)).map((m) => m.subject)
-        assert.ok(subjects.some((s) => /passkey was added/.test(s)), 'the account is told of the new passkey')
-        assert.ok(subjects.some((s) => /passkey was removed/.test(s)), 'the account is told of the removal')
+        assert.ok(
+          subjects.some((s) => /passkey was added/.test(s)),
+          'the account is told of the new passkey',
+        )
+        assert.ok(
+          subjects.some((s) => /passkey was removed/.test(s)),
+          'the account is told of the removal',
+        )
         const removal = (await t.mailsTo(email)).find((m) => /removed/.test(m.subject))
         assert.match(removal?.text ?? '', /"Phone"/)
         assert.deepEqual(json(await t.request({ method: 'GET', url: '/users/me/passkeys', headers })), [])
