@@ -20,6 +20,24 @@ export type { ExclusiveLock } from './core/admin-guard.js'
 export type { UserFieldValue, UserWith } from './core/custom-field-types.js'
 export { canonicalEmail, canonicalRoleName, canonicalUsername, normalizeEmail } from './core/identifiers.js'
 export type { MailCapStore } from './core/mail-cap.js'
+export type {
+  PasskeyChallengePurpose,
+  PasskeyChallengeRecord,
+  PasskeyRecord,
+  PasskeyRepository,
+} from './core/passkey-repository.js'
+export {
+  PASSKEY_NAME_MAX_LENGTH,
+  type PasskeyActionProof,
+  type PasskeyHost,
+  type PasskeyStepUp,
+  Passkeys,
+  type PasskeysOptions,
+  type PublicPasskey,
+  passkeyName,
+  passkeyNotices,
+  passwordStepUp,
+} from './core/passkeys.js'
 export { type PublicUser, SECRET_USER_FIELDS, withoutSecrets } from './core/public-user.js'
 export type { FastifyUsersRegister, RegisteredService, RegisteredUser } from './core/register.js'
 export type {

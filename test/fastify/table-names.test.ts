@@ -126,6 +126,8 @@ describe('table names: resolving and refusing', () => {
         revokedTokens: 'revoked_tokens',
         loginAttempts: 'login_attempts',
         mailCap: 'mail_cap',
+        passkeys: 'passkeys',
+        passkeyChallenges: 'passkey_challenges',
         migration: 'fastify_users_migration',
         migrationLock: 'fastify_users_migration_lock',
         appMigration: 'fastify_users_app_migration',
@@ -258,6 +260,8 @@ for (const { name: dialect, skip } of testDialects) {
         'auth_revoked_tokens',
         'auth_login_attempts',
         'auth_mail_cap',
+        'auth_passkeys',
+        'auth_passkey_challenges',
         'auth_fastify_users_migration',
         'auth_fastify_users_app_migration',
       ]) {
@@ -269,12 +273,14 @@ for (const { name: dialect, skip } of testDialects) {
         'fu_auth_users_created_at_idx',
         'fu_auth_sessions_user_idx',
         'fu_auth_mail_cap_window_idx',
+        'fu_auth_passkeys_user_idx',
+        'fu_auth_passkey_challenges_expires_idx',
       ]
       // SQLite names the indexes behind table constraints itself (sqlite_autoindex_...).
       if (dialect !== 'sqlite') expected.push('fu_auth_users_email_uq', 'fu_auth_roles_name_uq')
       for (const index of expected) assert.ok(indexes.includes(index), `${index} exists`)
       assert.ok(!indexes.some((index) => index.startsWith('fu_users_')), 'no index of the default names')
-      assert.equal(await countRows(database.db, 'auth_fastify_users_migration'), 5)
+      assert.equal(await countRows(database.db, 'auth_fastify_users_migration'), 6)
       const columns = (await database.db.introspection.getTables())
         .find((t) => t.name === 'auth_users')
         ?.columns.map((c) => c.name)
@@ -399,7 +405,7 @@ for (const { name: dialect, skip } of testDialects) {
       )
       assert.equal(editors.total, 1)
       assert.equal(await countRows(database.db, 'int_users'), 2)
-      assert.equal(await countRows(database.db, 'int_fastify_users_migration'), 5)
+      assert.equal(await countRows(database.db, 'int_fastify_users_migration'), 6)
       // The first installation and the application's tables are untouched.
       assert.equal(await countRows(database.db, 'auth_user_roles'), 0)
       assert.deepEqual(await appSnapshot(database.db), before_)
@@ -408,7 +414,7 @@ for (const { name: dialect, skip } of testDialects) {
     it('a restart with the same prefix finds everything already migrated', async () => {
       await app?.close()
       app = await startApp(database, { prefix: 'auth_' }, mails)
-      assert.equal(await countRows(database.db, 'auth_fastify_users_migration'), 5)
+      assert.equal(await countRows(database.db, 'auth_fastify_users_migration'), 6)
       assert.equal(await countRows(database.db, 'auth_users'), 1)
     })
   })
@@ -460,6 +466,8 @@ describe('explicit names and the default names, on SQLite', () => {
         'fastify_users_migration_lock',
         'login_attempts',
         'mail_cap',
+        'passkey_challenges',
+        'passkeys',
         'revoked_tokens',
         'roles',
         'sessions',
@@ -479,6 +487,8 @@ describe('explicit names and the default names, on SQLite', () => {
         'fu_revoked_tokens_expires_idx',
         'fu_login_attempts_last_failure_idx',
         'fu_mail_cap_window_idx',
+        'fu_passkeys_user_idx',
+        'fu_passkey_challenges_expires_idx',
       ]) {
         // SQLite names the indexes of table constraints itself; the explicit ones keep their names.
         if (index.endsWith('_uq') || index.endsWith('_pk')) continue
