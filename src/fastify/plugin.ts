@@ -111,7 +111,7 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
 
   scheduleSweep(
     fastify,
-    () => purgeExpired(service, tokenDenylist),
+    () => Promise.all([purgeExpired(service, tokenDenylist), passkeys?.purgeExpired()]),
     () => service.settled(),
   )
 }
