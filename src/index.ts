@@ -20,6 +20,7 @@ export type { ExclusiveLock } from './core/admin-guard.js'
 export type { UserFieldValue, UserWith } from './core/custom-field-types.js'
 export { canonicalEmail, canonicalRoleName, canonicalUsername, normalizeEmail } from './core/identifiers.js'
 export type { MailCapStore } from './core/mail-cap.js'
+export { passkeyNotices, passwordStepUp } from './core/passkey-defaults.js'
 export type {
   PasskeyChallengePurpose,
   PasskeyChallengeRecord,
@@ -35,8 +36,6 @@ export {
   type PasskeysOptions,
   type PublicPasskey,
   passkeyName,
-  passkeyNotices,
-  passwordStepUp,
 } from './core/passkeys.js'
 export { type PublicUser, SECRET_USER_FIELDS, withoutSecrets } from './core/public-user.js'
 export type { FastifyUsersRegister, RegisteredService, RegisteredUser } from './core/register.js'

@@ -5,8 +5,9 @@
  * @module
  */
 import type { FastifyRequest } from 'fastify'
+import { passkeyNotices, passwordStepUp } from '../core/passkey-defaults.js'
 import type { PasskeyRepository } from '../core/passkey-repository.js'
-import { Passkeys, passkeyNotices, passwordStepUp } from '../core/passkeys.js'
+import { Passkeys } from '../core/passkeys.js'
 import type { BaseUser, IdType, Role } from '../core/user.js'
 import type { BaseUserService } from '../core/user-service.js'
 import type { DynamicDb } from '../persistence/kysely/database.js'

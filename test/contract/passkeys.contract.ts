@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, it } from 'node:test'
-import { Passkeys, passwordStepUp } from '../../src/core/passkeys.js'
+import { passwordStepUp } from '../../src/core/passkey-defaults.js'
+import { Passkeys } from '../../src/core/passkeys.js'
 import {
   BaseUserService,
   ConflictError,
