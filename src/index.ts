@@ -28,6 +28,23 @@ export {
   type OAuthIdentity,
   UNUSABLE_PASSWORD_HASH,
 } from './core/oauth-accounts.js'
+export { passkeyNotices, passwordStepUp } from './core/passkey-defaults.js'
+export type {
+  PasskeyChallengePurpose,
+  PasskeyChallengeRecord,
+  PasskeyRecord,
+  PasskeyRepository,
+} from './core/passkey-repository.js'
+export {
+  PASSKEY_NAME_MAX_LENGTH,
+  type PasskeyActionProof,
+  type PasskeyHost,
+  type PasskeyStepUp,
+  Passkeys,
+  type PasskeysOptions,
+  type PublicPasskey,
+  passkeyName,
+} from './core/passkeys.js'
 export { type PublicUser, SECRET_USER_FIELDS, withoutSecrets } from './core/public-user.js'
 export type { FastifyUsersRegister, RegisteredService, RegisteredUser } from './core/register.js'
 export type {

@@ -117,6 +117,16 @@ export class UserServiceHooks<U extends BaseUser, Req> {
     await this.#notices.send('password-changed', { to: user.email })
   }
 
+  /** Tells a user a passkey was added to their account. Default: mails it. */
+  async sendPasskeyAddedNotice(user: U, passkeyName: string): Promise<void> {
+    await this.#notices.send('passkey-added', { to: user.email, passkeyName })
+  }
+
+  /** Tells a user a passkey was removed from their account. Default: mails it. */
+  async sendPasskeyRemovedNotice(user: U, passkeyName: string): Promise<void> {
+    await this.#notices.send('passkey-removed', { to: user.email, passkeyName })
+  }
+
   /**
    * Tells a user that a refresh token of theirs was used twice (a sign it was copied), and that the login
    * it belonged to has been ended. Default: mails it.

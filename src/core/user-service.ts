@@ -27,7 +27,7 @@ import type { PasswordManager } from '../password/password-manager.js'
 import type { PasswordPolicy } from '../password/password-policy.js'
 import { type TokenCodec, tokenPurposes } from '../tokens/token-codec.js'
 import type { AdminActionOptions, AdminGuard } from './admin-guard.js'
-import { type AuthenticationData, authenticate } from './authentication.js'
+import { type AuthenticationData, authenticate, provePassword } from './authentication.js'
 import * as emailChange from './email-change.js'
 import { emailFingerprint } from './fingerprints.js'
 import { type PurgeResult, purgeExpired } from './housekeeping.js'
@@ -419,6 +419,11 @@ export class BaseUserService<
    */
   async revokeCredentials(id: Id): Promise<U> {
     return users.revokeCredentials(this.#context, id)
+  }
+
+  /** Checks a password under the login throttle (a fresh proof); throws `WrongPasswordError` if wrong. */
+  async proveCurrentPassword(user: U, password: unknown, via = 'step_up'): Promise<void> {
+    await provePassword(this.#context, user, password, () => new WrongPasswordError(), via)
   }
 
   /**

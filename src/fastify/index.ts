@@ -40,6 +40,7 @@ export type {
   VerificationHandlerConfig,
 } from './options.js'
 export { DEFAULT_PAGE_PATHS, type PageName, type PagesOptions } from './pages.js'
+export type { PasskeysPluginOptions } from './passkey-setup.js'
 export { fastifyUsers, fastifyUsers as default } from './plugin.js'
 export {
   defaultRateLimits,

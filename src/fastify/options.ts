@@ -23,6 +23,7 @@ import {
 import type { FlatOptions } from './normalize-options.js'
 import type { OAuthOptions } from './oauth/providers.js'
 import type { PagesOptions } from './pages.js'
+import type { PasskeysPluginOptions } from './passkey-setup.js'
 import type { RateLimitOptions } from './rate-limit.js'
 import type { RedisPluginOptions } from './redis-options.js'
 import type {
@@ -388,6 +389,11 @@ export interface FastifyUsersOptions extends RedisPluginOptions {
   }
   /** Maximum page size of `GET /users`. Default: `100`. */
   maxPageSize?: number
+  /**
+   * Passkeys (WebAuthn): log in with a passkey alone at `POST /login/passkey`, manage them under
+   * `/users/me/passkeys`. `rpId`, `rpName` and `origins` are required. Default: off.
+   */
+  passkeys?: PasskeysPluginOptions
   /** Injected time for every expiry (tokens, sessions). Default: the system clock. For tests. */
   clock?: Clock
 }

@@ -19,6 +19,7 @@ import { installNotFound, installProblemAnswers, PluginPaths } from './not-found
 import { appHasSwagger, securityOf } from './openapi.js'
 import { type FastifyUsersOptions, resolveOptions } from './options.js'
 import { type PageName, pagesApiPaths, registerPages, resolvePages } from './pages.js'
+import { setUpPasskeys } from './passkey-setup.js'
 import { rateLimitWithRedis, setUpRedis } from './redis-setup.js'
 import { AUTHENTICATOR, RequestAuthenticator } from './request-auth.js'
 import type { RouteContext } from './route-context.js'
@@ -106,7 +107,17 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
   await serveDocs(fastify, flat, { schemes, pluginPaths, https: resolved.cookieSecure, inAppDocument })
 
   const twoFactor = setUpTwoFactor(flat, db, resolved.idType, service)
-  const context: RouteContext = { service, auth, schemas, options: flat, resolved, security, twoFactor }
+  const passkeys = setUpPasskeys(flat.passkeys, service, db, resolved)
+  const context: RouteContext = {
+    service,
+    auth,
+    schemas,
+    options: flat,
+    resolved,
+    security,
+    twoFactor,
+    passkeys,
+  }
   await registerPluginRoutes(fastify, context, {
     pluginPaths,
     redactingReq,
@@ -131,6 +142,7 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     async () => {
       await purgeExpired(service, tokenDenylist)
       await twoFactor?.stepUp.purgeExpired()
+      await passkeys?.purgeExpired()
     },
     () => service.settled(),
   )

@@ -5,6 +5,7 @@
  * @module
  */
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Passkeys } from '../core/passkeys.js'
 import type { PublicUser } from '../core/public-user.js'
 import type { TwoFactor } from '../core/two-factor.js'
 import type { BaseUser, Role } from '../core/user.js'
@@ -27,6 +28,8 @@ export interface RouteContext {
   twoFactor: TwoFactor<BaseUser> | null
   /** OpenAPI `security` of routes that need a credential. */
   security: Array<Record<string, string[]>>
+  /** The passkey feature, when the `passkeys` option is set. */
+  passkeys?: Passkeys<BaseUser> | null
 }
 
 /** The authenticated user of a request, or 401. For handlers behind `requireUser()`. */

@@ -16,6 +16,7 @@ import type { RouteContext } from './route-context.js'
 import { authRoutes } from './routes/auth-routes.js'
 import { currentUserRoutes } from './routes/current-user-routes.js'
 import { oauthRoutes } from './routes/oauth-routes.js'
+import { passkeyRoutes } from './routes/passkey-routes.js'
 import { passwordResetRoutes } from './routes/password-reset-routes.js'
 import { refreshRoutes } from './routes/refresh-routes.js'
 import { registerRoutes } from './routes/register-routes.js'
@@ -118,6 +119,7 @@ export async function registerPluginRoutes(
     }
     if (groups.twoFactor)
       twoFactorRoutes(routes, context, groups.twoFactor, (a ? a.loginPath : undefined) ?? '/login')
+    if (context.passkeys) passkeyRoutes(routes, context, context.passkeys)
     done()
   })
 }

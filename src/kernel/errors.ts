@@ -92,9 +92,9 @@ export class UserExistsError extends FastifyUsersError {
 /** The requested user or role does not exist. */
 export class NotFoundError extends FastifyUsersError {
   readonly code = 'ERR_NOT_FOUND'
-  /** What was looked up: `'user'`, `'role'` or `'session'`. */
-  readonly resource: 'user' | 'role' | 'session'
-  constructor(resource: 'user' | 'role' | 'session', message = `${resource} not found`) {
+  /** What was looked up: `'user'`, `'role'`, `'session'` or `'passkey'`. */
+  readonly resource: 'user' | 'role' | 'session' | 'passkey'
+  constructor(resource: 'user' | 'role' | 'session' | 'passkey', message = `${resource} not found`) {
     super(message)
     this.resource = resource
   }

@@ -19,6 +19,8 @@ export type UserMailKind =
   | 'email-change-requested'
   | 'refresh-token-reuse'
   | 'second-factor-changed'
+  | 'passkey-added'
+  | 'passkey-removed'
 
 /** Where links in mails point. */
 export interface MailLinkOptions {
@@ -46,6 +48,8 @@ export interface UserMailInput {
   token?: string
   /** The new address, for `email-changed` and `email-change-requested` (both sent to the old one). */
   newEmail?: string
+  /** The passkey's name, for `passkey-added` and `passkey-removed`. */
+  passkeyName?: string
   /** For `second-factor-changed`: what happened. */
   change?: 'added' | 'removed' | 'recovery-codes-regenerated'
   /** For `second-factor-changed`: which factor (`'totp'`, `'passkey'`...). */
@@ -167,6 +171,20 @@ export function composeUserMail(
         'A refresh token of your account was presented after it had already been used, which happens when it was copied. The sign-in it belonged to has been ended, on every device that shared it.',
       )
       paragraphs.push('Sign in again. If this keeps happening, change your password and check your devices.')
+      break
+    case 'passkey-added':
+      subject = `A passkey was added to your ${app} account`
+      paragraphs.push(
+        `A passkey named "${input.passkeyName ?? 'Passkey'}" was added to your account: it can now be used to log in.`,
+      )
+      paragraphs.push(
+        'If you did not do this, remove it from your account, change your password and contact support.',
+      )
+      break
+    case 'passkey-removed':
+      subject = `A passkey was removed from your ${app} account`
+      paragraphs.push(`The passkey named "${input.passkeyName ?? 'Passkey'}" was removed from your account.`)
+      paragraphs.push('If you did not do this, change your password at once and contact support.')
       break
     case 'email-changed':
       subject = `The email address of your ${app} account was changed`

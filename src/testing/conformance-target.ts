@@ -10,6 +10,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import type { ExclusiveLock } from '../core/admin-guard.js'
 import type { MailCapStore } from '../core/mail-cap.js'
 import type { OAuthAccountRepository } from '../core/oauth-accounts.js'
+import type { PasskeyRepository } from '../core/passkey-repository.js'
 import type { RefreshTokenStore } from '../core/refresh-tokens.js'
 import type {
   LoginAttemptStore,
@@ -43,6 +44,8 @@ export interface RepositoryPorts {
   adminLock?: ExclusiveLock | undefined
   /** The refresh tokens of the JWT backends. */
   refreshTokenStore?: RefreshTokenStore | undefined
+  /** Passkeys and their challenges (needs `userRepository` too, for the users they belong to). */
+  passkeyRepository?: PasskeyRepository | undefined
 }
 
 /**

@@ -28,6 +28,7 @@ import { type ConformanceTarget, type RepositoryPorts, useStorage } from './conf
 import { loginAttemptStoreTests } from './login-attempt-conformance.js'
 import { exclusiveLockTests, mailCapStoreTests } from './mail-cap-conformance.js'
 import { oauthAccountRepositoryTests } from './oauth-account-conformance.js'
+import { passkeyRepositoryTests } from './passkey-conformance.js'
 import { refreshTokenStoreTests } from './refresh-token-conformance.js'
 import { roleRepositoryTests } from './role-repository-conformance.js'
 import { sessionRepositoryTests, tokenDenylistTests } from './session-conformance.js'
@@ -43,6 +44,7 @@ export {
 export { describeLoginAttemptStoreConformance } from './login-attempt-conformance.js'
 export { describeExclusiveLockConformance, describeMailCapStoreConformance } from './mail-cap-conformance.js'
 export { describeOAuthAccountRepositoryConformance } from './oauth-account-conformance.js'
+export { describePasskeyRepositoryConformance } from './passkey-conformance.js'
 export { describeRefreshTokenStoreConformance } from './refresh-token-conformance.js'
 export { describeRoleRepositoryConformance } from './role-repository-conformance.js'
 export {
@@ -62,6 +64,7 @@ const PORT_TESTS = [
   ['adminLock', exclusiveLockTests],
   ['oauthAccountRepository', oauthAccountRepositoryTests],
   ['refreshTokenStore', refreshTokenStoreTests],
+  ['passkeyRepository', passkeyRepositoryTests],
 ] as const
 
 /**

@@ -136,6 +136,8 @@ describe('table names: resolving and refusing', () => {
         refreshTokens: 'refresh_tokens',
         userTotp: 'user_totp',
         stepUpProofs: 'step_up_proofs',
+        passkeys: 'passkeys',
+        passkeyChallenges: 'passkey_challenges',
         migration: 'fastify_users_migration',
         migrationLock: 'fastify_users_migration_lock',
         appMigration: 'fastify_users_app_migration',
@@ -272,6 +274,8 @@ for (const { name: dialect, skip } of testDialects) {
         'auth_refresh_tokens',
         'auth_user_totp',
         'auth_step_up_proofs',
+        'auth_passkeys',
+        'auth_passkey_challenges',
         'auth_fastify_users_migration',
         'auth_fastify_users_app_migration',
       ]) {
@@ -284,6 +288,8 @@ for (const { name: dialect, skip } of testDialects) {
         'fu_auth_sessions_user_idx',
         'fu_auth_mail_cap_window_idx',
         'fu_auth_oauth_accounts_user_idx',
+        'fu_auth_passkeys_user_idx',
+        'fu_auth_passkey_challenges_expires_idx',
       ]
       // SQLite names the indexes behind table constraints itself (sqlite_autoindex_...).
       if (dialect !== 'sqlite') expected.push('fu_auth_users_email_uq', 'fu_auth_roles_name_uq')
@@ -476,6 +482,8 @@ describe('explicit names and the default names, on SQLite', () => {
         'login_attempts',
         'mail_cap',
         'oauth_accounts',
+        'passkey_challenges',
+        'passkeys',
         'refresh_tokens',
         'revoked_tokens',
         'roles',
@@ -502,6 +510,8 @@ describe('explicit names and the default names, on SQLite', () => {
         'fu_refresh_tokens_family_idx',
         'fu_refresh_tokens_user_idx',
         'fu_refresh_tokens_expires_idx',
+        'fu_passkeys_user_idx',
+        'fu_passkey_challenges_expires_idx',
       ]) {
         // SQLite names the indexes of table constraints itself; the explicit ones keep their names.
         if (index.endsWith('_uq') || index.endsWith('_pk')) continue

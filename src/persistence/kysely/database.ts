@@ -84,6 +84,28 @@ export interface RefreshTokensTable {
   user_agent: string | null
 }
 
+/** `passkeys`: WebAuthn credentials, keyed by the hex SHA-256 of the credential id. */
+export interface PasskeysTable {
+  id: string
+  user_id: string | number
+  credential_id: string
+  public_key: string
+  counter: number | string
+  /** Comma-separated. */
+  transports: string
+  name: string
+  created_at: number | string
+  last_used_at: number | string | null
+}
+
+/** `passkey_challenges`: single-use challenges, keyed by their hex SHA-256. */
+export interface PasskeyChallengesTable {
+  id: string
+  purpose: string
+  user_id: string | null
+  expires_at: number | string
+}
+
 /** The schema of the built-in tables. */
 export interface FastifyUsersDatabase {
   users: UsersTable
@@ -94,6 +116,8 @@ export interface FastifyUsersDatabase {
   login_attempts: LoginAttemptsTable
   mail_cap: MailCapTable
   refresh_tokens: RefreshTokensTable
+  passkeys: PasskeysTable
+  passkey_challenges: PasskeyChallengesTable
 }
 
 /**

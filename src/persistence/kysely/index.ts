@@ -10,6 +10,7 @@ import { KyselyExclusiveLock } from './kysely-exclusive-lock.js'
 import { KyselyLoginAttemptStore } from './kysely-login-attempt-store.js'
 import { KyselyMailCapStore } from './kysely-mail-cap-store.js'
 import { KyselyOAuthAccountRepository } from './kysely-oauth-account-repository.js'
+import { KyselyPasskeyRepository } from './kysely-passkey-repository.js'
 import { KyselyRefreshTokenStore } from './kysely-refresh-token-store.js'
 import { KyselyRoleRepository } from './kysely-role-repository.js'
 import { KyselySessionRepository, KyselyTokenDenylist } from './kysely-session-repository.js'
@@ -65,6 +66,8 @@ export interface KyselyRepositories<U extends BaseUser = BaseUser, R extends Rol
   totpRepository: KyselyTotpRepository
   /** Recent proofs of identity per credential, for `TwoFactor` (the service itself ignores it). */
   stepUpStore: KyselyStepUpStore
+  /** Passkeys and their challenges; used by the `passkeys` feature when it is on. */
+  passkeyRepository: KyselyPasskeyRepository
 }
 
 /** Options of {@link createKyselyRepositories}. */
@@ -108,5 +111,6 @@ export function createKyselyRepositories<U extends BaseUser = BaseUser, R extend
     refreshTokenStore: new KyselyRefreshTokenStore(dynamic),
     totpRepository: new KyselyTotpRepository(dynamic),
     stepUpStore: new KyselyStepUpStore(dynamic),
+    passkeyRepository: new KyselyPasskeyRepository(dynamic, repositoryOptions),
   }
 }

@@ -16,6 +16,7 @@ import { identifierCollationMigration } from './migrations/0004-identifier-colla
 import { mailCapTableMigration } from './migrations/0005-mail-cap.js'
 import { refreshTokensTableMigration } from './migrations/0007-refresh-tokens.js'
 import { totpTableMigration } from './migrations/0008-totp.js'
+import { passkeysTableMigration } from './migrations/0009-passkeys.js'
 import { oauthAccountsTableMigration } from './migrations/0010-oauth-accounts.js'
 import { resolveTableNames, type TableNamesOption } from './table-names.js'
 
@@ -94,6 +95,7 @@ export async function migrateToLatest<DB>(
     '0007-refresh-tokens': refreshTokensTableMigration(names),
     '0010-oauth-accounts': oauthAccountsTableMigration(options.idType ?? 'uuid', dialect, names),
     '0008-totp': totpTableMigration(options.idType ?? 'uuid', dialect, names),
+    '0009-passkeys': passkeysTableMigration(options.idType ?? 'uuid', dialect, names),
   }
   const executed = check(
     await new Migrator({

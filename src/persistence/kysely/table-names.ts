@@ -36,6 +36,8 @@ const DEFAULT_TABLES = {
   refreshTokens: 'refresh_tokens',
   userTotp: 'user_totp',
   stepUpProofs: 'step_up_proofs',
+  passkeys: 'passkeys',
+  passkeyChallenges: 'passkey_challenges',
 } as const
 
 /** A key of {@link DEFAULT_TABLES}: one built-in table. */
@@ -50,10 +52,9 @@ export type TableKey = keyof typeof DEFAULT_TABLES
  * must fit in 63 characters, PostgreSQL's limit (MySQL's is 64).
  *
  * @defaultValue `{}`: `users`, `roles`, `user_roles`, `sessions`, `revoked_tokens`, `login_attempts`,
- *   `mail_cap`, `refresh_tokens`, `oauth_accounts`, `fastify_users_migration` (the names of every earlier
- *   version).
- *   `mail_cap`, `user_totp`, `step_up_proofs`, `fastify_users_migration` (the names of every earlier
- *   version, and of the tables added since).
+ *   `mail_cap`, `refresh_tokens`, `oauth_accounts`, `user_totp`, `step_up_proofs`, `passkeys`,
+ *   `passkey_challenges`, `fastify_users_migration` (the names of every earlier version, and of the tables
+ *   added since).
  *
  * @example
  * ```ts
@@ -88,6 +89,10 @@ export interface TableNamesOption {
   userTotp?: string
   /** Recent proofs of identity, by credential. Default: `${prefix}step_up_proofs`. */
   stepUpProofs?: string
+  /** Passkeys (WebAuthn credentials). Default: `${prefix}passkeys`. */
+  passkeys?: string
+  /** Passkey challenges until used. Default: `${prefix}passkey_challenges`. */
+  passkeyChallenges?: string
 }
 
 /** Every name fastify-users uses in the database, after defaults and checks. */
@@ -136,12 +141,15 @@ const DERIVED_SUFFIXES: Readonly<Record<TableKey, readonly string[]>> = {
   refreshTokens: ['family_idx', 'user_idx', 'expires_idx'],
   userTotp: [],
   stepUpProofs: ['expires_idx'],
+  passkeys: ['user_idx'],
+  passkeyChallenges: ['expires_idx'],
 }
 const MYSQL_FOREIGN_KEYS: ReadonlyArray<[TableKey, number]> = [
   ['userRoles', 2],
   ['sessions', 1],
   ['oauthAccounts', 1],
   ['userTotp', 1],
+  ['passkeys', 1],
 ]
 
 function fail(option: string, fix: string): never {

@@ -1,0 +1,221 @@
+/**
+ * Passkeys over HTTP: `POST /login/passkey/options` and `POST /login/passkey` (usernameless login), and
+ * under `/users/me/passkeys` the logged-in user's passkeys (create, list, rename, remove).
+ *
+ * @module
+ */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { FastifyInstance } from 'fastify'
+import { Type } from 'typebox'
+import type { Passkeys } from '../../core/passkeys.js'
+import type { BaseUser } from '../../core/user.js'
+import { UnauthenticatedError } from '../../kernel/errors.js'
+import { requireUser } from '../guards.js'
+import { currentUser, noContent, type RouteContext } from '../route-context.js'
+
+const Options = Type.Object({}, { additionalProperties: true, description: 'WebAuthn options, as JSON.' })
+/** A browser's `PublicKeyCredential` as JSON; checked in depth by the WebAuthn verification. */
+const Credential = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 1400 }),
+    rawId: Type.String({ minLength: 1, maxLength: 1400 }),
+    type: Type.Literal('public-key'),
+    response: Type.Object({}, { additionalProperties: true }),
+  },
+  { additionalProperties: true },
+)
+const Passkey = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    transports: Type.Array(Type.String()),
+    createdAt: Type.String({ format: 'date-time' }),
+    lastUsedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  },
+  { additionalProperties: false },
+)
+const Name = Type.String({ minLength: 1, maxLength: 100 })
+const PasskeyParams = Type.Object(
+  { id: Type.String({ pattern: '^[0-9a-f]{64}$' }) },
+  { additionalProperties: false },
+)
+
+/**
+ * Registers the passkey routes.
+ *
+ * @example
+ * ```ts
+ * if (passkeys) passkeyRoutes(routes, context, passkeys)
+ * ```
+ */
+export function passkeyRoutes(
+  instance: FastifyInstance,
+  context: RouteContext,
+  passkeys: Passkeys<BaseUser>,
+): void {
+  const app = instance.withTypeProvider<TypeBoxTypeProvider>()
+  const { service, auth, schemas, security } = context
+  const backend = auth.backends[0]
+  if (!backend) throw new TypeError('fastify-users: passkeys need an auth backend')
+  const issuesToken = backend.cookieName === null
+  const tags = ['passkeys']
+  const me = '/users/me/passkeys'
+  // The full user (with its password hash) for the step-up; the request's user is the public view.
+  const owner = async (request: Parameters<typeof currentUser>[1]) =>
+    service.getUser((await currentUser(context, request)).id)
+
+  app.post(
+    '/login/passkey/options',
+    {
+      config: { rateLimitGroup: 'login' },
+      schema: {
+        tags,
+        operationId: 'passkeyLoginOptions',
+        summary: 'Start a passkey login',
+        description:
+          'Answers the options for `navigator.credentials.get()` with a fresh challenge, single-use and valid for 5 minutes. No credential is listed: the browser offers the passkeys it holds for this site.',
+        response: { 200: Options },
+      },
+    },
+    async () => passkeys.loginOptions(),
+  )
+
+  app.post(
+    '/login/passkey',
+    {
+      config: { rateLimitGroup: 'login' },
+      schema: {
+        tags,
+        operationId: 'passkeyLogin',
+        summary: 'Log in with a passkey',
+        description:
+          "Verifies the assertion of `navigator.credentials.get()` against the stored passkey and issues the first backend's credential, as `POST /login` does. A challenge works once; a signature counter that does not move forward is refused (unless the authenticator does not count). Any failure answers the same 401; an inactive or unverified account answers 403.",
+        body: Credential,
+        response: { 200: issuesToken ? schemas.LoginJwtResponse : schemas.UserRef },
+      },
+    },
+    async (request, reply) => {
+      const user = await passkeys.login(request.body, request)
+      const issued = await backend.login(user, auth.credentials(request, backend))
+      auth.applyCredential(reply, issued)
+      request.log.info(
+        { event: 'session_created', userId: user.id, backend: backend.name, via: 'passkey' },
+        'logged in',
+      )
+      if (issued.accessToken) {
+        return { ...user, accessToken: issued.accessToken, tokenType: 'Bearer', expiresIn: issued.expiresIn }
+      }
+      return user
+    },
+  )
+
+  app.post(
+    `${me}/options`,
+    {
+      preValidation: requireUser(),
+      schema: {
+        tags,
+        operationId: 'passkeyRegistrationOptions',
+        summary: 'Start creating a passkey',
+        description:
+          "Answers the options for `navigator.credentials.create()`: a discoverable credential, the user's passkeys excluded, a fresh challenge bound to this user, single-use and valid for 5 minutes.",
+        security,
+        response: { 200: Options },
+      },
+    },
+    async (request) => passkeys.registrationOptions(await owner(request)),
+  )
+
+  app.post(
+    me,
+    {
+      preValidation: requireUser(),
+      schema: {
+        tags,
+        operationId: 'createPasskey',
+        summary: 'Add a passkey',
+        description:
+          "Verifies the attestation of `navigator.credentials.create()` (origin, rpId, this user's unused challenge) and stores the passkey. A response that does not verify answers 400; a passkey stored already, 409. The account is told by mail.",
+        security,
+        body: Type.Object(
+          { credential: Credential, name: Type.Optional(Name) },
+          { additionalProperties: false },
+        ),
+        response: { 201: Passkey },
+      },
+    },
+    async (request, reply) => {
+      const created = await passkeys.register(
+        await owner(request),
+        request.body.credential,
+        request.body.name,
+      )
+      return reply.code(201).send(created)
+    },
+  )
+
+  app.get(
+    me,
+    {
+      preValidation: requireUser(),
+      schema: {
+        tags,
+        operationId: 'listPasskeys',
+        summary: 'Your passkeys',
+        security,
+        response: { 200: Type.Array(Passkey) },
+      },
+    },
+    async (request) => passkeys.list(await owner(request)),
+  )
+
+  app.patch(
+    `${me}/:id`,
+    {
+      preValidation: requireUser(),
+      schema: {
+        tags,
+        operationId: 'renamePasskey',
+        summary: 'Rename a passkey',
+        description: "Another user's passkey, like an unknown one, answers 404.",
+        security,
+        params: PasskeyParams,
+        body: Type.Object({ name: Name }, { additionalProperties: false }),
+        response: { 200: Passkey },
+      },
+    },
+    async (request) => passkeys.rename(await owner(request), request.params.id, request.body.name),
+  )
+
+  app.delete(
+    `${me}/:id`,
+    {
+      preValidation: requireUser(),
+      schema: {
+        tags,
+        operationId: 'deletePasskey',
+        summary: 'Remove a passkey',
+        description:
+          "Needs the current password (missing or wrong answers 403 and counts as a failed login). Another user's passkey, like an unknown one, answers 404. The account is told by mail.",
+        security,
+        params: PasskeyParams,
+        body: Type.Object(
+          { currentPassword: Type.String({ maxLength: 1024 }) },
+          { additionalProperties: false },
+        ),
+        response: { 204: { type: 'null', description: 'Removed.' } },
+      },
+    },
+    async (request, reply) => {
+      const user = await owner(request)
+      if (!user) throw new UnauthenticatedError()
+      await passkeys.remove(
+        user,
+        request.params.id,
+        { currentPassword: request.body.currentPassword },
+        request,
+      )
+      return noContent(reply)
+    },
+  )
+}

@@ -1,0 +1,7 @@
+/** Runs the passkey contract on sqlite, with UUIDv7 and with integer ids. */
+import { testDialects } from '../helpers/databases.js'
+import { passkeysContract } from './passkeys.contract.js'
+
+for (const dialect of testDialects.filter((d) => d.name === 'sqlite')) {
+  for (const idType of ['uuid', 'integer'] as const) passkeysContract(dialect, idType)
+}
