@@ -21,6 +21,7 @@ import type {
   RequestCredentials,
 } from './auth-backend.js'
 import { isUsable } from './auth-backend.js'
+import type { AuthCache } from './auth-cache.js'
 
 /** Options of {@link JwtBackend}. */
 export interface JwtBackendOptions<U extends BaseUser> {
@@ -40,6 +41,12 @@ export interface JwtBackendOptions<U extends BaseUser> {
   requireVerified: boolean
   /** Parses the `sub` claim into an id of the repository's type, or `null`. */
   parseId: (sub: string) => Id | null
+  /**
+   * The authentication cache: the deny-list and user lookups of a cached token are skipped (the signature
+   * is still checked on every request). Only sound when every revoking write goes through repositories
+   * wrapped by `withCacheInvalidation`. Default: none.
+   */
+  cache?: AuthCache
 }
 
 const BEARER = /^Bearer ([A-Za-z0-9_.-]+)$/
@@ -62,6 +69,7 @@ export class JwtBackend<U extends BaseUser = BaseUser> implements AuthBackend<U>
   readonly #clock: Clock
   readonly #requireVerified: boolean
   readonly #parseId: (sub: string) => Id | null
+  readonly #cache: AuthCache | undefined
 
   constructor(options: JwtBackendOptions<U>) {
     if (options.transport !== 'cookie' && options.transport !== 'bearer')
@@ -77,6 +85,7 @@ export class JwtBackend<U extends BaseUser = BaseUser> implements AuthBackend<U>
     this.#clock = options.clock
     this.#requireVerified = options.requireVerified
     this.#parseId = options.parseId
+    this.#cache = options.cache
   }
 
   async login(user: U): Promise<IssuedCredential> {
@@ -105,9 +114,16 @@ export class JwtBackend<U extends BaseUser = BaseUser> implements AuthBackend<U>
     }
     const id = this.#parseId(claims.sub)
     if (id === null) return null
+    const now = this.#clock.now()
+    const cached = this.#cache?.get(claims.jti, now) as { user: U; credential: ActiveCredential } | undefined
+    // The jti is the key; the subject is compared too, so an entry can only answer for its own token.
+    if (cached && String(cached.user.id) === claims.sub) return cached
+    const ticket = this.#cache?.ticket() ?? 0
     const [denied, user] = await Promise.all([this.#denylist.has(claims.jti), this.#users.findById(id)])
     if (denied || !user || !isUsable(user, claims.ver, this.#requireVerified)) return null
-    return { user, credential: { id: claims.jti, expiresAt: claims.exp * 1000 } }
+    const result = { user, credential: { id: claims.jti, expiresAt: claims.exp * 1000 } }
+    this.#cache?.set(claims.jti, String(user.id), result, result.credential.expiresAt, now, ticket)
+    return result
   }
 
   async logout(credential: ActiveCredential): Promise<void> {

@@ -12,6 +12,7 @@ import {
   type AuthTransport,
   BACKEND_SHORTHANDS,
 } from '../auth/auth-backend.js'
+import type { AuthCache } from '../auth/auth-cache.js'
 import { JwtBackend } from '../auth/jwt-backend.js'
 import { SessionBackend } from '../auth/session-backend.js'
 import type { TokenDenylist } from '../core/repositories.js'
@@ -27,6 +28,8 @@ export interface BackendDependencies {
   /** Whether cookies are `Secure` (then their names get the `__Host-` prefix). */
   cookieSecure: boolean
   session: { idleTimeoutSeconds?: number; absoluteTimeoutSeconds?: number } | undefined
+  /** The authentication cache of the built-in backends; only with repositories that invalidate it. */
+  cache?: AuthCache | undefined
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/
@@ -118,6 +121,7 @@ export function buildBackends(
         idleTimeoutSeconds: deps.session?.idleTimeoutSeconds,
         absoluteTimeoutSeconds: deps.session?.absoluteTimeoutSeconds,
         requireVerified,
+        cache: deps.cache,
       })
     }
     if (!deps.tokenDenylist) {
@@ -137,6 +141,7 @@ export function buildBackends(
       cookieName,
       requireVerified,
       parseId: (sub) => service.parseId(sub),
+      cache: deps.cache,
     })
   })
   for (const [i, backend] of backends.entries()) {

@@ -8,6 +8,7 @@ import fastifyCookie from '@fastify/cookie'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { buildBackends } from './backends.js'
+import { setUpAuthCache } from './cache-setup.js'
 import { installConfigGuards } from './config-guards.js'
 import { setUpDatabase } from './database-setup.js'
 import { serveDocs } from './docs-setup.js'
@@ -44,13 +45,19 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     for (const name of Object.keys(pageApi) as PageName[])
       pageLinks[name] = `${fastify.prefix}${pages.paths[name]}`
   }
-  const { service, tokenDenylist } = setUpService(flat, db, resolved.idType, fastify.log, pageLinks)
+  const cache = await setUpAuthCache(
+    fastify,
+    { ...flat, constructedService: flat.serviceInstance !== undefined, tables: resolved.tables },
+    db,
+  )
+  const { service, tokenDenylist } = setUpService(flat, db, resolved.idType, fastify.log, pageLinks, cache)
 
   const backends = buildBackends(flat.backends, {
     service,
     tokenDenylist,
     cookieSecure: resolved.cookieSecure,
     session: flat.session,
+    cache,
   })
   const auth = new RequestAuthenticator(backends, {
     trustedOrigins: resolved.trustedOrigins,

@@ -6,6 +6,8 @@
  */
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
+import type { AuthCache } from '../auth/auth-cache.js'
+import { withCacheInvalidation, withDenylistInvalidation } from '../auth/cache-invalidation.js'
 import type { TokenDenylist } from '../core/repositories.js'
 import type { BaseUser, IdType, Role } from '../core/user.js'
 import { BaseUserService, type UserServiceOptions } from '../core/user-service.js'
@@ -94,9 +96,10 @@ export function setUpService(
   idType: IdType,
   logger: FastifyBaseLogger,
   linkDefaults: LinkDefaults = {},
+  cache?: AuthCache,
 ): PluginService {
   const clock = options.clock
-  const repos = db
+  const built = db
     ? createKyselyRepositories(db, {
         idType,
         tables: options.tables,
@@ -104,6 +107,11 @@ export function setUpService(
         now: clock ? () => clock.now() : undefined,
       })
     : undefined
+  // With the cache on, every revoking write (the deny-list the application gave included) invalidates it.
+  const repos = built && cache ? withCacheInvalidation(built, cache) : built
+  if (cache && options.tokenDenylist) {
+    options = { ...options, tokenDenylist: withDenylistInvalidation(options.tokenDenylist, cache) }
+  }
   if (options.serviceInstance) {
     const service = options.serviceInstance as PluginService['service']
     return { service, tokenDenylist: options.tokenDenylist ?? service.tokenDenylist ?? repos?.tokenDenylist }
