@@ -25,6 +25,9 @@ export interface AuthCacheOptions {
   logger?: Pick<Logger, 'error' | 'warn'>
 }
 
+// How long a revoking write waits for the bus before it logs the failure and answers.
+const PUBLISH_TIMEOUT_MS = 2000
+
 interface Entry {
   userKey: string
   value: unknown
@@ -146,13 +149,22 @@ export class AuthCache {
   async revoke(message: InvalidationMessage): Promise<void> {
     this.#apply(message)
     if (!this.#bus) return
+    let timer: NodeJS.Timeout | undefined
     try {
-      await this.#bus.publish(message)
+      // Bounded: a client that queues commands while disconnected must not hold the revoking request.
+      await Promise.race([
+        this.#bus.publish(message),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('publish timed out')), PUBLISH_TIMEOUT_MS)
+        }),
+      ])
     } catch (err) {
       this.#logger?.error(
         { err, kind: message.kind },
         'fastify-users: could not publish a cache invalidation; other instances may trust it until the TTL',
       )
+    } finally {
+      clearTimeout(timer)
     }
   }
 
