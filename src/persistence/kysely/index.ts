@@ -31,6 +31,7 @@ export { KyselySessionRepository, KyselyTokenDenylist } from './kysely-session-r
 export { type KyselyRepositoryOptions, KyselyUserRepository } from './kysely-user-repository.js'
 export { type MigrateOptions, type MigrateResult, migrateToLatest } from './migrate.js'
 export { identifierType, MYSQL_IDENTIFIER_COLLATION } from './migrations/identifier-column.js'
+export { PgInvalidationBus, type PgInvalidationBusOptions } from './pg-invalidation-bus.js'
 export { type ResilientDialectOptions, resilientDialect } from './resilient-dialect.js'
 export {
   indexName,
