@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { Redis } from 'ioredis'
 import { assertProblem, backends, buildApp, type TestApp } from './build-app.js'
 
 // Read by buildApp when each suite builds its app: every suite of this file runs with the cache on.
@@ -81,3 +82,35 @@ for (const backend of backends) {
     })
   })
 }
+
+describe('the authentication cache with a bus that cannot be reached', () => {
+  it('stays bypassed (every request asks the database), and a revoking write still answers', async () => {
+    // Nothing listens on port 1: the subscription never comes up, and publishing never succeeds.
+    const redis = new Redis('redis://127.0.0.1:1', { lazyConnect: true, retryStrategy: () => 200 })
+    redis.on('error', () => {})
+    const t = await buildApp({ backend: 'session', cache: { redis } })
+    try {
+      const { user, email } = await t.createUser()
+      const headers = await t.login(email)
+      assert.equal((await t.request({ method: 'GET', url: '/users/me', headers })).statusCode, 200)
+      await t.db
+        .updateTable('users')
+        .set({ is_active: 0 })
+        .where('id', '=', user.id as string)
+        .execute()
+      assertProblem(await t.request({ method: 'GET', url: '/users/me', headers }), 401)
+      await t.db
+        .updateTable('users')
+        .set({ is_active: 1 })
+        .where('id', '=', user.id as string)
+        .execute()
+      // The publish of the logout times out (logged); the logout itself is done and answered.
+      const res = await t.request({ method: 'POST', url: '/logout', headers })
+      assert.equal(res.statusCode, 204)
+      assertProblem(await t.request({ method: 'GET', url: '/users/me', headers }), 401)
+    } finally {
+      await t.destroy()
+      redis.disconnect()
+    }
+  })
+})
