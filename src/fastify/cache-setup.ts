@@ -11,7 +11,7 @@ import type { Redis } from 'ioredis'
 import type { Kysely } from 'kysely'
 import { AuthCache } from '../auth/auth-cache.js'
 import type { InvalidationBus } from '../auth/invalidation-bus.js'
-import { PgInvalidationBus } from '../persistence/kysely/pg-invalidation-bus.js'
+import { PgInvalidationBus, pgCacheChannel } from '../persistence/kysely/pg-invalidation-bus.js'
 import type { TableNames } from '../persistence/kysely/table-names.js'
 import { RedisInvalidationBus } from '../persistence/redis/redis-invalidation-bus.js'
 
@@ -98,7 +98,7 @@ export async function setUpAuthCache(
   }
   if (!bus && typeof options.database === 'string' && POSTGRES_URL.test(options.database)) {
     bus = new PgInvalidationBus(db, options.database, {
-      channel: `fastify_users_auth_cache_${options.tables.users}`.slice(0, 63),
+      channel: pgCacheChannel(options.tables.users),
     })
   }
   if (!bus && settings.singleInstance !== true) return undefined

@@ -14,6 +14,19 @@ import type {
 } from '../../auth/invalidation-bus.js'
 import { parseInvalidation } from '../../auth/invalidation-bus.js'
 
+/**
+ * The channel of the plugin's cache for a users table (at most 63 characters): the plugin listens on it,
+ * and the CLI notifies on it, so apps with other tables in the same database do not share a cache.
+ *
+ * @example
+ * ```ts
+ * pgCacheChannel('users') // 'fastify_users_auth_cache_users'
+ * ```
+ */
+export function pgCacheChannel(usersTable: string): string {
+  return `fastify_users_auth_cache_${usersTable}`.slice(0, 63)
+}
+
 /** Options of {@link PgInvalidationBus}. */
 export interface PgInvalidationBusOptions {
   /** The channel (at most 63 characters). Default: `'fastify_users_auth_cache'`. */
