@@ -31,6 +31,11 @@
  *
  * @module
  */
+
+export {
+  RedisInvalidationBus,
+  type RedisInvalidationBusOptions,
+} from '../persistence/redis/redis-invalidation-bus.js'
 export {
   type ActiveCredential,
   type AuthBackend,
@@ -44,6 +49,18 @@ export {
   isUsable,
   type RequestCredentials,
 } from './auth-backend.js'
+export { AuthCache, type AuthCacheOptions } from './auth-cache.js'
+export {
+  type CachedRepositories,
+  withCacheInvalidation,
+  withDenylistInvalidation,
+} from './cache-invalidation.js'
+export {
+  type InvalidationBus,
+  type InvalidationListener,
+  type InvalidationMessage,
+  parseInvalidation,
+} from './invalidation-bus.js'
 export { JwtBackend, type JwtBackendOptions } from './jwt-backend.js'
 export { isSameOriginOrTrusted, type OriginCheckInput, parseTrustedOrigins } from './origin-check.js'
 export { SessionBackend, type SessionBackendOptions } from './session-backend.js'

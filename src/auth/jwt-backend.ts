@@ -22,6 +22,7 @@ import type {
   RequestCredentials,
 } from './auth-backend.js'
 import { isUsable } from './auth-backend.js'
+import type { AuthCache } from './auth-cache.js'
 
 /** Options of {@link JwtBackend}. */
 export interface JwtBackendOptions<U extends BaseUser> {
@@ -46,6 +47,12 @@ export interface JwtBackendOptions<U extends BaseUser> {
    * its own cookie on the cookie transport) and {@link JwtBackend.refresh} rotates it. Default: none.
    */
   refresh?: RefreshTokens<U> | undefined
+  /**
+   * The authentication cache: the deny-list and user lookups of a cached token are skipped (the signature
+   * is still checked on every request). Only sound when every revoking write goes through repositories
+   * wrapped by `withCacheInvalidation`. Default: none.
+   */
+  cache?: AuthCache
 }
 
 const BEARER = /^Bearer ([A-Za-z0-9_.-]+)$/
@@ -72,6 +79,7 @@ export class JwtBackend<U extends BaseUser = BaseUser> implements AuthBackend<U>
   readonly #clock: Clock
   readonly #requireVerified: boolean
   readonly #parseId: (sub: string) => Id | null
+  readonly #cache: AuthCache | undefined
 
   constructor(options: JwtBackendOptions<U>) {
     if (options.transport !== 'cookie' && options.transport !== 'bearer')
@@ -94,6 +102,7 @@ export class JwtBackend<U extends BaseUser = BaseUser> implements AuthBackend<U>
       this.refreshTokens && this.cookieName
         ? `${this.cookieName.replace(/^__Host-/, '__Secure-')}-refresh`
         : null
+    this.#cache = options.cache
   }
 
   async login(user: U, request: RequestCredentials = {}): Promise<IssuedCredential> {
@@ -159,11 +168,18 @@ export class JwtBackend<U extends BaseUser = BaseUser> implements AuthBackend<U>
     }
     const id = this.#parseId(claims.sub)
     if (id === null) return null
+    const now = this.#clock.now()
+    const cached = this.#cache?.get(claims.jti, now) as { user: U; credential: ActiveCredential } | undefined
+    // The jti is the key; the subject is compared too, so an entry can only answer for its own token.
+    if (cached && String(cached.user.id) === claims.sub) return cached
+    const ticket = this.#cache?.ticket() ?? 0
     const [denied, user] = await Promise.all([this.#denylist.has(claims.jti), this.#users.findById(id)])
     if (denied || !user || !isUsable(user, claims.ver, this.#requireVerified)) return null
     const credential: ActiveCredential = { id: claims.jti, expiresAt: claims.exp * 1000 }
     if (typeof claims.fam === 'string') credential.familyId = claims.fam
-    return { user, credential }
+    const result = { user, credential }
+    this.#cache?.set(claims.jti, String(user.id), result, credential.expiresAt, now, ticket)
+    return result
   }
 
   async logout(credential: ActiveCredential): Promise<void> {

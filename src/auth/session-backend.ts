@@ -17,6 +17,7 @@ import type {
   RequestCredentials,
 } from './auth-backend.js'
 import { isUsable } from './auth-backend.js'
+import type { AuthCache } from './auth-cache.js'
 import { generateSessionSecret, hashSessionSecret } from './session-secret.js'
 
 /** Options of {@link SessionBackend}. */
@@ -36,6 +37,11 @@ export interface SessionBackendOptions<U extends BaseUser> {
   absoluteTimeoutSeconds?: number
   /** Whether unverified users are refused. */
   requireVerified: boolean
+  /**
+   * The authentication cache: a cached session is recognised without a database round trip. Only sound
+   * when every revoking write goes through repositories wrapped by `withCacheInvalidation`. Default: none.
+   */
+  cache?: AuthCache
 }
 
 // Activity is written at most this often, so a busy user costs one write a minute, not one per request.
@@ -61,6 +67,7 @@ export class SessionBackend<U extends BaseUser = BaseUser> implements AuthBacken
   readonly #sessions: SessionRepository
   readonly #clock: Clock
   readonly #requireVerified: boolean
+  readonly #cache: AuthCache | undefined
 
   constructor(options: SessionBackendOptions<U>) {
     const idle = options.idleTimeoutSeconds ?? 3600
@@ -85,6 +92,7 @@ export class SessionBackend<U extends BaseUser = BaseUser> implements AuthBacken
     this.#sessions = options.sessions
     this.#clock = options.clock
     this.#requireVerified = options.requireVerified
+    this.#cache = options.cache
   }
 
   async login(user: U, request: RequestCredentials): Promise<IssuedCredential> {
@@ -116,17 +124,28 @@ export class SessionBackend<U extends BaseUser = BaseUser> implements AuthBacken
   async authenticate(request: RequestCredentials): Promise<{ user: U; credential: ActiveCredential } | null> {
     const id = hashSessionSecret(this.#secretOf(request))
     if (!id) return null
+    const now = this.#clock.now()
+    const cached = this.#cache?.get(id, now) as { user: U; credential: ActiveCredential } | undefined
+    if (cached) return cached
+    const ticket = this.#cache?.ticket() ?? 0
     const session = await this.#sessions.find(id)
     if (!session) return null
-    const now = this.#clock.now()
     if (now >= session.expiresAt || now >= session.lastSeenAt + this.idleTimeoutMs) {
       await this.#sessions.delete(id)
       return null
     }
     const user = await this.#users.findById(session.userId)
     if (!user || !isUsable(user, session.authVersion, this.#requireVerified)) return null
-    if (now - session.lastSeenAt >= TOUCH_INTERVAL_MS) await this.#sessions.touch(id, now)
-    return { user, credential: { id, expiresAt: session.expiresAt } }
+    let lastSeenAt = session.lastSeenAt
+    if (now - lastSeenAt >= TOUCH_INTERVAL_MS) {
+      await this.#sessions.touch(id, now)
+      lastSeenAt = now
+    }
+    const result = { user, credential: { id, expiresAt: session.expiresAt } }
+    // Cached no longer than the session lives, nor past its idle end, nor past its next activity write.
+    const until = Math.min(session.expiresAt, lastSeenAt + this.idleTimeoutMs, lastSeenAt + TOUCH_INTERVAL_MS)
+    this.#cache?.set(id, String(user.id), result, until, now, ticket)
+    return result
   }
 
   async logout(credential: ActiveCredential): Promise<void> {

@@ -8,10 +8,13 @@ import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { type Command, Option } from 'commander'
 import type { Kysely } from 'kysely'
+import { AuthCache } from '../auth/auth-cache.js'
+import { withCacheInvalidation } from '../auth/cache-invalidation.js'
 import { BaseUserService } from '../core/user-service.js'
 import type { PasswordSchemeName } from '../password/password-manager.js'
 import { connectDatabase, type DatabaseDialect } from '../persistence/kysely/connect.js'
 import { createKyselyRepositories } from '../persistence/kysely/index.js'
+import { PgInvalidationBus, pgCacheChannel } from '../persistence/kysely/pg-invalidation-bus.js'
 import {
   resolveTableNames,
   type TableNames,
@@ -184,15 +187,33 @@ export async function withUserService<T>(
       // needs a secret to exist. A fresh random one per run means no secret is configured, stored or
       // leaked for the CLI, and nothing it could sign would be accepted by the application.
       secret: randomBytes(32).toString('base64url'),
-      ...createKyselyRepositories(database.db, {
-        idType: schema.idType,
-        userFields: schema.userFields,
-        tables: database.tableOption,
-      }),
+      ...cliRepositories(database, schema),
       hashSchemes: [options.hashScheme ?? 'argon2id'],
     })
     return use({ ...database, schema, service })
   })
+}
+
+/**
+ * The repositories of the CLI. On PostgreSQL its revoking writes are notified on the authentication
+ * cache's channel, so a running application drops what it cached at once (publish only: the CLI caches
+ * nothing). Elsewhere there is no channel it could reach, and a running cache sees them after its TTL.
+ */
+function cliRepositories(
+  database: OpenDatabase,
+  schema: NonNullable<Awaited<ReturnType<typeof readUserSchema>>>,
+) {
+  const repos = createKyselyRepositories(database.db, {
+    idType: schema.idType,
+    userFields: schema.userFields,
+    tables: database.tableOption,
+  })
+  if (database.dialect !== 'postgres') return repos
+  // Never subscribed (so the masked URL, for a listening connection, is never used): NOTIFY goes through `db`.
+  const bus = new PgInvalidationBus(database.db, database.url, {
+    channel: pgCacheChannel(database.tables.users),
+  })
+  return withCacheInvalidation(repos, new AuthCache({ bus }))
 }
 
 /** The file a `sqlite:` URL opens, or `null` for other URLs and `sqlite::memory:` (same forms as connectDatabase). */

@@ -13,6 +13,7 @@ import {
   BACKEND_SHORTHANDS,
   isUsable,
 } from '../auth/auth-backend.js'
+import type { AuthCache } from '../auth/auth-cache.js'
 import { JwtBackend } from '../auth/jwt-backend.js'
 import { SessionBackend } from '../auth/session-backend.js'
 import { type RefreshTokenOptions, RefreshTokens } from '../core/refresh-tokens.js'
@@ -30,6 +31,8 @@ export interface BackendDependencies {
   /** Whether cookies are `Secure` (then their names get the `__Host-` prefix). */
   cookieSecure: boolean
   session: { idleTimeoutSeconds?: number; absoluteTimeoutSeconds?: number } | undefined
+  /** The authentication cache of the built-in backends; only with repositories that invalidate it. */
+  cache?: AuthCache | undefined
   /**
    * Refresh tokens of the JWT strategy: lifetimes, or `false` for none. Default: on (with their default
    * lifetimes) when the service has a `refreshTokenStore`.
@@ -149,6 +152,7 @@ export function buildBackends(
         idleTimeoutSeconds: deps.session?.idleTimeoutSeconds,
         absoluteTimeoutSeconds: deps.session?.absoluteTimeoutSeconds,
         requireVerified,
+        cache: deps.cache,
       })
       // The session list leaves out what this backend would refuse as idle.
       service.sessions.setIdleTimeout(backend.idleTimeoutMs / 1000)
@@ -172,6 +176,7 @@ export function buildBackends(
       requireVerified,
       parseId: (sub) => service.parseId(sub),
       refresh,
+      cache: deps.cache,
     })
   })
   for (const [i, backend] of backends.entries()) {

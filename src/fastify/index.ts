@@ -3,6 +3,8 @@
  *
  * @module
  */
+
+export type { AuthCacheSettings } from './cache-setup.js'
 export {
   type Problem,
   type ProblemFieldError,

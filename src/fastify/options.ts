@@ -20,6 +20,7 @@ import {
   type TableNames,
   type TableNamesOption,
 } from '../persistence/kysely/table-names.js'
+import type { AuthCacheSettings } from './cache-setup.js'
 import type { FlatOptions } from './normalize-options.js'
 import type { OAuthOptions } from './oauth/providers.js'
 import type { PagesOptions } from './pages.js'
@@ -396,6 +397,8 @@ export interface FastifyUsersOptions extends RedisPluginOptions {
   passkeys?: PasskeysPluginOptions
   /** Injected time for every expiry (tokens, sessions). Default: the system clock. For tests. */
   clock?: Clock
+  /** The authentication cache (see `AuthCacheSettings`); `false` turns it off. Default: see docs/scaling.md. */
+  cache?: AuthCacheSettings | false
 }
 
 /** The options after defaults and checks. */

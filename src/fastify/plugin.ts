@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { createRedisStores } from '../persistence/redis/index.js'
 import { buildBackends } from './backends.js'
+import { setUpAuthCache } from './cache-setup.js'
 import { installConfigGuards } from './config-guards.js'
 import { setUpDatabase } from './database-setup.js'
 import { serveDocs } from './docs-setup.js'
@@ -55,6 +56,21 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     for (const name of Object.keys(pageApi) as PageName[])
       pageLinks[name] = `${fastify.prefix}${pages.paths[name]}`
   }
+  // The Redis the plugin was given also carries the cache's invalidations, unless the cache names its own bus.
+  const cacheOption =
+    redis && flat.cache !== false && !flat.serviceInstance && !flat.cache?.redis && !flat.cache?.bus
+      ? { ...flat.cache, redis: redis.client }
+      : flat.cache
+  const cache = await setUpAuthCache(
+    fastify,
+    {
+      ...flat,
+      cache: cacheOption,
+      constructedService: flat.serviceInstance !== undefined,
+      tables: resolved.tables,
+    },
+    db,
+  )
   const { service, tokenDenylist } = setUpService(
     flat,
     db,
@@ -62,6 +78,7 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     fastify.log,
     pageLinks,
     sharedStores,
+    cache,
   )
 
   const backends = buildBackends(flat.backends, {
@@ -70,6 +87,7 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     cookieSecure: resolved.cookieSecure,
     session: flat.session,
     refreshToken: flat.refreshToken,
+    cache,
   })
   const auth = new RequestAuthenticator(backends, {
     trustedOrigins: resolved.trustedOrigins,

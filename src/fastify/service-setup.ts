@@ -6,6 +6,8 @@
  */
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
+import type { AuthCache } from '../auth/auth-cache.js'
+import { withCacheInvalidation, withDenylistInvalidation } from '../auth/cache-invalidation.js'
 import type { ExclusiveLock } from '../core/admin-guard.js'
 import type { MailCapStore } from '../core/mail-cap.js'
 import type { LoginAttemptStore, SessionRepository, TokenDenylist } from '../core/repositories.js'
@@ -112,9 +114,10 @@ export function setUpService(
   logger: FastifyBaseLogger,
   linkDefaults: LinkDefaults = {},
   shared?: SharedStores,
+  cache?: AuthCache,
 ): PluginService {
   const clock = options.clock
-  const repos: KyselyRepositories | undefined = db
+  const built: KyselyRepositories | undefined = db
     ? {
         ...createKyselyRepositories(db, {
           idType,
@@ -125,6 +128,11 @@ export function setUpService(
         ...shared,
       }
     : undefined
+  // With the cache on, every revoking write (the deny-list the application gave included) invalidates it.
+  const repos = built && cache ? withCacheInvalidation(built, cache) : built
+  if (cache && options.tokenDenylist) {
+    options = { ...options, tokenDenylist: withDenylistInvalidation(options.tokenDenylist, cache) }
+  }
   if (options.serviceInstance) {
     const service = options.serviceInstance as PluginService['service']
     return { service, tokenDenylist: options.tokenDenylist ?? service.tokenDenylist ?? repos?.tokenDenylist }

@@ -197,6 +197,8 @@ export async function buildApp(options: BuildOptions): Promise<TestApp> {
       // On, as in production, but high: the suites send many requests from one address. The limits
       // themselves are tested in rate-limit.test.ts.
       rateLimit: { groups: highRateLimits },
+      // The authentication cache on, for the suites that rerun these tests with it (auth-cache-*.test.ts).
+      ...(process.env.FASTIFY_USERS_TEST_AUTH_CACHE === 'single' ? { cache: { singleInstance: true } } : {}),
       ...pluginOptions,
     })
     appRoutes?.(app)

@@ -38,6 +38,7 @@ export { KyselyStepUpStore, KyselyTotpRepository } from './kysely-totp-repositor
 export { type KyselyRepositoryOptions, KyselyUserRepository } from './kysely-user-repository.js'
 export { type MigrateOptions, type MigrateResult, migrateToLatest } from './migrate.js'
 export { identifierType, MYSQL_IDENTIFIER_COLLATION } from './migrations/identifier-column.js'
+export { PgInvalidationBus, type PgInvalidationBusOptions } from './pg-invalidation-bus.js'
 export { type ResilientDialectOptions, resilientDialect } from './resilient-dialect.js'
 export {
   indexName,
