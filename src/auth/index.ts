@@ -33,10 +33,6 @@
  */
 
 export {
-  RedisInvalidationBus,
-  type RedisInvalidationBusOptions,
-} from '../persistence/redis/redis-invalidation-bus.js'
-export {
   type ActiveCredential,
   type AuthBackend,
   type AuthBackendName,

@@ -14,6 +14,7 @@ import type { InvalidationBus } from '../auth/invalidation-bus.js'
 import { PgInvalidationBus, pgCacheChannel } from '../persistence/kysely/pg-invalidation-bus.js'
 import type { TableNames } from '../persistence/kysely/table-names.js'
 import { RedisInvalidationBus } from '../persistence/redis/redis-invalidation-bus.js'
+import type { RedisClientLike } from './redis-options.js'
 
 /**
  * The `cache` option: `false` turns the authentication cache off; an object tunes it.
@@ -32,7 +33,7 @@ export interface AuthCacheSettings {
    * An ioredis client: invalidations go over Redis pub/sub (the plugin subscribes on a duplicate of it).
    * Default: none (PostgreSQL `LISTEN/NOTIFY` when `database` is a PostgreSQL URL).
    */
-  redis?: Redis
+  redis?: RedisClientLike
   /** Another channel between the instances. Default: Redis when `redis` is given, else PostgreSQL. */
   bus?: InvalidationBus
   /**
@@ -92,7 +93,8 @@ export async function setUpAuthCache(
   }
   let bus = settings.bus
   if (!bus && settings.redis) {
-    bus = new RedisInvalidationBus(settings.redis, {
+    // The shape type keeps ioredis out of the plugin's public types; the value is an ioredis client.
+    bus = new RedisInvalidationBus(settings.redis as unknown as Redis, {
       channel: `fastify-users:auth-cache:${options.tables.users}`,
     })
   }
