@@ -219,17 +219,17 @@ export class RefreshTokens<U extends BaseUser = BaseUser> {
       await store.deleteFamily(record.familyId)
       return null
     }
+    // The next token is written before the used one is marked, so that a concurrent loser, which can only
+    // fail its compare-and-set after ours succeeded, ends a family that already holds the new row: its
+    // delete cannot miss it. (Inserting after the mark leaves a window where a delete racing the insert
+    // spares the new token, and a thief's racing request would then keep the family alive.)
+    const refresh = await this.#insert({ ...record, now, client })
     // One winner: of two concurrent rotations of one fresh token, the loser finds it used. It is treated
     // as a reuse (no grace window): a thief racing the owner looks exactly like a double submit.
     if (!(await store.markUsed(hash, now))) {
       await this.#reuse(record, client)
       return null
     }
-    const refresh = await this.#insert({ ...record, now, client })
-    // A concurrent loser may have ended the family between our compare-and-set and our insert, before
-    // the new row existed: the used row is then gone, and the new token must go with its family. The
-    // winner still gets its answer; its next refresh is refused.
-    if (!(await store.find(hash))) await store.deleteFamily(record.familyId)
     return { user, refresh }
   }
 
