@@ -7,8 +7,8 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { type RefreshTokenStore, RefreshTokens } from '../../src/core/refresh-tokens.js'
 import type { BaseUser } from '../../src/core/user.js'
-import { RefreshTokens, type RefreshTokenStore } from '../../src/core/refresh-tokens.js'
 import { systemClock } from '../../src/kernel/clock.js'
 import { silentLogger } from '../../src/kernel/logger.js'
 import { createKyselyRepositories, migrateToLatest } from '../../src/persistence/kysely/index.js'
