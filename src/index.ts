@@ -35,6 +35,7 @@ export type {
   PasskeyRecord,
   PasskeyRepository,
 } from './core/passkey-repository.js'
+export { PasskeySecondFactor } from './core/passkey-second-factor.js'
 export {
   PASSKEY_NAME_MAX_LENGTH,
   type PasskeyActionProof,
@@ -63,7 +64,7 @@ export type {
   UserRepository,
   UserUpdateOptions,
 } from './core/repositories.js'
-export type { SecondFactor } from './core/second-factor.js'
+export type { SecondFactor, SecondFactorContext } from './core/second-factor.js'
 export { SecretBox } from './core/secret-box.js'
 export {
   describeUserAgent,
@@ -84,7 +85,9 @@ export {
 export { type TotpEnrolment, TotpFactor, type TotpFactorOptions } from './core/totp.js'
 export type { TotpRecord, TotpRepository } from './core/totp-repository.js'
 export {
+  type LoginChallengeOptions,
   mfaChallengePurpose,
+  type OpenChallenge,
   type SecondFactorChange,
   type SecondFactorInput,
   TwoFactor,

@@ -40,8 +40,8 @@ export interface PasskeyRecord {
   lastUsedAt: number | null
 }
 
-/** What a challenge is for: creating a passkey, or logging in with one. */
-export type PasskeyChallengePurpose = 'register' | 'login'
+/** What a challenge is for: creating a passkey, logging in with one, or the second step after a password. */
+export type PasskeyChallengePurpose = 'register' | 'login' | 'second-factor'
 
 /**
  * A challenge handed to a browser, kept until it is used once or expires.

@@ -9,13 +9,11 @@
  */
 import { createHash } from 'node:crypto'
 import {
-  type AuthenticationResponseJSON,
   generateAuthenticationOptions,
   generateRegistrationOptions,
   type PublicKeyCredentialCreationOptionsJSON,
   type PublicKeyCredentialRequestOptionsJSON,
   type RegistrationResponseJSON,
-  verifyAuthenticationResponse,
   verifyRegistrationResponse,
 } from '@simplewebauthn/server'
 import type { Clock } from '../kernel/clock.js'
@@ -28,6 +26,7 @@ import {
   ValidationError,
 } from '../kernel/errors.js'
 import type { Logger } from '../kernel/logger.js'
+import { challengeOf, credentialIdOf, verifyAssertion } from './passkey-assertion.js'
 import type { PasskeyRecord, PasskeyRepository } from './passkey-repository.js'
 import type { UserRepository } from './repositories.js'
 import type { BaseUser, Id } from './user.js'
@@ -107,27 +106,6 @@ function sha256Hex(value: string): string {
   return createHash('sha256').update(value).digest('hex')
 }
 
-/** The challenge a response answers, from its `clientDataJSON`; `null` when unreadable. */
-function challengeOf(response: unknown): string | null {
-  if (typeof response !== 'object' || response === null) return null
-  const inner = (response as { response?: unknown }).response
-  if (typeof inner !== 'object' || inner === null) return null
-  const clientData = (inner as { clientDataJSON?: unknown }).clientDataJSON
-  if (typeof clientData !== 'string' || clientData.length > 4096) return null
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(clientData, 'base64url').toString('utf8'))
-    const challenge = (parsed as { challenge?: unknown } | null)?.challenge
-    return typeof challenge === 'string' && challenge.length > 0 && challenge.length <= 128 ? challenge : null
-  } catch {
-    return null
-  }
-}
-
-function credentialIdOf(response: unknown): string | null {
-  const id = (response as { id?: unknown } | null)?.id
-  return typeof id === 'string' && id.length > 0 && id.length <= 1400 ? id : null
-}
-
 /**
  * A passkey name: trimmed, 1 to {@link PASSKEY_NAME_MAX_LENGTH} characters, no control characters.
  *
@@ -201,6 +179,11 @@ export class Passkeys<U extends BaseUser> {
   /** The storage, for housekeeping. */
   get repository(): PasskeyRepository {
     return this.#options.repository
+  }
+
+  /** The relying party and the challenge lifetime (milliseconds), for the second factor built on it. */
+  get relyingParty(): { rpId: string; origins: readonly string[]; challengeLifetimeMs: number } {
+    return { rpId: this.#options.rpId, origins: this.#options.origins, challengeLifetimeMs: this.#lifetimeMs }
   }
 
   /**
@@ -351,37 +334,8 @@ export class Passkeys<U extends BaseUser> {
     if (!(await repository.takeChallenge(challenge, 'login', null, now))) return refuse('challenge')
     const passkey = await repository.findByCredentialId(credentialId)
     if (!passkey) return refuse('unknown_credential')
-    let verified: Awaited<ReturnType<typeof verifyAuthenticationResponse>>
-    try {
-      verified = await verifyAuthenticationResponse({
-        response: response as AuthenticationResponseJSON,
-        expectedChallenge: challenge,
-        expectedOrigin: [...this.#options.origins],
-        expectedRPID: this.#options.rpId,
-        credential: {
-          id: passkey.credentialId,
-          publicKey: new Uint8Array(Buffer.from(passkey.publicKey, 'base64url')),
-          counter: passkey.counter,
-          transports: passkey.transports as never,
-        },
-        requireUserVerification: false,
-      })
-    } catch (err) {
-      const regression = err instanceof Error && /counter/i.test(err.message)
-      if (regression) {
-        // A counter that did not move forward may mean a cloned authenticator: a security event.
-        logger.warn(
-          { event: 'passkey_counter_regression', userId: passkey.userId, passkeyId: passkey.id },
-          'passkey counter went backwards',
-        )
-      }
-      return refuse(regression ? 'counter' : 'verification', passkey.userId, err)
-    }
-    const { newCounter } = verified.authenticationInfo
-    if (!verified.verified) return refuse('verification', passkey.userId)
-    if (!(await repository.recordUse(passkey.id, passkey.counter, newCounter, now))) {
-      return refuse('concurrent_use', passkey.userId)
-    }
+    const refused = await verifyAssertion(this.#expectation(now), passkey, response, challenge)
+    if (refused) return refuse(refused.reason, passkey.userId, refused.cause)
     const user = await this.#host.userRepository.findById(passkey.userId)
     if (!user) return refuse('user_gone', passkey.userId)
     if (!user.isActive) {
@@ -401,6 +355,11 @@ export class Passkeys<U extends BaseUser> {
     await this.#options.stepUp.recordProof(user, 'passkey', request)
     logger.info({ event: 'authn_login_success', via: 'passkey', userId: user.id }, 'login succeeded')
     return user
+  }
+
+  #expectation(now: number) {
+    const { repository, rpId, origins } = this.#options
+    return { repository, rpId, origins, logger: this.#host.logger, now }
   }
 
   /**

@@ -23,11 +23,35 @@ import type { BaseUser } from './user.js'
 export interface SecondFactor<U extends BaseUser = BaseUser> {
   /** The proof kind it records, for example `'totp'` or `'passkey'`. */
   readonly kind: ProofKind
+  /**
+   * The methods a client may offer for it at the login's second step (the 202 answer's `methods`).
+   * Default: `[kind]`.
+   */
+  readonly methods?: readonly string[]
   /** Whether the user set this factor up (then a login needs a second step). */
   isEnabled(user: U): Promise<boolean>
   /**
    * Checks the part of `input` that belongs to this factor: `null` when the input carries none (the next
-   * factor is asked), `true` when it proves the user (and is consumed), `false` when it is wrong.
+   * factor is asked), `true` when it proves the user (and is consumed), `false` when it is wrong. At the
+   * login's second step `context.challengeId` names the login challenge being answered, for factors whose
+   * own challenge is bound to it (a passkey's); it is absent elsewhere (reauthentication).
    */
-  verify(user: U, input: Record<string, unknown>): Promise<{ valid: boolean; kind: ProofKind } | null>
+  verify(
+    user: U,
+    input: Record<string, unknown>,
+    context?: SecondFactorContext,
+  ): Promise<{ valid: boolean; kind: ProofKind } | null>
+}
+
+/**
+ * What a factor learns about the check it is asked for.
+ *
+ * @example
+ * ```ts
+ * const context: SecondFactorContext = { challengeId: claims.jti }
+ * ```
+ */
+export interface SecondFactorContext {
+  /** The id of the login challenge being answered; absent outside the login's second step. */
+  challengeId?: string
 }

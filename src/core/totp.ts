@@ -82,6 +82,8 @@ function sameText(a: string, b: string): boolean {
  */
 export class TotpFactor<U extends BaseUser = BaseUser> implements SecondFactor<U> {
   readonly kind = 'totp'
+  /** A code of the app, or one of the recovery codes. */
+  readonly methods = ['totp', 'recovery'] as const
   readonly #options: TotpFactorOptions
 
   constructor(options: TotpFactorOptions) {

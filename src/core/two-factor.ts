@@ -17,7 +17,7 @@ import {
 import type { Logger } from '../kernel/logger.js'
 import type { TokenPurpose } from '../tokens/token-codec.js'
 import { type LoginAttempt, LoginThrottle } from './login-throttle.js'
-import type { SecondFactor } from './second-factor.js'
+import type { SecondFactor, SecondFactorContext } from './second-factor.js'
 import { SecretBox } from './secret-box.js'
 import { type ProofKind, StepUp, type StepUpProof, type StepUpStore } from './step-up.js'
 import { type TotpEnrolment, TotpFactor } from './totp.js'
@@ -64,6 +64,36 @@ export interface TwoFactorOptions<U extends BaseUser> {
    * service's `sendSecondFactorNotice` (a mail).
    */
   sendNotice?: (user: U, change: SecondFactorChange, factor: ProofKind) => Promise<void>
+}
+
+/**
+ * Which backend a login challenge belongs to.
+ *
+ * @example
+ * ```ts
+ * const challenge = await twoFactor.beginLogin(user, { backend: 'jwt' })
+ * await twoFactor.completeLogin(challenge, { code }, { backend: 'jwt' })
+ * ```
+ */
+export interface LoginChallengeOptions {
+  /** The name of the backend whose login gave the challenge. Default: none (a challenge of no backend). */
+  backend?: string | undefined
+}
+
+/**
+ * A valid, unused login challenge, read by {@link TwoFactor.openLogin}.
+ *
+ * @example
+ * ```ts
+ * const { user, challengeId, expiresAt } = await twoFactor.openLogin(challenge)
+ * ```
+ */
+export interface OpenChallenge<U extends BaseUser> {
+  user: U
+  /** The challenge's id (a factor's own challenge may be bound to it). */
+  challengeId: string
+  /** When it expires, in milliseconds since the epoch. */
+  expiresAt: number
 }
 
 /** What the second step of a login accepts: a TOTP code, a recovery code, or another factor's input. */
@@ -135,48 +165,80 @@ export class TwoFactor<U extends BaseUser = BaseUser> {
   }
 
   /**
+   * The second-step methods a user has, for the client to offer: `'totp'` and `'recovery'` with TOTP on,
+   * `'passkey'` with a passkey (when passkeys are a factor), in the order of the factors.
+   */
+  async methods(user: U): Promise<string[]> {
+    const methods: string[] = []
+    for (const factor of this.factors) {
+      if (await factor.isEnabled(user)) methods.push(...(factor.methods ?? [factor.kind]))
+    }
+    return methods
+  }
+
+  /**
    * After a correct password: the challenge of the second step, or `null` when the user has no second
    * factor (log in at once). The challenge is bound to the user and their credential version (a password
-   * change voids it), expires after `challengeSeconds`, and is accepted once.
+   * change voids it), and to the backend that asked (`options.backend`: only that backend's second step
+   * takes it); it expires after `challengeSeconds`, and is accepted once.
    */
-  async beginLogin(user: U): Promise<string | null> {
+  async beginLogin(user: U, options: LoginChallengeOptions = {}): Promise<string | null> {
     if (!(await this.isRequired(user))) return null
     return this.#service.tokens.sign(mfaChallengePurpose, {
       sub: String(user.id),
       lifetimeSeconds: this.#challengeSeconds,
-      claims: { ver: user.authVersion },
+      claims: { ver: user.authVersion, ...(options.backend === undefined ? {} : { bk: options.backend }) },
     })
   }
 
   /**
-   * The second step: checks the challenge and then the code (or recovery code, or another factor's
-   * input), under the throttle of the user and of the challenge.
+   * Reads a challenge without using it up (a passkey's request options are bound to it): its user, its
+   * id and when it expires.
    *
-   * @throws MfaChallengeError for an unknown, expired, used or outdated challenge.
-   * @throws InvalidCredentialsError for a wrong, reused or missing code.
-   * @throws TooManyAttemptsError while the user or the challenge must wait.
+   * @throws MfaChallengeError for an unknown, expired, used or outdated challenge, or one of another
+   *   backend than `options.backend`.
+   * @throws InactiveUserError when the user was deactivated since.
    */
-  async completeLogin(challenge: unknown, input: SecondFactorInput): Promise<{ user: U; kind: ProofKind }> {
-    let claims: { sub: string; jti: string; exp: number; ver?: unknown }
+  async openLogin(challenge: unknown, options: LoginChallengeOptions = {}): Promise<OpenChallenge<U>> {
+    let claims: { sub: string; jti: string; exp: number; ver?: unknown; bk?: unknown }
     try {
       claims = this.#service.tokens.verify(challenge, mfaChallengePurpose)
     } catch (err) {
       if (err instanceof InvalidTokenError) throw new MfaChallengeError()
       throw err
     }
-    const denylist = this.#service.tokenDenylist!
-    if (await denylist.has(claims.jti)) throw new MfaChallengeError()
+    // The backend is signed into the challenge: one backend's login must not yield another's credential.
+    if ((claims.bk ?? null) !== (options.backend ?? null)) throw new MfaChallengeError()
+    if (await this.#service.tokenDenylist!.has(claims.jti)) throw new MfaChallengeError()
     const id = this.#service.parseId(claims.sub)
     const user = id === null ? null : await this.#service.userRepository.findById(id)
     if (!user || user.authVersion !== claims.ver) throw new MfaChallengeError()
     if (!user.isActive) throw new InactiveUserError()
-    const kind = await this.#underThrottle(user, `challenge\u0000${claims.jti}`, async () => {
-      const result = await this.#verifyFactors(user, input)
+    return { user, challengeId: claims.jti, expiresAt: claims.exp * 1000 }
+  }
+
+  /**
+   * The second step: checks the challenge and then the code (or recovery code, or another factor's
+   * input), under the throttle of the user and of the challenge.
+   *
+   * @throws MfaChallengeError for an unknown, expired, used or outdated challenge, or one another backend
+   *   gave (`options.backend`).
+   * @throws InvalidCredentialsError for a wrong, reused or missing code.
+   * @throws TooManyAttemptsError while the user or the challenge must wait.
+   */
+  async completeLogin(
+    challenge: unknown,
+    input: SecondFactorInput,
+    options: LoginChallengeOptions = {},
+  ): Promise<{ user: U; kind: ProofKind }> {
+    const { user, challengeId, expiresAt } = await this.openLogin(challenge, options)
+    const kind = await this.#underThrottle(user, `challenge\u0000${challengeId}`, async () => {
+      const result = await this.#verifyFactors(user, input, { challengeId })
       return result?.valid ? result.kind : null
     })
     if (kind === null) throw new InvalidCredentialsError()
     // Single use: the challenge is denied until it would have expired anyway.
-    await denylist.add(claims.jti, claims.exp * 1000)
+    await this.#service.tokenDenylist!.add(challengeId, expiresAt)
     this.#logger.info({ event: 'authn_second_factor_success', userId: user.id, kind }, 'second factor')
     return { user, kind }
   }
@@ -268,10 +330,11 @@ export class TwoFactor<U extends BaseUser = BaseUser> {
   async #verifyFactors(
     user: U,
     input: SecondFactorInput,
+    context?: SecondFactorContext,
   ): Promise<{ valid: boolean; kind: ProofKind } | null> {
     for (const factor of this.factors) {
       if (!(await factor.isEnabled(user))) continue
-      const result = await factor.verify(user, input)
+      const result = await factor.verify(user, input, context)
       if (result) return result
     }
     return null

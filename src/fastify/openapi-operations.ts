@@ -53,6 +53,7 @@ export type OperationId =
   | 'listLinkedAccounts'
   | 'unlinkOAuthAccount'
   | 'loginSecondFactor'
+  | 'loginSecondFactorPasskeyOptions'
   | 'reauthenticate'
   | 'getTwoFactorStatus'
   | 'enrolTotp'
@@ -107,7 +108,7 @@ export const OPERATIONS: Readonly<Record<OperationId, OperationFacts>> = {
   login: {
     success: {
       200: 'Logged in: the user, and the credential of the backend.',
-      202: 'Two-factor authentication is on for this user: a challenge for `POST /login/2fa`, no credential yet.',
+      202: "The user has a second factor: a challenge for this backend's `POST .../login/2fa` and the `methods` it accepts, no credential yet.",
     },
     errors: ['ERR_INVALID_CREDENTIALS', 'ERR_NOT_VERIFIED', 'ERR_INACTIVE', ...THROTTLED],
     cookie: 'issues',
@@ -233,6 +234,10 @@ export const OPERATIONS: Readonly<Record<OperationId, OperationFacts>> = {
     success: { 200: 'Logged in: the user, and the credential of the backend.' },
     errors: ['ERR_INVALID_CREDENTIALS', 'ERR_MFA_CHALLENGE', 'ERR_INACTIVE', ...THROTTLED],
     cookie: 'issues',
+  },
+  loginSecondFactorPasskeyOptions: {
+    success: { 200: 'Options for `navigator.credentials.get()`, bound to this login challenge.' },
+    errors: ['ERR_MFA_CHALLENGE', 'ERR_INACTIVE', 'ERR_NOT_FOUND'],
   },
   reauthenticate: {
     success: { 204: 'Proof recorded.' },

@@ -203,7 +203,7 @@ export function documentOperation(
  * backendOperationId('login', 'jwt-cookie') // 'loginJwtCookie'
  * ```
  */
-export function backendOperationId(base: 'login' | 'logout' | 'refresh', backendName: string): string {
+export function backendOperationId(base: BackendOperationBase, backendName: string): string {
   const pascal = backendName
     .split(/[^A-Za-z0-9]+/)
     .filter(Boolean)
@@ -212,11 +212,35 @@ export function backendOperationId(base: 'login' | 'logout' | 'refresh', backend
   return `${base}${pascal}`
 }
 
-/** The operation whose facts document this id: itself, or the base of a backend's login/logout. */
+/** The operations every backend has one of, at its own path. */
+const BACKEND_OPERATIONS = [
+  'loginSecondFactorPasskeyOptions',
+  'loginSecondFactor',
+  'login',
+  'logout',
+  'refresh',
+] as const
+
+/**
+ * The base of a backend's own operation id.
+ *
+ * @example
+ * ```ts
+ * const base: BackendOperationBase = 'loginSecondFactor'
+ * ```
+ */
+export type BackendOperationBase = (typeof BACKEND_OPERATIONS)[number]
+
+// Longest first: `loginSecondFactorJwt` is the second step of `jwt`, not a login of `secondFactorJwt`.
+const BACKEND_OPERATION = new RegExp(`^(${BACKEND_OPERATIONS.join('|')})[A-Z][A-Za-z0-9]*$`)
+
+/** The operation whose facts document this id: itself, or the base of a backend's own operation. */
 function documentedAs(operationId: string): OperationId | null {
   if (Object.hasOwn(OPERATIONS, operationId)) return operationId as OperationId
-  const base = /^(login|logout|refresh)[A-Z][A-Za-z0-9]*$/.exec(operationId)?.[1]
-  return base === 'login' || base === 'logout' || base === 'refresh' ? base : null
+  const base = BACKEND_OPERATION.exec(operationId)?.[1]
+  return (BACKEND_OPERATIONS as readonly string[]).includes(base ?? '')
+    ? (base as BackendOperationBase)
+    : null
 }
 
 function successHeaders(facts: OperationFacts, options: OperationDocOptions): Schema {

@@ -124,8 +124,8 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
   const inAppDocument = appHasSwagger(fastify)
   await serveDocs(fastify, flat, { schemes, pluginPaths, https: resolved.cookieSecure, inAppDocument })
 
-  const twoFactor = setUpTwoFactor(flat, db, resolved.idType, service)
   const passkeys = setUpPasskeys(flat.passkeys, service, db, resolved)
+  const twoFactor = setUpTwoFactor(flat, db, resolved.idType, service, passkeys)
   const context: RouteContext = {
     service,
     auth,

@@ -117,8 +117,7 @@ export async function registerPluginRoutes(
         mePath: (groups.currentUser ? groups.currentUser.path : undefined) ?? '/users/me',
       })
     }
-    if (groups.twoFactor)
-      twoFactorRoutes(routes, context, groups.twoFactor, (a ? a.loginPath : undefined) ?? '/login')
+    if (groups.twoFactor) twoFactorRoutes(routes, context, groups.twoFactor)
     if (context.passkeys) passkeyRoutes(routes, context, context.passkeys)
     done()
   })

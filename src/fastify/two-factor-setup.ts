@@ -5,6 +5,8 @@
  * @module
  */
 import type { Kysely } from 'kysely'
+import { PasskeySecondFactor } from '../core/passkey-second-factor.js'
+import type { Passkeys } from '../core/passkeys.js'
 import { TwoFactor } from '../core/two-factor.js'
 import type { BaseUser, IdType } from '../core/user.js'
 import type { BaseUserService } from '../core/user-service.js'
@@ -13,9 +15,10 @@ import type { FlatOptions } from './normalize-options.js'
 import type { RouteGroupConfig } from './options.js'
 
 /**
- * Two-factor authentication (TOTP, recovery codes) and step-up: the routes under `/users/me/2fa`,
- * `POST /users/me/reauthenticate` and the login's second step `POST /login/2fa`. Off by default: give
- * `routes: { twoFactor: {} }` to turn it on.
+ * Two-factor authentication (TOTP, recovery codes, and a passkey when `passkeys` is on) and step-up: the
+ * routes under `/users/me/2fa`, `POST /users/me/reauthenticate` and each backend's second login step
+ * (`POST /login/2fa`, `POST /auth/<name>/login/2fa`). Off by default: give `routes: { twoFactor: {} }` to
+ * turn it on.
  *
  * @example
  * ```ts
@@ -29,6 +32,12 @@ export interface TwoFactorHandlerConfig extends RouteGroupConfig {
   stepUpMinutes?: number
   /** How long the login's second step may take, in seconds. Default: `300`. */
   challengeSeconds?: number
+  /**
+   * With `passkeys` on, whether a registered passkey is a second factor: a user with one is then asked
+   * for a second step after the password, and may answer it with the passkey (or TOTP, when on).
+   * Default: `true`.
+   */
+  passkeyAsSecondFactor?: boolean
 }
 
 /**
@@ -39,7 +48,7 @@ export interface TwoFactorHandlerConfig extends RouteGroupConfig {
  *
  * @example
  * ```ts
- * const twoFactor = setUpTwoFactor(flat, db, 'uuid', service) // null unless routes.twoFactor is given
+ * const twoFactor = setUpTwoFactor(flat, db, 'uuid', service, passkeys) // null unless routes.twoFactor is given
  * ```
  */
 export function setUpTwoFactor(
@@ -48,6 +57,7 @@ export function setUpTwoFactor(
   idType: IdType,
   // biome-ignore lint/suspicious/noExplicitAny: the plugin's service has the request as its request type.
   service: BaseUserService<BaseUser, any, any>,
+  passkeys: Passkeys<BaseUser> | null = null,
 ): TwoFactor<BaseUser> | null {
   const config = options.routes?.twoFactor
   if (config === undefined || config === false) return null
@@ -70,5 +80,7 @@ export function setUpTwoFactor(
     issuer: config.issuer ?? options.appName ?? 'fastify-users',
     ...(config.stepUpMinutes === undefined ? {} : { stepUpMinutes: config.stepUpMinutes }),
     ...(config.challengeSeconds === undefined ? {} : { challengeSeconds: config.challengeSeconds }),
+    factors:
+      passkeys && config.passkeyAsSecondFactor !== false ? [new PasskeySecondFactor(passkeys, service)] : [],
   })
 }

@@ -13,7 +13,8 @@ import { backendOperationId } from '../openapi-responses.js'
 import type { AuthHandlerConfig } from '../options.js'
 import { noContent, type RouteContext } from '../route-context.js'
 import { refreshPathOf, setRefreshCookie } from './refresh-routes.js'
-import { issueCredential, MfaRequiredResponse } from './two-factor-routes.js'
+import { MfaRequiredResponse, secondStepRoutes } from './second-step-routes.js'
+import { issueCredential } from './two-factor-routes.js'
 
 /** Where one backend's login and logout routes are. */
 interface BackendPaths {
@@ -73,16 +74,17 @@ function backendRoutes(
     async (request, reply) => {
       const user = await service.authenticate(request.body, request)
       if (!user) throw new InvalidCredentialsError()
-      // A user with a second factor gets a challenge instead of a credential (two-factor-routes.ts).
-      const challenge = context.twoFactor ? await context.twoFactor.beginLogin(user) : null
-      if (challenge) return reply.code(202).send({ mfaRequired: true, challenge })
-      return issueCredential(context, backend, user, 'password', request, reply, (issued) => {
-        if (refreshCookie) {
-          setRefreshCookie(reply, issued, refreshCookie, refreshCookiePath, context.resolved.cookieSecure)
-        }
-      })
+      // A user with a second factor gets a challenge bound to this backend instead of a credential; only
+      // this backend's second step (second-step-routes.ts) takes it.
+      const twoFactor = context.twoFactor
+      const challenge = twoFactor ? await twoFactor.beginLogin(user, { backend: backend.name }) : null
+      if (twoFactor && challenge) {
+        return reply.code(202).send({ mfaRequired: true, challenge, methods: await twoFactor.methods(user) })
+      }
+      return issueCredential(context, backend, user, 'password', request, reply)
     },
   )
+  secondStepRoutes(instance, context, backend, paths.login, named, tags)
 
   app.post(
     paths.logout,

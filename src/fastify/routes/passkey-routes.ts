@@ -12,10 +12,19 @@ import type { BaseUser } from '../../core/user.js'
 import { UnauthenticatedError } from '../../kernel/errors.js'
 import { requireUser } from '../guards.js'
 import { currentUser, noContent, type RouteContext } from '../route-context.js'
+import { issueCredential } from './two-factor-routes.js'
 
 const Options = Type.Object({}, { additionalProperties: true, description: 'WebAuthn options, as JSON.' })
-/** A browser's `PublicKeyCredential` as JSON; checked in depth by the WebAuthn verification. */
-const Credential = Type.Object(
+/**
+ * A browser's `PublicKeyCredential` as JSON (`credential.toJSON()`); checked in depth by the WebAuthn
+ * verification.
+ *
+ * @example
+ * ```ts
+ * const body = { challenge, passkey: credential.toJSON() }
+ * ```
+ */
+export const Credential = Type.Object(
   {
     id: Type.String({ minLength: 1, maxLength: 1400 }),
     rawId: Type.String({ minLength: 1, maxLength: 1400 }),
@@ -89,23 +98,14 @@ export function passkeyRoutes(
         operationId: 'passkeyLogin',
         summary: 'Log in with a passkey',
         description:
-          "Verifies the assertion of `navigator.credentials.get()` against the stored passkey and issues the first backend's credential, as `POST /login` does. A challenge works once; a signature counter that does not move forward is refused (unless the authenticator does not count). Any failure answers the same 401; an inactive or unverified account answers 403.",
+          "Verifies the assertion of `navigator.credentials.get()` against the stored passkey and issues the first backend's credential, as `POST /login` does (with its refresh token or refresh cookie). A challenge works once; a signature counter that does not move forward is refused (unless the authenticator does not count). Any failure answers the same 401; an inactive or unverified account answers 403.",
         body: Credential,
         response: { 200: issuesToken ? schemas.LoginJwtResponse : schemas.UserRef },
       },
     },
     async (request, reply) => {
       const user = await passkeys.login(request.body, request)
-      const issued = await backend.login(user, auth.credentials(request, backend))
-      auth.applyCredential(reply, issued)
-      request.log.info(
-        { event: 'session_created', userId: user.id, backend: backend.name, via: 'passkey' },
-        'logged in',
-      )
-      if (issued.accessToken) {
-        return { ...user, accessToken: issued.accessToken, tokenType: 'Bearer', expiresIn: issued.expiresIn }
-      }
-      return user
+      return issueCredential(context, backend, user, 'passkey', request, reply)
     },
   )
 

@@ -1,8 +1,7 @@
 /**
- * Two-factor authentication over HTTP: the login's second step (`POST /login/2fa`), reauthentication
- * (`POST /users/me/reauthenticate`), and the TOTP factor under `/users/me/2fa`. Registered when
- * `routes.twoFactor` is on; `POST /login` then answers `{ mfaRequired: true, challenge }` for a user with
- * a second factor.
+ * Two-factor authentication over HTTP: reauthentication (`POST /users/me/reauthenticate`) and the TOTP
+ * factor under `/users/me/2fa`, registered when `routes.twoFactor` is on; and the one function every login
+ * issues its credential through. The login's second step is in second-step-routes.ts.
  *
  * @module
  */
@@ -10,6 +9,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { AuthBackend, IssuedCredential } from '../../auth/auth-backend.js'
+import { JwtBackend } from '../../auth/jwt-backend.js'
 import type { ProofKind } from '../../core/step-up.js'
 import type { TwoFactor } from '../../core/two-factor.js'
 import type { BaseUser } from '../../core/user.js'
@@ -17,9 +17,19 @@ import { UnauthenticatedError, ValidationError } from '../../kernel/errors.js'
 import { requireUser } from '../guards.js'
 import { currentUser, noContent, type RouteContext } from '../route-context.js'
 import type { TwoFactorHandlerConfig } from '../two-factor-setup.js'
+import { refreshPathOf, setRefreshCookie } from './refresh-routes.js'
 
-const Code = Type.String({ pattern: '^[0-9]{6}$', description: 'The 6-digit code of the authenticator app.' })
-const RecoveryCode = Type.String({ minLength: 1, maxLength: 64, description: 'One of the recovery codes.' })
+/** A TOTP code in a request body. @example `'123456'` */
+export const Code = Type.String({
+  pattern: '^[0-9]{6}$',
+  description: 'The 6-digit code of the authenticator app.',
+})
+/** A recovery code in a request body. @example `'abcde-fghij'` */
+export const RecoveryCode = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  description: 'One of the recovery codes.',
+})
 const Password = Type.String({ minLength: 1, maxLength: 4096 })
 const RecoveryCodes = Type.Object(
   { recoveryCodes: Type.Array(Type.String(), { description: 'Shown once: each works once.' }) },
@@ -27,26 +37,10 @@ const RecoveryCodes = Type.Object(
 )
 
 /**
- * The answer of `POST /login` when a second step is needed.
- *
- * @example
- * ```ts
- * // { "mfaRequired": true, "challenge": "eyJ..." } -> POST /login/2fa { challenge, code }
- * ```
- */
-export const MfaRequiredResponse = Type.Object(
-  {
-    mfaRequired: Type.Literal(true),
-    challenge: Type.String({
-      description: 'Send it to `POST /login/2fa` with a code; single-use, short-lived.',
-    }),
-  },
-  { additionalProperties: false },
-)
-
-/**
- * After a password or a second factor: issues the backend's credential and records the proof for it, so
- * the new credential may do sensitive actions within the step-up window.
+ * Issues a backend's credential after a password, a second factor or a passkey: every login goes through
+ * here, so each issues exactly what its backend issues (a session cookie; a JWT in the body with its
+ * refresh token; a JWT cookie plus the refresh cookie scoped to the backend's refresh path), and records
+ * the proof, so the new credential may do sensitive actions within the step-up window.
  *
  * @example
  * ```ts
@@ -60,14 +54,20 @@ export async function issueCredential(
   kind: ProofKind,
   request: FastifyRequest,
   reply: FastifyReply,
-  onIssued?: (issued: IssuedCredential) => void,
 ): Promise<Record<string, unknown>> {
   const { auth, twoFactor } = context
   const issued = await backend.login(user, auth.credentials(request, backend))
   auth.applyCredential(reply, issued)
-  onIssued?.(issued)
+  if (backend instanceof JwtBackend && backend.refreshCookieName) {
+    // The route's own scope carries the plugin's prefix, as the refresh route registered beside it does.
+    const path = `${request.server.prefix}${refreshPathOf(auth.backends.indexOf(backend), backend)}`
+    setRefreshCookie(reply, issued, backend.refreshCookieName, path, context.resolved.cookieSecure)
+  }
   if (twoFactor) await recordProof(twoFactor, backend, issued, user, kind, request)
-  request.log.info({ event: 'session_created', userId: user.id, backend: backend.name }, 'logged in')
+  request.log.info(
+    { event: 'session_created', userId: user.id, backend: backend.name, via: kind },
+    'logged in',
+  )
   if (issued.accessToken) {
     return {
       ...user,
@@ -105,15 +105,12 @@ export function twoFactorRoutes(
   instance: FastifyInstance,
   context: RouteContext,
   config: TwoFactorHandlerConfig,
-  loginPath: string,
 ): void {
   const twoFactor = context.twoFactor
   if (!twoFactor) return
   const app = instance.withTypeProvider<TypeBoxTypeProvider>()
-  const { service, auth, schemas, security } = context
+  const { service, auth, security } = context
   const tags = config.tags ?? ['two-factor']
-  const backend = auth.backends[0]!
-  const issuesToken = backend.cookieName === null
   const me = '/users/me'
 
   /** The full user (with the password hash) and the credential of an authenticated request. */
@@ -123,37 +120,6 @@ export function twoFactorRoutes(
     if (!credential) throw new UnauthenticatedError()
     return { user: await service.getUser(publicUser.id), credentialId: credential.id }
   }
-
-  app.post(
-    `${loginPath}/2fa`,
-    {
-      config: { rateLimitGroup: 'login' },
-      schema: {
-        tags,
-        operationId: 'loginSecondFactor',
-        summary: 'Log in: the second step',
-        description:
-          "After `POST /login` answered `{ mfaRequired: true, challenge }`: the challenge with a `code` of the authenticator app, or a `recoveryCode`. Issues the first backend's credential like `POST /login`. A wrong or reused code answers 401 `ERR_INVALID_CREDENTIALS`; an expired, used or outdated challenge 401 `ERR_MFA_CHALLENGE` (log in again); past 5 wrong codes for the user or the challenge, 429 with `Retry-After`.",
-        body: Type.Object(
-          {
-            challenge: Type.String({ minLength: 1, maxLength: 4096 }),
-            code: Type.Optional(Code),
-            recoveryCode: Type.Optional(RecoveryCode),
-          },
-          { additionalProperties: false },
-        ),
-        response: { 200: issuesToken ? schemas.LoginJwtResponse : schemas.UserRef },
-      },
-    },
-    async (request, reply) => {
-      const { challenge, ...input } = request.body
-      if (input.code === undefined && input.recoveryCode === undefined) {
-        throw new ValidationError('code', 'send `code` or `recoveryCode`')
-      }
-      const { user, kind } = await twoFactor.completeLogin(challenge, input)
-      return issueCredential(context, backend, user, kind, request, reply)
-    },
-  )
 
   app.post(
     `${me}/reauthenticate`,
