@@ -13,6 +13,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, RouteOptions } from 'fastify'
+import { LOGIN_SCRIPT, renderLoginPage } from './login-page.js'
 import type { FastifyUsersOptions } from './options.js'
 import { pageSecurityHeaders } from './security-headers.js'
 
@@ -45,6 +46,13 @@ export interface PagesOptions {
   scriptPath?: string
   /** Name of the application in the pages' titles. Default: the plugin's `appName`, else `'fastify-users'`. */
   appName?: string
+  /**
+   * A login page (`GET`, beside the first backend's `POST /login`) with the second step when two-factor
+   * is on: a code, a recovery code, or a passkey. `true` serves it at `/login`; `path` moves it; `next`
+   * is where the browser goes once logged in (else the page says so). Needs a cookie backend first.
+   * Default: `false`.
+   */
+  login?: boolean | { path?: string; next?: string }
 }
 
 /**
@@ -76,6 +84,8 @@ export interface ResolvedPages {
   paths: Record<PageName, string>
   scriptPath: string
   appName: string | undefined
+  /** The login page, or `null` when it is off. */
+  login: { path: string; next: string | undefined } | null
 }
 
 const PATH = /^(\/[A-Za-z0-9._~-]+)+$/
@@ -95,7 +105,7 @@ export function resolvePages(option: boolean | PagesOptions | undefined): Resolv
   if (option === undefined || option === false) return null
   if (option !== true && (typeof option !== 'object' || option === null || Array.isArray(option))) {
     throw new TypeError(
-      'fastify-users: option `pages` must be true, false or { paths?, scriptPath?, appName? }',
+      'fastify-users: option `pages` must be true, false or { paths?, scriptPath?, appName?, login? }',
     )
   }
   const given = option === true ? {} : option
@@ -109,13 +119,26 @@ export function resolvePages(option: boolean | PagesOptions | undefined): Resolv
     if (path !== undefined) paths[name as PageName] = checkPath(`pages.paths.${name}`, path)
   }
   const scriptPath = checkPath('pages.scriptPath', given.scriptPath ?? DEFAULT_SCRIPT_PATH)
-  const all = [...Object.values(paths), scriptPath]
+  const login = resolveLogin(given.login)
+  const all = [...Object.values(paths), scriptPath, ...(login ? [login.path] : [])]
   const twice = all.find((path, i) => all.indexOf(path) !== i)
   if (twice) throw new TypeError(`fastify-users: option \`pages\` serves two things at '${twice}'`)
   if (given.appName !== undefined && typeof given.appName !== 'string') {
     throw new TypeError('fastify-users: option `pages.appName` must be a string')
   }
-  return { paths, scriptPath, appName: given.appName }
+  return { paths, scriptPath, appName: given.appName, login }
+}
+
+function resolveLogin(option: PagesOptions['login']): ResolvedPages['login'] {
+  if (option === undefined || option === false) return null
+  if (option === true) return { path: '/login', next: undefined }
+  if (typeof option !== 'object' || option === null) {
+    throw new TypeError('fastify-users: option `pages.login` must be true, false or { path?, next? }')
+  }
+  return {
+    path: checkPath('pages.login.path', option.path ?? '/login'),
+    next: option.next === undefined ? undefined : checkPath('pages.login.next', option.next),
+  }
 }
 
 function checkPath(option: string, path: unknown): string {
@@ -339,6 +362,8 @@ export interface PagesSetup {
   appName: string
   /** Whether the application is served over HTTPS (HSTS is sent only then). */
   https: boolean
+  /** The first backend's login route and the field of its identifier; absent: no login page. */
+  login?: { api: string; identifier: string } | undefined
   /**
    * Called with each route the pages add, before it is registered: the plugin records it among its paths
    * and gives it the log serializers that redact tokens (an old link may still carry `?token=`).
@@ -365,8 +390,22 @@ export function registerPages(fastify: FastifyInstance, setup: PagesSetup): void
     pageSecurityHeaders(scope, { https: setup.https, directives: CSP_DIRECTIVES })
     const hidden = { schema: { hide: true } }
     scope.get(pages.scriptPath, hidden, async (_request, reply) =>
-      reply.type('text/javascript; charset=utf-8').send(SCRIPT),
+      reply.type('text/javascript; charset=utf-8').send(SCRIPT + LOGIN_SCRIPT),
     )
+    if (pages.login && setup.login) {
+      const page = `${prefix}${pages.login.path}`
+      const html = renderLoginPage({
+        app,
+        api: relativeReference(page, `${prefix}${setup.login.api}`),
+        script: relativeReference(page, `${prefix}${pages.scriptPath}`),
+        identifier: setup.login.identifier,
+        style: STYLE,
+        next: pages.login.next === undefined ? undefined : `${prefix}${pages.login.next}`,
+      })
+      scope.get(pages.login.path, hidden, async (_request, reply: FastifyReply) =>
+        reply.type('text/html; charset=utf-8').send(html),
+      )
+    }
     for (const name of Object.keys(DEFAULT_PAGE_PATHS) as PageName[]) {
       const api = setup.api[name]
       if (api === undefined) continue

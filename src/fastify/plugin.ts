@@ -15,6 +15,7 @@ import { setUpDatabase } from './database-setup.js'
 import { serveDocs } from './docs-setup.js'
 import { installFrameworkErrors } from './framework-errors.js'
 import { installLogRedaction } from './log-redaction.js'
+import { loginPageApi } from './login-page.js'
 import { normalizeOptions } from './normalize-options.js'
 import { installNotFound, installProblemAnswers, PluginPaths } from './not-found.js'
 import { appHasSwagger, securityOf } from './openapi.js'
@@ -148,6 +149,7 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
       api: pageApi,
       appName: flat.appName ?? 'fastify-users',
       https: resolved.cookieSecure,
+      login: loginPageApi(pages, flat.routes, backends, service.userAuthIdentifier),
       onRoute: (route) => {
         route.logSerializers = { ...route.logSerializers, req: redactingReq }
         pluginPaths.add(route.url, route.method)

@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { Script } from 'node:vm'
+import { decodeBase32IgnorePadding } from '@oslojs/encoding'
+import { generateHOTP } from '@oslojs/otp'
 import Fastify, {
   type FastifyInstance,
   type FastifyServerOptions,
@@ -408,5 +410,121 @@ describe('pages: paths and prefixes', () => {
         .pathname,
       '/app/auth/verify',
     )
+  })
+})
+
+describe('the login page, with its second step', () => {
+  const totpCode = (secret: string) =>
+    generateHOTP(decodeBase32IgnorePadding(secret), BigInt(Math.floor(Date.now() / 30_000)), 6)
+  const passkeys = { rpId: 'app.example.com', rpName: 'Example', origins: [BASE_URL] }
+
+  it('is served with its script; the POSTs the script makes log in with the password, then the code', async () => {
+    const h = await start({
+      authBackend: 'session',
+      pages: { login: true },
+      routes: { twoFactor: {} },
+      passkeys,
+    })
+    try {
+      const pageUrl = `${BASE_URL}/login`
+      const page = await h.app.inject({ method: 'GET', url: '/login' })
+      assert.equal(page.statusCode, 200, page.body)
+      assert.equal(page.headers['content-type'], 'text/html; charset=utf-8')
+      assertPageHeaders(page)
+      assert.match(page.body, /<form data-login="\.\/login" data-identifier="email"[^>]* hidden>/)
+      assert.match(page.body, /<form data-second hidden>/, 'the second step waits for a 202')
+      assert.match(page.body, /name="code"/)
+      assert.match(page.body, /data-recovery>Use a recovery code</)
+      assert.match(page.body, /data-passkey hidden>Use a passkey</)
+      const scriptRef = /<script src="([^"]+)"/.exec(page.body)?.[1] ?? ''
+      const script = await h.app.inject({ method: 'GET', url: new URL(scriptRef, pageUrl).pathname })
+      assert.equal(script.statusCode, 200)
+      assert.doesNotThrow(() => new Script(script.body), 'the script parses')
+      assert.match(script.body, /form\[data-login\]/)
+      assert.match(script.body, /result\.status === 202/)
+      assert.match(script.body, /api \+ '\/2fa'/)
+      assert.match(script.body, /recoveryCode: value/)
+      assert.match(script.body, /api \+ '\/2fa\/passkey\/options'/)
+      assert.match(script.body, /parseRequestOptionsFromJSON/)
+      assert.match(script.body, /passkey: credential\.toJSON\(\)/)
+
+      // What the script posts, to the addresses it derives from the page.
+      const api = new URL(/data-login="([^"]+)"/.exec(page.body)?.[1] ?? '', pageUrl).toString()
+      assert.equal(api, `${BASE_URL}/login`)
+      const email = 'page-login@example.com'
+      await h.app.users.addUser({ email, password: PASSWORD } as never, { verify: true, activate: true })
+      const first = await post(h.app, api, { email, password: PASSWORD })
+      assert.equal(first.statusCode, 200, first.body)
+      const cookie = { cookie: `__Host-fastify-users-session=${first.cookies[0]!.value}` }
+      const enrol = await h.app.inject({
+        method: 'POST',
+        url: '/users/me/2fa/totp',
+        headers: { ...SAME_ORIGIN, ...cookie },
+      })
+      const { secret } = enrol.json() as { secret: string }
+      const confirm = await h.app.inject({
+        method: 'POST',
+        url: '/users/me/2fa/totp/confirm',
+        headers: { ...SAME_ORIGIN, ...cookie },
+        payload: { code: totpCode(secret) },
+      })
+      assert.equal(confirm.statusCode, 200, confirm.body)
+      const { recoveryCodes } = confirm.json() as { recoveryCodes: string[] }
+
+      const step = await post(h.app, api, { email, password: PASSWORD })
+      assert.equal(step.statusCode, 202, step.body)
+      const { challenge, methods } = step.json() as { challenge: string; methods: string[] }
+      assert.deepEqual(methods, ['totp', 'recovery'])
+      assert.equal(step.cookies.length, 0)
+      const options = await post(h.app, `${api}/2fa/passkey/options`, { challenge })
+      assert.equal(
+        options.json().code,
+        'ERR_NOT_FOUND',
+        'the options route is there; this user has no passkey',
+      )
+      const wrong = await post(h.app, `${api}/2fa`, { challenge, recoveryCode: 'aaaaa-bbbbb' })
+      assert.equal(wrong.statusCode, 401)
+      assert.ok(wrong.json().detail, 'the page shows the problem detail')
+      const done = await post(h.app, `${api}/2fa`, { challenge, recoveryCode: recoveryCodes[0]! })
+      assert.equal(done.statusCode, 200, done.body)
+      assert.ok(done.cookies.some((c) => c.name === '__Host-fastify-users-session'))
+    } finally {
+      await h.close()
+    }
+  })
+
+  it('is off by default, moves with its option, and needs a cookie backend first', async () => {
+    const off = await start({ pages: true })
+    try {
+      assert.equal((await off.app.inject({ method: 'GET', url: '/login' })).statusCode, 405, 'POST only')
+    } finally {
+      await off.close()
+    }
+    assert.deepEqual(resolvePages({ login: { path: '/sign-in', next: '/home' } })?.login, {
+      path: '/sign-in',
+      next: '/home',
+    })
+    assert.throws(() => resolvePages({ login: { path: 'sign-in' } }), /pages\.login\.path/)
+    assert.throws(() => resolvePages({ login: { next: 'https://evil.example' } }), /pages\.login\.next/)
+    const tdb = await createTestDatabase('sqlite')
+    const bearer = Fastify()
+    try {
+      await assert.rejects(
+        (async () => {
+          await bearer.register(fastifyUsers, {
+            secret: SECRET,
+            database: tdb.db,
+            migrate: true,
+            authBackend: 'jwt',
+            pages: { login: true },
+          })
+          await bearer.ready()
+        })(),
+        /cookie backend first/,
+      )
+    } finally {
+      await bearer.close().catch(() => {})
+      await tdb.destroy()
+    }
   })
 })
