@@ -264,6 +264,19 @@ export function secondStepSuite(dialect: TestDialect): void {
       assert.equal((await secondStep('jwt', { challenge: second, passkey: fresh })).statusCode, 200)
     })
 
+    it('refuses passkey options made for another login of the same user, without using them up', async () => {
+      const { email, device } = await passkeyUser()
+      const one = await challengeOf('session', email, ['passkey'])
+      const other = await challengeOf('session', email, ['passkey'])
+      const passkey = device.get(json(await passkeyOptions('session', one)) as never)
+      assertProblem(
+        await secondStep('session', { challenge: other, passkey }),
+        401,
+        'ERR_INVALID_CREDENTIALS',
+      )
+      assert.equal((await secondStep('session', { challenge: one, passkey })).statusCode, 200)
+    })
+
     it('refuses a counter that goes backwards', async () => {
       const { email, device } = await passkeyUser()
       const challenge = await challengeOf('session', email, ['passkey'])
