@@ -5,8 +5,9 @@
  * @module
  */
 import fastifyCookie from '@fastify/cookie'
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { SensitiveChanges } from '../core/sensitive-changes.js'
 import { createRedisStores } from '../persistence/redis/index.js'
 import { buildBackends } from './backends.js'
 import { setUpAuthCache } from './cache-setup.js'
@@ -125,7 +126,10 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
   await serveDocs(fastify, flat, { schemes, pluginPaths, https: resolved.cookieSecure, inAppDocument })
 
   const twoFactor = setUpTwoFactor(flat, db, resolved.idType, service)
-  const passkeys = setUpPasskeys(flat.passkeys, service, db, resolved)
+  // Removing a passkey takes the current password or a recent step-up proof of the asking credential.
+  const changes = new SensitiveChanges(service, twoFactor?.stepUp ?? null)
+  const credentialIdOf = (request: unknown) => auth.credential(request as FastifyRequest)?.id ?? null
+  const passkeys = setUpPasskeys(flat.passkeys, service, db, resolved, changes.passkeyStepUp(credentialIdOf))
   const context: RouteContext = {
     service,
     auth,
