@@ -105,7 +105,7 @@ export function sessionHandle(storedId: string): string {
  *
  * @example
  * ```ts
- * await service.sessions.list(user.id, request.credential) // { id: jti, familyId } on the JWT backends
+ * await service.sessions.list(user.id, credential) // an ActiveCredential: { id: jti, familyId } on the JWT backends
  * ```
  */
 export type CurrentCredential = string | { id: string; familyId?: string | undefined } | null
@@ -211,9 +211,9 @@ export interface SessionAdminOptions {
  *
  * @example
  * ```ts
- * const list = await service.sessions.list(user.id, credential.id)
+ * const list = await service.sessions.list(user.id, credential) // the request's ActiveCredential
  * await service.sessions.end(user.id, list[1].id)
- * await service.sessions.endOthers(user.id, credential.id)
+ * await service.sessions.endOthers(user.id, credential)
  * ```
  */
 export class SessionAdmin {
