@@ -47,6 +47,12 @@ export {
   passkeyName,
 } from './core/passkeys.js'
 export { type PublicUser, SECRET_USER_FIELDS, withoutSecrets } from './core/public-user.js'
+export {
+  RefreshFamilySource,
+  type RefreshFamilySourceOptions,
+  refreshFamilyDenyKey,
+  refreshFamilyHandle,
+} from './core/refresh-families.js'
 export type { FastifyUsersRegister, RegisteredService, RegisteredUser } from './core/register.js'
 export type {
   LoginAttemptStore,
@@ -66,9 +72,13 @@ export type {
 } from './core/repositories.js'
 export type { SecondFactor, SecondFactorContext } from './core/second-factor.js'
 export { SecretBox } from './core/secret-box.js'
+export { type ChangeProof, SensitiveChanges } from './core/sensitive-changes.js'
 export {
+  type CurrentCredential,
+  currentSessionHandle,
   describeUserAgent,
   SessionAdmin,
+  type SessionAdminOptions,
   type SessionKind,
   type SessionListItem,
   type SessionSource,

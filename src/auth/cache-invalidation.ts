@@ -29,6 +29,8 @@ type Revocation = (args: unknown[]) => InvalidationMessage | null
 const userOf: Revocation = (args) => ({ kind: 'user', id: String(args[0]) })
 const credentialOf: Revocation = (args) => ({ kind: 'credential', id: String(args[0]) })
 const everything: Revocation = () => ({ kind: 'all' })
+// An entry naming its user (a refresh-token family ended) ends tokens the cache holds under other keys.
+const deniedOf: Revocation = (args) => (args[2] === undefined ? credentialOf(args) : userOf(args.slice(2)))
 
 // Which methods revoke, and what. Anything else passes through untouched.
 const REVOKING: Record<keyof CachedRepositories<BaseUser, Role>, Record<string, Revocation>> = {
@@ -39,8 +41,8 @@ const REVOKING: Record<keyof CachedRepositories<BaseUser, Role>, Record<string, 
   roleRepository: { assign: userOf, revoke: userOf, update: everything, delete: everything },
   // Logout of one session, or every session of a user (log out everywhere, password change, ...).
   sessionRepository: { delete: credentialOf, deleteForUser: userOf },
-  // Logout of one JWT.
-  tokenDenylist: { add: credentialOf },
+  // Logout of one JWT, or every access token of a refresh-token family.
+  tokenDenylist: { add: deniedOf },
 }
 
 function invalidating<T extends object>(

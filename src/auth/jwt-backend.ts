@@ -3,11 +3,14 @@
  * sent as a Bearer token (`jwt`) or in an HttpOnly cookie (`jwt-cookie`). Unlike most JWT setups, logout
  * and every "end all credentials" event work: each token carries the user's credential version, checked
  * on every request, and logout puts the token's `jti` on a shared deny-list until it expires (plus the verification
- * clock tolerance, during which it would still be accepted).
+ * clock tolerance, during which it would still be accepted). With refresh tokens, each access token also
+ * carries its family (claim `fam`): ending the family (logout, or the session list) denies the family, and
+ * with it every access token of that login.
  *
  * @module
  */
 
+import { refreshFamilyDenyKey } from '../core/refresh-families.js'
 import type { RefreshTokens } from '../core/refresh-tokens.js'
 import type { TokenDenylist, UserRepository } from '../core/repositories.js'
 import type { BaseUser, Id } from '../core/user.js'
@@ -173,10 +176,17 @@ export class JwtBackend<U extends BaseUser = BaseUser> implements AuthBackend<U>
     // The jti is the key; the subject is compared too, so an entry can only answer for its own token.
     if (cached && String(cached.user.id) === claims.sub) return cached
     const ticket = this.#cache?.ticket() ?? 0
-    const [denied, user] = await Promise.all([this.#denylist.has(claims.jti), this.#users.findById(id)])
-    if (denied || !user || !isUsable(user, claims.ver, this.#requireVerified)) return null
+    const family = typeof claims.fam === 'string' ? claims.fam : null
+    // A token of a refresh-token family that was ended (from the session list, or by a logout) is
+    // denied by its family, whatever its own id.
+    const [denied, familyDenied, user] = await Promise.all([
+      this.#denylist.has(claims.jti),
+      family === null ? false : this.#denylist.has(refreshFamilyDenyKey(family)),
+      this.#users.findById(id),
+    ])
+    if (denied || familyDenied || !user || !isUsable(user, claims.ver, this.#requireVerified)) return null
     const credential: ActiveCredential = { id: claims.jti, expiresAt: claims.exp * 1000 }
-    if (typeof claims.fam === 'string') credential.familyId = claims.fam
+    if (family !== null) credential.familyId = family
     const result = { user, credential }
     this.#cache?.set(claims.jti, String(user.id), result, credential.expiresAt, now, ticket)
     return result
@@ -185,8 +195,16 @@ export class JwtBackend<U extends BaseUser = BaseUser> implements AuthBackend<U>
   async logout(credential: ActiveCredential): Promise<void> {
     // The codec accepts a token until `exp` plus its clock tolerance, so the entry must last that long
     // too: a token logged out in its last seconds would otherwise work again once the sweep removed it.
-    const deniedUntil = credential.expiresAt + this.#tokens.clockToleranceSeconds * 1000
-    if (deniedUntil > this.#clock.now()) await this.#denylist.add(credential.id, deniedUntil)
-    if (credential.familyId && this.refreshTokens) await this.refreshTokens.end(credential.familyId)
+    const tolerance = this.#tokens.clockToleranceSeconds * 1000
+    const deniedUntil = credential.expiresAt + tolerance
+    const now = this.#clock.now()
+    if (deniedUntil > now) await this.#denylist.add(credential.id, deniedUntil)
+    if (credential.familyId) {
+      // The other access tokens of this login (issued by earlier rotations) end with it: the family is
+      // denied as long as the newest of them could live.
+      const familyUntil = now + this.lifetimeSeconds * 1000 + tolerance
+      await this.#denylist.add(refreshFamilyDenyKey(credential.familyId), familyUntil)
+      if (this.refreshTokens) await this.refreshTokens.end(credential.familyId)
+    }
   }
 }

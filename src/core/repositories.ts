@@ -166,8 +166,13 @@ export interface SessionRepository {
 
 /** The deny-list of access tokens ended before their expiry (logout on the JWT backends). */
 export interface TokenDenylist {
-  /** Denies the token id until `expiresAt` (epoch ms), after which the token is expired anyway. */
-  add(jti: string, expiresAt: number): Promise<void>
+  /**
+   * Denies the token id until `expiresAt` (epoch ms), after which the token is expired anyway. Ids are at
+   * most 64 characters: a token's `jti`, or `family:<uuid>` for every access token of a refresh-token
+   * family. `userId`, when given, names the user whose tokens the entry ends: a store ignores it, and an
+   * authentication cache in front drops that user's cached tokens.
+   */
+  add(jti: string, expiresAt: number, userId?: string): Promise<void>
   has(jti: string): Promise<boolean>
   /** Forgets entries whose tokens have expired; returns how many. */
   deleteExpired(now: number): Promise<number>

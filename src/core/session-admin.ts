@@ -1,16 +1,22 @@
 /**
  * Sessions a user can see and end: the list of their signed-in devices, ending one, ending all but the
  * current one, and "log out everywhere". Credentials come from {@link SessionSource}s: the built-in one
- * reads the `SessionRepository`; another credential kind with server-side state (refresh-token families on
- * the JWT backends) adds its own source with {@link SessionAdmin.addSource}.
+ * reads the `SessionRepository`, the refresh-token families of the JWT backends are the second
+ * (refresh-families.ts); another credential kind with server-side state adds its own source with
+ * {@link SessionAdmin.addSource}.
  *
  * @module
  */
 import { createHash } from 'node:crypto'
 import { NotFoundError } from '../kernel/errors.js'
 import type { Logger } from '../kernel/logger.js'
-import type { SessionRecord, SessionRepository } from './repositories.js'
-import type { Id } from './user.js'
+import { RefreshFamilySource, refreshFamilyHandle } from './refresh-families.js'
+import type { RefreshTokenStore } from './refresh-tokens.js'
+import type { SessionRecord, SessionRepository, TokenDenylist } from './repositories.js'
+import type { BaseUser, Id } from './user.js'
+import { describeUserAgent } from './user-agent.js'
+
+export { describeUserAgent } from './user-agent.js'
 
 /** What kind of credential a listed session is: a database session, or a refresh-token family. */
 export type SessionKind = 'session' | 'refresh'
@@ -67,7 +73,10 @@ export interface SessionListItem {
  */
 export interface SessionSource {
   readonly kind: SessionKind
-  /** The user's live credentials of this kind; `currentCredentialId` is the request's `ActiveCredential.id`. */
+  /**
+   * The user's live credentials of this kind; `currentCredentialId` is the request's credential: its
+   * refresh-token family (`ActiveCredential.familyId`) when it has one, else its `ActiveCredential.id`.
+   */
   list(userId: Id, currentCredentialId: string | null): Promise<SessionListItem[]>
   /** Ends the user's credential with this public handle; `false` when the user has none such. */
   end(userId: Id, handle: string): Promise<boolean>
@@ -89,39 +98,37 @@ export function sessionHandle(storedId: string): string {
   return `s_${digest.slice(0, 22)}`
 }
 
-const BROWSERS: ReadonlyArray<readonly [RegExp, string]> = [
-  [/\bEdg(?:e|A|iOS)?\//, 'Edge'],
-  [/\b(?:OPR|Opera)\//, 'Opera'],
-  [/\bSamsungBrowser\//, 'Samsung Internet'],
-  [/\b(?:Firefox|FxiOS)\//, 'Firefox'],
-  [/\b(?:Chrome|CriOS|Chromium)\//, 'Chrome'],
-  [/\bVersion\/[\d.]+.*\bSafari\//, 'Safari'],
-  [/\bcurl\//, 'curl'],
-]
-const SYSTEMS: ReadonlyArray<readonly [RegExp, string]> = [
-  [/\b(?:iPhone|iPad|iPod)\b/, 'iOS'],
-  [/\bAndroid\b/, 'Android'],
-  [/\bCrOS\b/, 'ChromeOS'],
-  [/\bWindows\b/, 'Windows'],
-  [/\bMac OS X\b|\bMacintosh\b/, 'macOS'],
-  [/\bLinux\b/, 'Linux'],
-]
-
 /**
- * Browser and operating system of a `User-Agent`, by a few well-known tokens (no version, no device
- * model): enough for a person to recognise their devices, and nothing that must be kept up to date.
+ * The credential a request came with, as the session list takes it: a session's id (its `ActiveCredential`),
+ * or an access token's, whose refresh-token family (`familyId`) is the session it belongs to. A plain
+ * string is taken as the credential id.
  *
  * @example
  * ```ts
- * describeUserAgent('Mozilla/5.0 (Windows NT 10.0; Win64; x64) ... Chrome/131.0 Safari/537.36')
- * // { browser: 'Chrome', os: 'Windows' }
+ * await service.sessions.list(user.id, credential) // an ActiveCredential: { id: jti, familyId } on the JWT backends
  * ```
  */
-export function describeUserAgent(userAgent: string | null): { browser: string | null; os: string | null } {
-  const ua = userAgent ?? ''
-  const find = (table: ReadonlyArray<readonly [RegExp, string]>) =>
-    table.find(([pattern]) => pattern.test(ua))?.[1] ?? null
-  return { browser: find(BROWSERS), os: find(SYSTEMS) }
+export type CurrentCredential = string | { id: string; familyId?: string | undefined } | null
+
+/** The id a {@link SessionSource} compares with its own: the family of an access token, else the id. */
+function currentIdOf(current: CurrentCredential | undefined): string | null {
+  if (current === null || current === undefined) return null
+  return typeof current === 'string' ? current : (current.familyId ?? current.id)
+}
+
+/**
+ * The public handle of the session a request came with (the one it would end by `DELETE
+ * /users/me/sessions/:id`), or `null` without one.
+ *
+ * @example
+ * ```ts
+ * if (currentSessionHandle(credential) === params.id) clearCookie()
+ * ```
+ */
+export function currentSessionHandle(current: CurrentCredential | undefined): string | null {
+  if (current === null || current === undefined) return null
+  if (typeof current !== 'string' && current.familyId) return refreshFamilyHandle(current.familyId)
+  return sessionHandle(typeof current === 'string' ? current : current.id)
 }
 
 /**
@@ -185,6 +192,18 @@ export class StoredSessionSource implements SessionSource {
   }
 }
 
+/** Options of {@link SessionAdmin}: the service's resolved options fit. */
+export interface SessionAdminOptions {
+  /** The stored sessions; none without the session strategy. */
+  sessionRepository?: SessionRepository | undefined
+  /** With `tokenDenylist` and `userRepository`: the refresh-token families join the list. */
+  refreshTokenStore?: RefreshTokenStore | undefined
+  tokenDenylist?: TokenDenylist | undefined
+  userRepository?: { findById(id: Id): Promise<BaseUser | null> } | undefined
+  now: () => number
+  logger: Logger
+}
+
 /**
  * Lists and ends a user's sessions across every {@link SessionSource}. `BaseUserService.sessions` is one;
  * "log out everywhere" is `BaseUserService.revokeCredentials`, which moves the credential version and so
@@ -192,9 +211,9 @@ export class StoredSessionSource implements SessionSource {
  *
  * @example
  * ```ts
- * const list = await service.sessions.list(user.id, credential.id)
+ * const list = await service.sessions.list(user.id, credential) // the request's ActiveCredential
  * await service.sessions.end(user.id, list[1].id)
- * await service.sessions.endOthers(user.id, credential.id)
+ * await service.sessions.endOthers(user.id, credential)
  * ```
  */
 export class SessionAdmin {
@@ -202,10 +221,22 @@ export class SessionAdmin {
   readonly #stored: StoredSessionSource | null
   readonly #logger: Logger
 
-  constructor(options: { sessions: SessionRepository | undefined; now: () => number; logger: Logger }) {
+  constructor(options: SessionAdminOptions) {
     this.#logger = options.logger
-    this.#stored = options.sessions ? new StoredSessionSource(options.sessions, options.now) : null
+    const stored = options.sessionRepository
+    this.#stored = stored ? new StoredSessionSource(stored, options.now) : null
     if (this.#stored) this.#sources.push(this.#stored)
+    const { refreshTokenStore, tokenDenylist, userRepository } = options
+    if (refreshTokenStore && tokenDenylist && userRepository) {
+      this.#sources.push(
+        new RefreshFamilySource({
+          store: refreshTokenStore,
+          users: userRepository,
+          denylist: tokenDenylist,
+          now: options.now,
+        }),
+      )
+    }
   }
 
   /**
@@ -222,17 +253,24 @@ export class SessionAdmin {
     if (this.#stored) this.#stored.idleTimeoutMs = seconds * 1000
   }
 
-  /** Adds a source of another credential kind (refresh-token families); its items join the list. */
+  /**
+   * Adds a source of another credential kind; its items join the list. A source of a kind already held
+   * replaces it: the Fastify plugin puts in its refresh-token families on the deny-list its JWT backends
+   * check, in place of the service's own.
+   */
   addSource(source: SessionSource): void {
-    this.#sources.push(source)
+    const held = this.#sources.findIndex((s) => s.kind === source.kind)
+    if (held === -1) this.#sources.push(source)
+    else this.#sources[held] = source
   }
 
   /**
    * The user's live sessions of every kind, the most recently used first. Without a source (JWT backends
    * only, no refresh tokens) the list is empty: a JWT access token has no server-side state to list.
    */
-  async list(userId: Id, currentCredentialId: string | null = null): Promise<SessionListItem[]> {
-    const lists = await Promise.all(this.#sources.map((s) => s.list(userId, currentCredentialId)))
+  async list(userId: Id, current: CurrentCredential = null): Promise<SessionListItem[]> {
+    const currentId = currentIdOf(current)
+    const lists = await Promise.all(this.#sources.map((s) => s.list(userId, currentId)))
     return lists.flat().sort((a, b) => b.lastSeenAt - a.lastSeenAt || b.createdAt - a.createdAt)
   }
 
@@ -254,13 +292,10 @@ export class SessionAdmin {
   }
 
   /** Ends every session of the user but the current one ("log out everywhere else"); returns how many. */
-  async endOthers(
-    userId: Id,
-    currentCredentialId: string | null,
-    actorId: Id | null = null,
-  ): Promise<number> {
+  async endOthers(userId: Id, current: CurrentCredential, actorId: Id | null = null): Promise<number> {
+    const currentId = currentIdOf(current)
     let ended = 0
-    for (const source of this.#sources) ended += await source.endOthers(userId, currentCredentialId)
+    for (const source of this.#sources) ended += await source.endOthers(userId, currentId)
     this.#logger.info(
       { event: 'authn_session_ended', userId, actorId, scope: 'others', count: ended },
       'other sessions ended',

@@ -153,7 +153,7 @@ export class BaseUserService<
     this.adminGuard = resolved.adminGuard
     this.mailCap = resolved.mailCap
     this.sessions = new SessionAdmin({
-      sessions: resolved.sessionRepository,
+      ...resolved,
       now: () => this.clock.now(),
       logger: this.logger,
     })

@@ -16,6 +16,7 @@ import {
 import type { AuthCache } from '../auth/auth-cache.js'
 import { JwtBackend } from '../auth/jwt-backend.js'
 import { SessionBackend } from '../auth/session-backend.js'
+import { RefreshFamilySource } from '../core/refresh-families.js'
 import { type RefreshTokenOptions, RefreshTokens } from '../core/refresh-tokens.js'
 import type { TokenDenylist } from '../core/repositories.js'
 import { serviceNotices } from '../core/service-hooks.js'
@@ -190,6 +191,22 @@ export function buildBackends(
       fail(`auth.backends[${i}].name`, `'${backend.name}' is used twice: give each backend its own name`)
     }
     names.add(backend.name)
+  }
+  const jwt = backends.filter((b): b is JwtBackend => b instanceof JwtBackend && b.refreshTokens === refresh)
+  const store = service.refreshTokenStore
+  if (refresh && store && deps.tokenDenylist && jwt.length > 0) {
+    // The families join the session list, ended on the deny-list these backends check, for as long as
+    // the longest-lived of their access tokens.
+    const longest = Math.max(...jwt.map((b) => b.lifetimeSeconds))
+    service.sessions.addSource(
+      new RefreshFamilySource({
+        store,
+        users: service.userRepository,
+        denylist: deps.tokenDenylist,
+        now: () => service.clock.now(),
+        accessTokenMs: (longest + service.tokens.clockToleranceSeconds) * 1000,
+      }),
+    )
   }
   const allCookies = backends.map((b) => b.cookieName).filter((c): c is string => c !== null)
   if (new Set(allCookies).size !== allCookies.length) {

@@ -137,11 +137,18 @@ export const OPERATIONS: Readonly<Record<OperationId, OperationFacts>> = {
   getCurrentUser: { success: { 200: 'The current user.' }, errors: [] },
   updateCurrentUser: {
     success: { 200: 'The current user, updated.' },
-    errors: ['ERR_WRONG_PASSWORD', 'ERR_INACTIVE', 'ERR_USER_EXISTS', 'ERR_CONFLICT', ...THROTTLED],
+    errors: [
+      'ERR_WRONG_PASSWORD',
+      'ERR_STEP_UP_REQUIRED',
+      'ERR_INACTIVE',
+      'ERR_USER_EXISTS',
+      'ERR_CONFLICT',
+      ...THROTTLED,
+    ],
   },
   changePassword: {
     success: { 204: 'Password changed.' },
-    errors: ['ERR_WRONG_PASSWORD', ...THROTTLED, 'ERR_PASSWORD_POLICY'],
+    errors: ['ERR_WRONG_PASSWORD', 'ERR_STEP_UP_REQUIRED', ...THROTTLED, 'ERR_PASSWORD_POLICY'],
     cookie: 'issues',
   },
   confirmEmailChange: {
@@ -272,6 +279,6 @@ export const OPERATIONS: Readonly<Record<OperationId, OperationFacts>> = {
   renamePasskey: { success: { 200: 'The passkey, renamed.' }, errors: ['ERR_NOT_FOUND'] },
   deletePasskey: {
     success: { 204: 'Passkey removed.' },
-    errors: ['ERR_NOT_FOUND', 'ERR_WRONG_PASSWORD', ...THROTTLED],
+    errors: ['ERR_NOT_FOUND', 'ERR_WRONG_PASSWORD', 'ERR_STEP_UP_REQUIRED', ...THROTTLED],
   },
 }

@@ -5,9 +5,9 @@
  * @module
  */
 import type { FastifyRequest } from 'fastify'
-import { passkeyNotices, passwordStepUp } from '../core/passkey-defaults.js'
+import { passkeyNotices } from '../core/passkey-defaults.js'
 import type { PasskeyRepository } from '../core/passkey-repository.js'
-import { Passkeys } from '../core/passkeys.js'
+import { type PasskeyStepUp, Passkeys } from '../core/passkeys.js'
 import type { BaseUser, IdType, Role } from '../core/user.js'
 import type { BaseUserService } from '../core/user-service.js'
 import type { DynamicDb } from '../persistence/kysely/database.js'
@@ -45,7 +45,7 @@ export interface PasskeysPluginOptions {
  *   `passkeys.repository`.
  * @example
  * ```ts
- * const passkeys = setUpPasskeys(flat.passkeys, service, db, resolved)
+ * const passkeys = setUpPasskeys(flat.passkeys, service, db, resolved, changes.passkeyStepUp(credentialIdOf))
  * ```
  */
 export function setUpPasskeys(
@@ -53,6 +53,7 @@ export function setUpPasskeys(
   service: BaseUserService<BaseUser, Role, FastifyRequest>,
   db: unknown,
   resolved: { idType: IdType; tables: TableNames },
+  stepUp: PasskeyStepUp<BaseUser>,
 ): Passkeys<BaseUser> | null {
   if (option === undefined) return null
   if (typeof option !== 'object' || option === null) {
@@ -74,7 +75,7 @@ export function setUpPasskeys(
     rpName: option.rpName,
     origins: option.origins,
     challengeLifetimeSeconds: option.challengeLifetimeSeconds,
-    stepUp: passwordStepUp(service),
+    stepUp,
     onChange: passkeyNotices(service),
   })
 }

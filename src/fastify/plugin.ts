@@ -5,8 +5,9 @@
  * @module
  */
 import fastifyCookie from '@fastify/cookie'
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { SensitiveChanges } from '../core/sensitive-changes.js'
 import { createRedisStores } from '../persistence/redis/index.js'
 import { buildBackends } from './backends.js'
 import { setUpAuthCache } from './cache-setup.js'
@@ -125,8 +126,18 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
   const inAppDocument = appHasSwagger(fastify)
   await serveDocs(fastify, flat, { schemes, pluginPaths, https: resolved.cookieSecure, inAppDocument })
 
-  const passkeys = setUpPasskeys(flat.passkeys, service, db, resolved)
+  // Two-factor is built on the passkeys (a passkey answers the second step), while removing a passkey
+  // takes the current password or a recent proof of two-factor's step-up window: the removal asks
+  // `changes` when it runs, by which time both exist.
+  let changes = new SensitiveChanges(service)
+  const credentialIdOf = (request: unknown) => auth.credential(request as FastifyRequest)?.id ?? null
+  const passkeys = setUpPasskeys(flat.passkeys, service, db, resolved, {
+    requireRecentProof: (user, proof, request) =>
+      changes.passkeyStepUp(credentialIdOf).requireRecentProof(user, proof, request),
+    recordProof: async () => {},
+  })
   const twoFactor = setUpTwoFactor(flat, db, resolved.idType, service, passkeys)
+  changes = new SensitiveChanges(service, twoFactor?.stepUp ?? null)
   const context: RouteContext = {
     service,
     auth,

@@ -189,7 +189,14 @@ export function buildSchemas(options: SchemaOptions) {
     EmailBody: Type.Object({ email: Email }, { additionalProperties: false }),
     ResetBody: Type.Object({ token: Token, password: Password }, { additionalProperties: false }),
     ChangePasswordBody: Type.Object(
-      { currentPassword: Password, newPassword: Password },
+      {
+        currentPassword: Type.Optional({
+          ...Password,
+          description:
+            'The current password; without it, a recent step-up proof of this credential is needed.',
+        }),
+        newPassword: Password,
+      },
       { additionalProperties: false },
     ),
     MePatch: Type.Object(
@@ -200,7 +207,8 @@ export function buildSchemas(options: SchemaOptions) {
         }),
         currentPassword: Type.Optional({
           ...Password,
-          description: 'The current password; required with `email`.',
+          description:
+            'The current password, a fresh proof for a new `email` or username; without it, a recent step-up proof of this credential is needed.',
         }),
         ...usernameInput,
         ...optionalFields(selfFields),

@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
+import { refreshFamilyDenyKey } from '../../src/core/refresh-families.js'
+import { RefreshTokens } from '../../src/core/refresh-tokens.js'
 import { BaseUserService, type Id } from '../../src/index.js'
 import { createKyselyRepositories } from '../../src/persistence/kysely/index.js'
 import { createTestDatabase, type TestDatabase, testDialects } from '../helpers/databases.js'
@@ -68,8 +70,8 @@ for (const { name, skip } of testDialects) {
       await login(ada.id)
       await login(eve.id)
       const table = expectOk(await run('sessions', '--email', 'ada@example.com'))
-      assert.match(table, /^ID\s+CREATED\s+LAST SEEN\s+IP\s+DEVICE\n/)
-      assert.match(table, /s_[A-Za-z0-9_-]{22} .* 203\.0\.113\.7 +Firefox on Linux\n/)
+      assert.match(table, /^ID\s+KIND\s+CREATED\s+LAST SEEN\s+IP\s+DEVICE\n/)
+      assert.match(table, /s_[A-Za-z0-9_-]{22} +session .* 203\.0\.113\.7 +Firefox on Linux\n/)
       const [first, second] = await ids('ada@example.com')
       assert.ok(first && second)
       const [eveSession] = await ids('eve@example.com')
@@ -97,6 +99,42 @@ for (const { name, skip } of testDialects) {
       assert.equal(
         expectOk(await run('sessions', '--email', 'ada@example.com')),
         'ada@example.com has no sessions.\n',
+      )
+    })
+
+    it('lists and ends refresh-token families of the JWT backends', async () => {
+      const grace = await service.addUser({
+        email: 'grace@example.com',
+        password: 'correct horse battery staple',
+      })
+      const refresh = new RefreshTokens({
+        store: service.refreshTokenStore!,
+        users: service.userRepository,
+        clock: service.clock,
+        logger: service.logger,
+        parseId: (id) => service.parseId(id),
+        isUsable: (user, version) => user.isActive && user.authVersion === version,
+        notifyReuse: () => {},
+      })
+      const issued = await refresh.issue(grace, { ip: '198.51.100.9', userAgent: FIREFOX })
+      await login(grace.id)
+      const table = expectOk(await run('sessions', '--email', 'grace@example.com'))
+      assert.match(table, /r_[A-Za-z0-9_-]{22} +refresh .* 198\.51\.100\.9 +Firefox on Linux\n/)
+      const family = (await ids('grace@example.com')).find((id) => id.startsWith('r_'))
+      assert.ok(family)
+      assert.match(
+        expectOk(await run('end-sessions', '--email', 'grace@example.com', '--session', family)),
+        /^Ended session r_\S+ of grace@example\.com\.\n$/,
+      )
+      assert.equal(await refresh.rotate(issued.token, {}), null, 'its refresh token is refused')
+      assert.ok(
+        await service.tokenDenylist!.has(refreshFamilyDenyKey(issued.familyId)),
+        'its access tokens are denied',
+      )
+      assert.deepEqual(
+        (await ids('grace@example.com')).map((id) => id.slice(0, 2)),
+        ['s_'],
+        'the login session stays',
       )
     })
   })

@@ -107,7 +107,12 @@ for (const dialect of testDialects) {
           403,
           'ERR_WRONG_PASSWORD',
         )
-        assertProblem(await t.request({ method: 'DELETE', url, headers, payload: {} }), 400, 'ERR_VALIDATION')
+        // No step-up window in this app (two-factor routes off): the password is the only proof.
+        assertProblem(
+          await t.request({ method: 'DELETE', url, headers, payload: {} }),
+          403,
+          'ERR_STEP_UP_REQUIRED',
+        )
         assert.equal(
           json<PasskeyBody[]>(await t.request({ method: 'GET', url: '/users/me/passkeys', headers })).length,
           1,

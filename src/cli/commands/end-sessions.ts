@@ -17,7 +17,8 @@ interface EndSessionsOptions extends DatabaseOptions {
 /**
  * Builds the `end-sessions` command. Without `--session`, the user is logged out everywhere: every
  * credential of every kind ends, JWT access tokens included (their credential version moves). With
- * `--session <id>` (an id `sessions` lists), only that session ends; an id that is not one of the user's
+ * `--session <id>` (an id `sessions` lists), only that session ends (a refresh-token family `r_…`: its
+ * refresh tokens, and its access tokens through the deny-list); an id that is not one of the user's
  * fails and changes nothing.
  *
  * @example

@@ -16,7 +16,8 @@ interface SessionsOptions extends DatabaseOptions {
 
 /**
  * Builds the `sessions` command: the user's live sessions, the most recently used first, with the id
- * `end-sessions --session` takes. `--json` prints them as `GET /users/me/sessions` answers them.
+ * `end-sessions --session` takes: login sessions (`s_…`, kind `session`) and the refresh-token families
+ * of the JWT backends (`r_…`, kind `refresh`). `--json` prints them as `GET /users/me/sessions` answers them.
  *
  * @example
  * ```sh
@@ -52,12 +53,13 @@ export function sessionsCommand(io: CliIo): Command {
         }
         const rows = sessions.map((s) => [
           s.id,
+          s.kind,
           iso(s.createdAt),
           iso(s.lastSeenAt),
           cell(s.ip),
           cell([s.device.browser, s.device.os].filter(Boolean).join(' on ')),
         ])
-        io.stdout.write(formatTable(['ID', 'CREATED', 'LAST SEEN', 'IP', 'DEVICE'], rows))
+        io.stdout.write(formatTable(['ID', 'KIND', 'CREATED', 'LAST SEEN', 'IP', 'DEVICE'], rows))
       })
     })
 }

@@ -6,8 +6,9 @@
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { SensitiveChanges } from '../../core/sensitive-changes.js'
 import type { BaseUser } from '../../core/user.js'
-import { ValidationError, WrongPasswordError } from '../../kernel/errors.js'
+import { WrongPasswordError } from '../../kernel/errors.js'
 import { requireUser } from '../guards.js'
 import type { CurrentUserHandlerConfig } from '../options.js'
 import { currentUser, noContent, type RouteContext } from '../route-context.js'
@@ -23,6 +24,12 @@ export function currentUserRoutes(
   const { service, auth, schemas, security } = context
   const path = config.path ?? '/users/me'
   const tags = config.tags ?? ['current user']
+  // A new password, email or username takes the current password or a recent step-up proof (core).
+  const changes = new SensitiveChanges(service, context.twoFactor?.stepUp ?? null)
+  const proofOf = (request: FastifyRequest, currentPassword: string | undefined) => ({
+    currentPassword,
+    credentialId: auth.credential(request)?.id ?? null,
+  })
 
   app.get(
     path,
@@ -48,7 +55,7 @@ export function currentUserRoutes(
         operationId: 'updateCurrentUser',
         summary: 'Update the current user',
         description:
-          'Only self-editable fields: roles, `isActive`, `isVerified` and admin-only custom fields are refused with 400, and the password changes only through `POST /users/me/password`. A new `email` needs `currentPassword` (a wrong one answers 403 and counts as a failed login) and does not take effect at once: it is held as `pendingEmail`, a link that confirms it goes to the new address, and the current address (still the one to log in with) is told, with a link that cancels the change.',
+          'Only self-editable fields: roles, `isActive`, `isVerified` and admin-only custom fields are refused with 400, and the password changes only through `POST /users/me/password`. A new `email` (and a new username, when users log in with one) needs a fresh proof: `currentPassword` (a wrong one answers 403 `ERR_WRONG_PASSWORD` and counts as a failed login), or without it a step-up proof of this credential within the step-up window (a login, or `POST /users/me/reauthenticate`); with neither, 403 `ERR_STEP_UP_REQUIRED` and nothing changes. A new email does not take effect at once: it is held as `pendingEmail`, a link that confirms it goes to the new address, and the current address (still the one to log in with) is told, with a link that cancels the change.',
         security,
         body: schemas.MePatch,
         response: { 200: schemas.UserRef },
@@ -56,13 +63,15 @@ export function currentUserRoutes(
     },
     async (request) => {
       const user = await currentUser(context, request)
-      const { email, currentPassword, ...changes } = request.body
-      if (email === undefined) return service.updateUser(user.id, changes)
-      if (currentPassword === undefined) {
-        throw new ValidationError('currentPassword', 'changing the email address needs `currentPassword`')
+      const { email, currentPassword, ...patch } = request.body
+      const proof = proofOf(request, currentPassword)
+      if (email === undefined) {
+        return logWrongPassword(request, user.id, 'identifier_change', () =>
+          changes.updateSelf(user.id, patch, proof),
+        )
       }
       return logWrongPassword(request, user.id, 'email_change', () =>
-        service.requestEmailChange(user.id, email, currentPassword, changes),
+        changes.requestEmailChange(user.id, email, proof, patch),
       )
     },
   )
@@ -76,7 +85,7 @@ export function currentUserRoutes(
         operationId: 'changePassword',
         summary: 'Change the password',
         description:
-          'Needs the current password (a wrong one answers 403 and counts as a failed login of the user; past the limit, 429 with `Retry-After`). Every other credential of the user ends; on the cookie backends this client gets a fresh cookie, on the Bearer backend it logs in again.',
+          'Needs a fresh proof: `currentPassword` (a wrong one answers 403 `ERR_WRONG_PASSWORD` and counts as a failed login of the user; past the limit, 429 with `Retry-After`), or without it a step-up proof of this credential within the step-up window (a login, or `POST /users/me/reauthenticate`), which is how an account without a password sets one; with neither, 403 `ERR_STEP_UP_REQUIRED` and nothing changes. Every other credential of the user ends; on the cookie backends this client gets a fresh cookie, on the Bearer backend it logs in again.',
         security,
         body: schemas.ChangePasswordBody,
         response: { 204: { type: 'null', description: 'Password changed.' } },
@@ -86,7 +95,7 @@ export function currentUserRoutes(
       const user = await currentUser(context, request)
       const { currentPassword, newPassword } = request.body
       const updated = await logWrongPassword(request, user.id, 'password_change', () =>
-        service.changePassword(user.id, currentPassword, newPassword),
+        changes.changePassword(user.id, newPassword, proofOf(request, currentPassword)),
       )
       // The client keeps working with the backend it came with; a Bearer client logs in again.
       const backend = auth.backendOf(request) ?? auth.backend

@@ -5,7 +5,7 @@
  * @module
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { Passkeys } from '../../core/passkeys.js'
 import type { BaseUser } from '../../core/user.js'
@@ -105,6 +105,8 @@ export function passkeyRoutes(
     },
     async (request, reply) => {
       const user = await passkeys.login(request.body, request)
+      // As a password login: the passkey is a fresh proof of identity for this credential (the step-up
+      // window of sensitive changes, with `routes.twoFactor` on).
       return issueCredential(context, backend, user, 'passkey', request, reply)
     },
   )
@@ -190,17 +192,23 @@ export function passkeyRoutes(
   app.delete(
     `${me}/:id`,
     {
-      preValidation: requireUser(),
+      // A removal under a recent step-up proof sends no body at all: it is read as an empty one.
+      preValidation: [
+        requireUser(),
+        async (request: FastifyRequest) => {
+          request.body ??= {}
+        },
+      ],
       schema: {
         tags,
         operationId: 'deletePasskey',
         summary: 'Remove a passkey',
         description:
-          "Needs the current password (missing or wrong answers 403 and counts as a failed login). Another user's passkey, like an unknown one, answers 404. The account is told by mail.",
+          "Needs a fresh proof: `currentPassword` (a wrong one answers 403 `ERR_WRONG_PASSWORD` and counts as a failed login), or without it a step-up proof of this credential within the step-up window (a login, or `POST /users/me/reauthenticate`); with neither, 403 `ERR_STEP_UP_REQUIRED` and nothing changes. Another user's passkey, like an unknown one, answers 404. The account is told by mail.",
         security,
         params: PasskeyParams,
         body: Type.Object(
-          { currentPassword: Type.String({ maxLength: 1024 }) },
+          { currentPassword: Type.Optional(Type.String({ maxLength: 1024 })) },
           { additionalProperties: false },
         ),
         response: { 204: { type: 'null', description: 'Removed.' } },

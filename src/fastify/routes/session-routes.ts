@@ -10,13 +10,18 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import { type Static, Type } from 'typebox'
-import { type SessionListItem, sessionHandle } from '../../core/session-admin.js'
+import { currentSessionHandle, type SessionListItem } from '../../core/session-admin.js'
 import type { Id } from '../../core/user.js'
 import { requireUser } from '../guards.js'
 import { currentUser, noContent, type RouteContext } from '../route-context.js'
 
-// Built-in handles are `s_` and 22 base64url characters; other sources' handles fit the same alphabet.
-const Handle = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'The public id of a session.' })
+// Built-in handles are `s_` (a session) or `r_` (a refresh-token family) and 22 base64url characters;
+// other sources' handles fit the same alphabet.
+const Handle = Type.String({
+  pattern: '^[A-Za-z0-9_-]{1,64}$',
+  description:
+    'The public id of a session: `s_…` for a login session, `r_…` for a refresh-token family, never the credential itself.',
+})
 const Session = Type.Object(
   {
     id: Handle,
@@ -69,7 +74,8 @@ export function currentUserSessionRoutes(
   const app = instance.withTypeProvider<TypeBoxTypeProvider>()
   const { service, auth, security } = context
   const { path, tags } = config
-  const credentialId = (request: FastifyRequest) => auth.credential(request)?.id ?? null
+  // The request's credential: a session, or an access token and its refresh-token family.
+  const credentialOf = (request: FastifyRequest) => auth.credential(request) ?? null
 
   app.get(
     `${path}/sessions`,
@@ -80,14 +86,14 @@ export function currentUserSessionRoutes(
         operationId: 'listSessions',
         summary: 'Your sessions',
         description:
-          'The signed-in devices of the current user, the most recently used first, with when each began and was last used, its address and browser, and which one this request uses. JWT access tokens are stateless and not listed; on the JWT backends the list shows refresh-token families when refresh tokens are on, and is empty otherwise.',
+          "The signed-in devices of the current user, the most recently used first, with when each began and was last used, its address and browser, and which one this request uses. On the JWT backends each login with refresh tokens is one item of kind `refresh` (its refresh-token family), current when this request's access token belongs to it; access tokens without refresh tokens are stateless and not listed.",
         security,
         response: { 200: SessionList },
       },
     },
     async (request) => {
       const user = await currentUser(context, request)
-      return toJson(await service.sessions.list(user.id, credentialId(request)))
+      return toJson(await service.sessions.list(user.id, credentialOf(request)))
     },
   )
 
@@ -100,7 +106,7 @@ export function currentUserSessionRoutes(
         operationId: 'endSession',
         summary: 'End one of your sessions',
         description:
-          'Logs that device out: its cookie or token is refused from the next request on. An id that is not one of your sessions answers 404, whoever it belongs to. Ending the session this request uses is a logout (its cookie is cleared).',
+          'Logs that device out: its cookie or token is refused from the next request on. For a refresh-token family (`r_…`), its refresh token and every access token of that login are refused. An id that is not one of your sessions answers 404, whoever it belongs to. Ending the session this request uses is a logout (its cookie is cleared).',
         security,
         params: Type.Object({ id: Handle }, { additionalProperties: false }),
         response: { 204: { type: 'null', description: 'Session ended.' } },
@@ -108,10 +114,9 @@ export function currentUserSessionRoutes(
     },
     async (request, reply) => {
       const user = await currentUser(context, request)
-      const current = credentialId(request)
+      const current = currentSessionHandle(credentialOf(request))
       await service.sessions.end(user.id, request.params.id, user.id)
-      if (current !== null && sessionHandle(current) === request.params.id)
-        clearIfCurrent(context, request, reply)
+      if (current === request.params.id) clearIfCurrent(context, request, reply)
       return noContent(reply)
     },
   )
@@ -125,14 +130,14 @@ export function currentUserSessionRoutes(
         operationId: 'endOtherSessions',
         summary: 'Log out everywhere else',
         description:
-          'Ends every session of the current user except the one this request uses. JWT access tokens already issued stay valid until they expire (at most their lifetime); to end those too, log out everywhere.',
+          'Ends every session of the current user except the one this request uses: other login sessions, and other refresh-token families with their access tokens. Access tokens issued without refresh tokens are stateless and stay valid until they expire (at most their lifetime); to end those too, log out everywhere.',
         security,
         response: { 200: Ended },
       },
     },
     async (request) => {
       const user = await currentUser(context, request)
-      return { ended: await service.sessions.endOthers(user.id, credentialId(request)) }
+      return { ended: await service.sessions.endOthers(user.id, credentialOf(request)) }
     },
   )
 
@@ -191,7 +196,7 @@ export function adminSessionRoutes(
     },
     async (request) => {
       const userId = await userOf(request.params.id)
-      return toJson(await service.sessions.list(userId, context.auth.credential(request)?.id ?? null))
+      return toJson(await service.sessions.list(userId, context.auth.credential(request) ?? null))
     },
   )
 
