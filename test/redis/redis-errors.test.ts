@@ -147,9 +147,10 @@ describe('a WRONGTYPE under the plugin prefix answers 503, not 500', { skip: tes
   const appPrefix = `fu-test-${randomBytes(6).toString('hex')}:`
   let app: FastifyInstance
   let probe: Redis
+  const lines: { level: number; code?: string; cause?: string }[] = []
   before(async () => {
     probe = await connected()
-    app = Fastify()
+    app = Fastify({ logger: { level: 'info', stream: { write: (l: string) => lines.push(JSON.parse(l)) } } })
     await app.register(fastifyUsers, {
       secret: SECRET,
       database: { connection: 'sqlite::memory:', migrate: true },
@@ -177,8 +178,18 @@ describe('a WRONGTYPE under the plugin prefix answers 503, not 500', { skip: tes
 
     await probe.zadd(`${appPrefix}user-sessions:${String(user.id)}`, Date.now() + 60_000, 'planted')
     await probe.set(`${appPrefix}session:planted`, 'not a hash', 'PX', 60_000)
+    lines.length = 0
     const res = await app.inject({ method: 'GET', url: '/users/me/sessions', headers })
     assertProblem(res, 503, 'ERR_DATABASE_UNAVAILABLE')
     assert.ok(Number(res.headers['retry-after']) > 0, 'Retry-After is set')
+    // Logged once, as a warning naming Redis' reply; no error line.
+    const logged = lines.filter((l) => l.code === 'ERR_DATABASE_UNAVAILABLE')
+    assert.equal(logged.length, 1, JSON.stringify(lines))
+    assert.equal(logged[0]?.level, 40)
+    assert.match(logged[0]?.cause ?? '', /^WRONGTYPE/)
+    assert.deepEqual(
+      lines.filter((l) => l.level >= 50),
+      [],
+    )
   })
 })
