@@ -10,7 +10,6 @@ import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
-import type { SessionRecord } from '../../src/core/repositories.js'
 import { fastifyUsers } from '../../src/fastify/index.js'
 import { DatabaseUnavailableError } from '../../src/kernel/errors.js'
 import {
@@ -24,23 +23,9 @@ import {
 } from '../../src/persistence/redis/index.js'
 import { assertProblem, cookieOf, PASSWORD, SECRET } from '../fastify/build-app.js'
 import { redisTestUrl, testRedis } from '../helpers/databases.js'
-import { keysUnder } from './keys.js'
+import { keysUnder, sessionRecord } from './keys.js'
 
 const prefix = `fu-test-${randomBytes(6).toString('hex')}:`
-
-function sessionRecord(id: string, userId: string): SessionRecord {
-  const now = Date.now()
-  return {
-    id,
-    userId,
-    authVersion: 0,
-    createdAt: now,
-    lastSeenAt: now,
-    expiresAt: now + 3_600_000,
-    ip: null,
-    userAgent: null,
-  }
-}
 
 // Arguments that each method can take; the rest get (key, now, window).
 const ARGUMENTS: Record<string, () => unknown[]> = {
