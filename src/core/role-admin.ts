@@ -118,6 +118,8 @@ export async function updateRole<R extends Role>(
   const patch: { name?: string; description?: string | null } = {}
   if (data.name !== undefined) patch.name = canonicalRoleName(data.name)
   if (data.description !== undefined) patch.description = checkDescription(data.description) ?? null
+  // An empty patch changes nothing, like `updateUser`'s: the role as it is, no write, no audit line.
+  if (Object.keys(patch).length === 0) return current
   try {
     const write = () => roles.update(current.id, patch)
     // Renaming an admin role away takes administration from every holder, like deleting it.

@@ -1,7 +1,8 @@
 /**
  * The one place where errors become HTTP answers: RFC 9457 `application/problem+json` bodies with
  * `type`, `title`, `status`, `detail` and our stable `code`. Unexpected errors answer a generic 500 and
- * are logged with their stack; nothing internal (SQL, paths, secrets) reaches the client.
+ * are logged with their stack; the library's own 503s (storage unavailable, busy, shutting down) are
+ * logged once as a warning with their code; nothing internal (SQL, paths, secrets) reaches the client.
  *
  * @module
  */
@@ -202,7 +203,13 @@ export function errorHandler(
   reply: FastifyReply,
 ): FastifyReply {
   const body = problemFromError(error)
-  if (body.status >= 500) {
+  if (error instanceof FastifyUsersError && body.status === 503) {
+    // An outage or an overload the library expected (storage unreachable, hash queue full, shutting
+    // down), not a bug: one warning with the code and the cause's message, no stack (the cause of a
+    // Redis reply also carries the command's keys, which name sessions).
+    const cause = error.cause instanceof Error ? error.cause.message.slice(0, 200) : undefined
+    request.log.warn({ event: 'service_unavailable', code: body.code, cause }, error.message)
+  } else if (body.status >= 500) {
     request.log.error({ err: error }, 'unexpected error')
   } else if (body.code === 'ERR_VALIDATION') {
     request.log.info(

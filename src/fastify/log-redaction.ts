@@ -5,13 +5,15 @@
  * where anyone with read access to the logs could redeem it.
  *
  * The plugin applies this itself, whatever logger the application configured: on its own routes through
- * the route's `logSerializers`, and for every request (the application's routes, 404s) by wrapping the
- * `req` serializer of a pino root logger. Applications can also pass {@link fastifyUsersLogSerializers} to
- * Fastify themselves.
+ * the route's `logSerializers`, on the routes registered after it through Fastify's child logger factory,
+ * and for every request (earlier routes, 404s) by wrapping the `req` serializer of Fastify's pino root
+ * logger through `pino.symbols`. Applications can also pass {@link fastifyUsersLogSerializers} to Fastify
+ * themselves.
  *
  * @module
  */
-import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify'
+import { createRequire } from 'node:module'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 
 /**
  * Query parameters whose values are replaced by `[REDACTED]` in logged URLs (compared case-insensitively,
@@ -119,23 +121,46 @@ export const fastifyUsersLogSerializers: { req: ReqSerializer } = {
   req: redactingReqSerializer(),
 }
 
-// pino keeps a logger's serializers under a symbol of its own, shared by the children made without
-// serializers of their own, which is what Fastify's per-request loggers are.
-function pinoSerializers(logger: FastifyBaseLogger): Record<string, ReqSerializer> | undefined {
-  for (let o: object | null = logger; o; o = Object.getPrototypeOf(o)) {
-    const sym = Object.getOwnPropertySymbols(o).find((s) => s.description === 'pino.serializers')
-    if (sym) return (logger as unknown as Record<symbol, Record<string, ReqSerializer>>)[sym]
+type ChildLoggerFactory = FastifyInstance['childLoggerFactory']
+
+// The symbol under which pino keeps a logger's serializers, from pino's documented integration API
+// (`pino.symbols`, "for library implementers"), taken from the pino that Fastify itself loads, which is the
+// one that built `fastify.log` unless the application brought a logger of its own.
+function pinoSerializersSymbol(): symbol | undefined {
+  try {
+    const fastifyMain = createRequire(import.meta.url).resolve('fastify')
+    const pino = createRequire(fastifyMain)('pino') as { symbols?: { serializersSym?: unknown } }
+    const sym = pino.symbols?.serializersSym
+    return typeof sym === 'symbol' ? sym : undefined
+  } catch {
+    return undefined
   }
-  return undefined
 }
 
 /**
- * Makes every request log line of the instance carry redacted URLs. Returns the `req` serializer to set
- * on the plugin's own routes (their `logSerializers`), which holds even when the logger is not pino.
+ * Makes every request log line of the instance carry redacted URLs, through two documented interfaces:
+ * - Fastify's child logger factory (`setChildLoggerFactory`): each request's logger of the plugin's routes
+ *   and of every route registered after the plugin gets a redacting `req` serializer, with any logger;
+ * - when `fastify.log` is Fastify's pino, its root `req` serializer is wrapped through `pino.symbols`, so
+ *   the routes registered before the plugin and Fastify's default 404 are covered too, and an
+ *   application's own `req` serializer keeps its fields (with the URL redacted).
+ *
+ * Returns the `req` serializer to set on the plugin's own routes (their `logSerializers`).
  */
 export function installLogRedaction(fastify: FastifyInstance): ReqSerializer {
-  const serializers = pinoSerializers(fastify.log)
-  // Every request's logger shares this object, so the 404s and the application's routes are covered too.
-  if (serializers) serializers.req = redactingReqSerializer(serializers.req)
-  return serializers?.req ?? fastifyUsersLogSerializers.req
+  const sym = pinoSerializersSymbol()
+  const root = sym
+    ? (fastify.log as unknown as Record<symbol, Record<string, ReqSerializer> | undefined>)[sym]
+    : undefined
+  // Every request's logger made without serializers of its own shares this object.
+  if (root) root.req = redactingReqSerializer(root.req)
+  const previous: ChildLoggerFactory = fastify.childLoggerFactory
+  fastify.setChildLoggerFactory(function redactingChildLogger(logger, bindings, options, rawRequest) {
+    const own = options.serializers?.req as ReqSerializer | undefined
+    // A route's own `req` serializer replaces the root's: redact it; else the root's already redacts.
+    if (root && !own) return previous.call(this, logger, bindings, options, rawRequest)
+    const serializers = { ...options.serializers, req: redactingReqSerializer(own) }
+    return previous.call(this, logger, bindings, { ...options, serializers }, rawRequest)
+  })
+  return root?.req ?? fastifyUsersLogSerializers.req
 }

@@ -29,7 +29,7 @@ import type { RouteContext } from './route-context.js'
 import { registerPluginRoutes } from './route-setup.js'
 import { buildSchemas } from './schemas.js'
 import { setUpService } from './service-setup.js'
-import { purgeExpired, scheduleSweep } from './sweep.js'
+import { scheduleSweep, sweepTargets } from './sweep.js'
 import { setUpTwoFactor } from './two-factor-setup.js'
 import './types.js'
 
@@ -170,11 +170,7 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
 
   scheduleSweep(
     fastify,
-    async () => {
-      await purgeExpired(service, tokenDenylist)
-      await twoFactor?.stepUp.purgeExpired()
-      await passkeys?.purgeExpired()
-    },
+    sweepTargets(service, { tokenDenylist, stepUp: twoFactor?.stepUp, passkeys: passkeys ?? undefined }),
     () => service.settled(),
   )
 }

@@ -267,7 +267,7 @@ export function buildSchemas(options: SchemaOptions) {
         name: Type.Optional(Text({ minLength: 1, maxLength: 64 })),
         description: Type.Optional(Type.Union([Text({ maxLength: 255 }), Type.Null()])),
       },
-      { additionalProperties: false, minProperties: 1 },
+      { additionalProperties: false },
     ),
     RoleAssignment: Type.Object({ userId: Id, roleId: Id }, { additionalProperties: false }),
     Problem: Type.Object(

@@ -78,6 +78,14 @@ for (const backend of backends) {
       assert.deepEqual(problemFields(bad), ['id'])
     })
 
+    it('PATCH /users/roles/:id with an empty body answers 200 and the role unchanged, like the other PATCH routes', async () => {
+      const role = await create('unchanged-role', 'Stays as it is')
+      const res = await call('PATCH', `/users/roles/${role.id}`, {})
+      assert.equal(res.statusCode, 200, res.body)
+      assert.deepEqual(json(res), role)
+      assert.deepEqual(json(await call('GET', `/users/roles/${role.id}`)), role)
+    })
+
     it('PATCH /users/roles/:id answers the role; 404, 409 on a taken name, 400 on bad input', async () => {
       const role = await create('drafter')
       await create('taken-name')
@@ -96,7 +104,7 @@ for (const backend of backends) {
         404,
         'ERR_NOT_FOUND',
       )
-      assertProblem(await call('PATCH', `/users/roles/${role.id}`, {}), 400, 'ERR_VALIDATION')
+      assertProblem(await call('PATCH', `/users/roles/${MISSING_ID}`, {}), 404, 'ERR_NOT_FOUND')
       assertProblem(await call('PATCH', `/users/roles/${role.id}`, { id: MISSING_ID }), 400, 'ERR_VALIDATION')
       assertProblem(await call('PATCH', '/users/roles/1', { name: 'x' }), 400, 'ERR_VALIDATION')
     })

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { fastifyUsersLogSerializers, REDACTED, redactUrl } from '../../src/fastify/index.js'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify'
+import { fastifyUsers, fastifyUsersLogSerializers, REDACTED, redactUrl } from '../../src/fastify/index.js'
 import { testDialects } from '../helpers/databases.js'
 import {
   backends,
@@ -13,6 +14,7 @@ import {
   cookieOf,
   json,
   PASSWORD,
+  SECRET,
   type TestApp,
   tokenFromMail,
   uniqueEmail,
@@ -160,3 +162,103 @@ for (const { name: dialect, skip } of testDialects) {
     })
   }
 }
+
+async function withPlugin(app: FastifyInstance): Promise<void> {
+  await app.register(fastifyUsers, {
+    secret: SECRET,
+    database: { connection: 'sqlite::memory:', migrate: true },
+    authBackend: 'session',
+    cookie: { secure: false },
+  })
+}
+
+const SECRET_URL = (path: string) => `${path}?token=live-secret-value&lang=en`
+
+describe("every request line of Fastify's pino logger is redacted", () => {
+  it('routes before and after the plugin, 404s, and custom req serializers', async () => {
+    const lines: Record<string, unknown>[] = []
+    const app = Fastify({
+      logger: {
+        level: 'info',
+        stream: { write: (line: string) => lines.push(JSON.parse(line)) },
+        // The application's own req serializer: its extra field survives, its URL is redacted.
+        serializers: { req: (r: FastifyRequest) => ({ url: r.url, app: 'own' }) },
+      },
+    })
+    app.get('/before', async () => 'before')
+    await withPlugin(app)
+    app.get('/after', async () => 'after')
+    app.get(
+      '/own',
+      { logSerializers: { req: (r: FastifyRequest) => ({ url: r.url, route: 'own' }) } },
+      async () => 'own',
+    )
+    await app.ready()
+    for (const path of ['/before', '/after', '/own', '/nowhere', '/users/me']) {
+      await app.inject({ method: 'GET', url: SECRET_URL(path) })
+    }
+    await app.close()
+    const requests = lines.filter((l) => l.msg === 'incoming request')
+    assert.equal(requests.length, 5, JSON.stringify(lines))
+    for (const line of requests) {
+      const req = line.req as { url: string; app?: string; route?: string }
+      assert.match(req.url, /\?token=\[REDACTED\]&lang=en$/, JSON.stringify(line))
+    }
+    const req = (i: number) => (requests[i]?.req ?? {}) as { app?: string; route?: string }
+    assert.equal(req(0).app, 'own', 'the application serializer is kept')
+    assert.equal(req(2).route, 'own', "a route's own serializer is kept")
+    assert.ok(!JSON.stringify(lines).includes('live-secret-value'), 'no line holds the secret')
+  })
+})
+
+describe('an application logger that is not pino', () => {
+  it("the plugin's routes and the routes after it log redacted URLs (Fastify's child logger factory)", async () => {
+    const lines: string[] = []
+    type Serializer = (value: unknown) => unknown
+    // A minimal logger of the application's own: it applies the serializers it is given, and logs a
+    // request by its raw URL when it has none.
+    const logger = (serializers: Record<string, Serializer>, bindings: object): FastifyBaseLogger => {
+      const write =
+        (level: string) =>
+        (obj: unknown, msg?: string): void => {
+          const fields: Record<string, unknown> = { ...bindings }
+          if (obj && typeof obj === 'object') {
+            for (const [key, value] of Object.entries(obj)) {
+              const serialize = serializers[key]
+              fields[key] = serialize
+                ? serialize(value)
+                : key === 'req'
+                  ? { url: (value as FastifyRequest).url }
+                  : key === 'res' || key === 'err'
+                    ? '(omitted)'
+                    : value
+            }
+          }
+          lines.push(JSON.stringify({ level, ...fields, msg: typeof obj === 'string' ? obj : msg }))
+        }
+      return {
+        level: 'info',
+        info: write('info'),
+        warn: write('warn'),
+        error: write('error'),
+        fatal: write('fatal'),
+        debug: write('debug'),
+        trace: write('trace'),
+        silent: () => {},
+        child: (more: object, options?: { serializers?: Record<string, Serializer> }) =>
+          logger({ ...serializers, ...options?.serializers }, { ...bindings, ...more }),
+      } as unknown as FastifyBaseLogger
+    }
+    const app = Fastify({ loggerInstance: logger({}, {}) })
+    await withPlugin(app)
+    app.get('/after', async () => 'after')
+    await app.ready()
+    for (const path of ['/after', '/users/me', '/users/me/sessions']) {
+      await app.inject({ method: 'GET', url: SECRET_URL(path) })
+    }
+    await app.close()
+    const requests = lines.filter((l) => l.includes('incoming request'))
+    assert.equal(requests.length, 3, lines.join('\n'))
+    assert.ok(!lines.join('\n').includes('live-secret-value'), lines.join('\n'))
+  })
+})

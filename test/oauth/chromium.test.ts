@@ -5,60 +5,32 @@
  */
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Kysely } from 'kysely'
-import Provider from 'oidc-provider'
 import { type Browser, chromium } from 'playwright-core'
 import { fastifyUsers } from '../../src/fastify/index.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js'
+import { CLIENT_SECRET, freePort, startIdp, stopIdp, type TestIdp } from './test-idp.js'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const SECRET = 'oauth-test-secret-0123456789-abcdefghijklmnopq'
-const CLIENT_SECRET = 'a-client-secret-of-the-test-provider-0123456789'
-
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return (server.address() as AddressInfo).port
-}
 
 describe('Chromium: "Sign in with" through the provider\'s login form', {
   skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (set CHROMIUM_PATH)`,
 }, () => {
   let database: TestDatabase<unknown>
-  let idp: Server
+  let idp: TestIdp | undefined
   let app: FastifyInstance
   let browser: Browser
   let base: string
 
   before(async () => {
     database = await createTestDatabase('sqlite')
-    const probe = createServer()
-    const appPort = await listen(probe)
-    await new Promise((resolve) => probe.close(resolve))
+    const appPort = await freePort()
     base = `http://127.0.0.1:${appPort}`
-    idp = createServer()
-    const issuer = `http://127.0.0.1:${await listen(idp)}`
-    const provider = new Provider(issuer, {
-      clients: [
-        {
-          client_id: 'app',
-          client_secret: CLIENT_SECRET,
-          redirect_uris: [`${base}/oauth/idp/callback`],
-          grant_types: ['authorization_code'],
-          response_types: ['code'],
-        },
-      ],
-      claims: { openid: ['sub'], email: ['email', 'email_verified'] },
-      cookies: { keys: ['a-cookie-key-of-the-test-provider'] },
-      findAccount: async (_ctx, id) => ({
-        accountId: id,
-        claims: async () => ({ sub: id, email: `${id}@example.com`, email_verified: true }),
-      }),
-    })
-    idp.on('request', provider.callback())
+    idp = await startIdp(base, (id) => ({ email: `${id}@example.com`, email_verified: true }))
+    const issuer = idp.issuer
     app = Fastify()
     await app.register(fastifyUsers, {
       secret: SECRET,
@@ -91,8 +63,7 @@ describe('Chromium: "Sign in with" through the provider\'s login form', {
   after(async () => {
     await browser?.close()
     await app?.close()
-    await new Promise((resolve) => idp?.close(resolve))
-    idp?.closeAllConnections()
+    await stopIdp(idp)
     await database?.destroy()
   })
 

@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -13,6 +12,7 @@ import type { Kysely } from 'kysely'
 import { fastifyUsers } from '../../src/fastify/index.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js'
 import { Browser } from './browser.js'
+import { freePort } from './test-idp.js'
 
 const SECRET = 'oauth-test-secret-0123456789-abcdefghijklmnopq'
 
@@ -91,10 +91,7 @@ describe('sign-in with a GitHub-style OAuth 2 provider', () => {
     await fake.listen({ port: 0, host: '127.0.0.1' })
     fakeBase = `http://127.0.0.1:${(fake.server.address() as AddressInfo).port}`
 
-    const probe = createServer()
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
-    const port = (probe.address() as AddressInfo).port
-    await new Promise((resolve) => probe.close(resolve))
+    const port = await freePort()
     base = `http://127.0.0.1:${port}`
     app = Fastify()
     await app.register(fastifyUsers, {

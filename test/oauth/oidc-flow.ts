@@ -4,43 +4,28 @@
  * consent forms as a browser would. Run per database (`oidc-*.test.ts`).
  */
 import assert from 'node:assert/strict'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Kysely } from 'kysely'
-import Provider from 'oidc-provider'
 import { runCli } from '../../src/cli/run-cli.js'
 import { fastifyUsers } from '../../src/fastify/index.js'
 import { FlowSealer } from '../../src/fastify/oauth/flow-cookie.js'
 import { FLOW_COOKIE } from '../../src/fastify/routes/oauth-routes.js'
 import { createTestDatabase, type TestDatabase, type TestDialect } from '../helpers/databases.js'
 import { Browser } from './browser.js'
+import { CLIENT_SECRET, freePort, startIdp, stopIdp, type TestIdp } from './test-idp.js'
 
 const SECRET = 'oauth-test-secret-0123456789-abcdefghijklmnopq'
 const PASSWORD = 'correct horse battery staple'
-const CLIENT_SECRET = 'a-client-secret-of-the-test-provider-0123456789'
 
 /** The provider's users: login name → claims. */
 const ACCOUNTS: Record<string, { email: string; email_verified: boolean }> = {}
 
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return (server.address() as AddressInfo).port
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  const port = await listen(server)
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
 export function oidcSuite(dialect: TestDialect): void {
   describe(`sign-in with an OpenID Connect provider on ${dialect.name}`, { skip: dialect.skip }, () => {
     let database: TestDatabase<unknown>
-    let idp: Server
+    let idp: TestIdp | undefined
     let issuer: string
     let app: FastifyInstance
     let base: string
@@ -49,26 +34,8 @@ export function oidcSuite(dialect: TestDialect): void {
       database = await createTestDatabase(dialect.name)
       const appPort = await freePort()
       base = `http://127.0.0.1:${appPort}`
-      idp = createServer()
-      issuer = `http://127.0.0.1:${await listen(idp)}`
-      const provider = new Provider(issuer, {
-        clients: [
-          {
-            client_id: 'app',
-            client_secret: CLIENT_SECRET,
-            redirect_uris: [`${base}/oauth/idp/callback`],
-            grant_types: ['authorization_code'],
-            response_types: ['code'],
-          },
-        ],
-        claims: { openid: ['sub'], email: ['email', 'email_verified'] },
-        cookies: { keys: ['a-cookie-key-of-the-test-provider'] },
-        findAccount: async (_ctx, id) => ({
-          accountId: id,
-          claims: async () => ({ sub: id, ...ACCOUNTS[id] }),
-        }),
-      })
-      idp.on('request', provider.callback())
+      idp = await startIdp(base, (id) => ({ ...ACCOUNTS[id] }))
+      issuer = idp.issuer
 
       app = Fastify()
       await app.register(fastifyUsers, {
@@ -92,8 +59,7 @@ export function oidcSuite(dialect: TestDialect): void {
     })
     after(async () => {
       await app?.close()
-      await new Promise((resolve) => idp?.close(resolve))
-      idp?.closeAllConnections()
+      await stopIdp(idp)
       await database?.destroy()
     })
 

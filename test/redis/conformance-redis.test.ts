@@ -9,7 +9,7 @@ import { Redis } from 'ioredis'
 import { createRedisStores, RedisExclusiveLock } from '../../src/persistence/redis/index.js'
 import { describeRepositoryConformance } from '../../src/testing/index.js'
 import { redisTestUrl, testRedis } from '../helpers/databases.js'
-import { keysUnder } from './keys.js'
+import { keysUnder, sessionRecord } from './keys.js'
 
 const prefix = `fu-test-${randomBytes(6).toString('hex')}:`
 let client: Redis | undefined
@@ -43,16 +43,7 @@ describe('Redis stores: expiry, bounds, and the lock across instances', { skip: 
     const redis = await connect()
     const stores = createRedisStores(redis, { prefix })
     const now = Date.now()
-    await stores.sessionRepository.create({
-      id: randomBytes(32).toString('hex'),
-      userId: 'ttl-user',
-      authVersion: 0,
-      createdAt: now,
-      lastSeenAt: now,
-      expiresAt: now + 3_600_000,
-      ip: null,
-      userAgent: null,
-    })
+    await stores.sessionRepository.create(sessionRecord(randomBytes(32).toString('hex'), 'ttl-user', now))
     await stores.tokenDenylist.add('ttl-jti', now + 60_000)
     await stores.loginAttemptStore.recordFailure('ttl-key', now, 60_000)
     await stores.mailCapStore.hit('ttl-key', now, 60_000)

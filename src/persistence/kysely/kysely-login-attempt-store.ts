@@ -6,17 +6,25 @@
  */
 import { sql } from 'kysely'
 import type { LoginAttemptStore, LoginFailures } from '../../core/repositories.js'
-import { supportsReturning } from './capabilities.js'
 import { detectDialect } from './connect.js'
 import type { DynamicDb } from './database.js'
 import { toNumber } from './row-mapping.js'
+import { countInWindow, type WindowedCounterTable } from './windowed-counter.js'
+
+// The window runs from the latest failure: failures spaced just under it keep the count growing.
+const LOGIN_ATTEMPTS: WindowedCounterTable = {
+  table: 'login_attempts',
+  count: 'failures',
+  time: 'last_failure_at',
+  window: 'sliding',
+}
 
 /**
  * Failed-login counters in a SQL database (the `login_attempts` table of migration `0002-login-attempts`).
  *
- * Each failure is one `INSERT ... ON CONFLICT DO UPDATE` (SQLite, PostgreSQL) or `INSERT ... ON DUPLICATE
- * KEY UPDATE` (MySQL/MariaDB) whose `CASE` restarts the count when the last failure is older than the
- * window: the database does the read-modify-write under its row lock, so N parallel failures count N.
+ * Each failure is one upsert ({@link countInWindow}) whose `CASE` restarts the count when the last failure
+ * is older than the window: the database does the read-modify-write under its row lock, so N parallel
+ * failures count N.
  *
  * @example
  * ```ts
@@ -34,40 +42,7 @@ export class KyselyLoginAttemptStore implements LoginAttemptStore {
   }
 
   async recordFailure(key: string, now: number, windowMs: number): Promise<number> {
-    const cutoff = now - windowMs
-    const failures = sql.ref('login_attempts.failures')
-    const lastFailureAt = sql.ref('login_attempts.last_failure_at')
-    // `failures` is assigned before `last_failure_at`: MySQL evaluates the assignments of an update in
-    // order, each seeing the ones before it, so the CASE must read the old timestamp. (SQLite and PostgreSQL
-    // read old values throughout; the order is harmless there.)
-    const update = {
-      failures: sql<number>`CASE WHEN ${lastFailureAt} < ${cutoff} THEN 1 ELSE ${failures} + 1 END`,
-      last_failure_at: now,
-    }
-    const insert = this.#db.insertInto('login_attempts').values({ key, failures: 1, last_failure_at: now })
-    if (supportsReturning(this.#db)) {
-      // RETURNING reads the row as this statement left it, not as a concurrent one may have since.
-      const row = await insert
-        .onConflict((oc) => oc.column('key').doUpdateSet(update))
-        .returning('failures')
-        .executeTakeFirstOrThrow()
-      return toNumber(row.failures)
-    }
-    // MySQL has no RETURNING. In one transaction, the upsert's row lock is held until commit, so the read
-    // that follows sees this statement's count and no other writer's.
-    return this.#db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('login_attempts')
-        .values({ key, failures: 1, last_failure_at: now })
-        .onDuplicateKeyUpdate(update)
-        .execute()
-      const row = await trx
-        .selectFrom('login_attempts')
-        .select('failures')
-        .where('key', '=', key)
-        .executeTakeFirstOrThrow()
-      return toNumber(row.failures)
-    })
+    return countInWindow(this.#db, LOGIN_ATTEMPTS, key, now, windowMs)
   }
 
   async release(key: string): Promise<void> {

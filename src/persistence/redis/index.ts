@@ -12,7 +12,13 @@ import { RedisSessionRepository } from './redis-session-repository.js'
 
 export { createRedisClient, REDIS_CLIENT_DEFAULTS } from './redis-client.js'
 export { RedisLoginAttemptStore, RedisMailCapStore, RedisTokenDenylist } from './redis-counters.js'
-export { guarded, isRedisUnavailable } from './redis-errors.js'
+export {
+  type ExecutableBatch,
+  execGuarded,
+  guarded,
+  isRedisUnavailable,
+  translateRedisError,
+} from './redis-errors.js'
 export { RedisExclusiveLock, type RedisExclusiveLockOptions } from './redis-exclusive-lock.js'
 export { RedisInvalidationBus, type RedisInvalidationBusOptions } from './redis-invalidation-bus.js'
 export { RedisSessionRepository, type RedisSessionRepositoryOptions } from './redis-session-repository.js'

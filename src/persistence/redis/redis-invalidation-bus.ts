@@ -12,6 +12,7 @@ import type {
   InvalidationMessage,
 } from '../../auth/invalidation-bus.js'
 import { parseInvalidation } from '../../auth/invalidation-bus.js'
+import { guarded } from './redis-errors.js'
 
 /** Options of {@link RedisInvalidationBus}. */
 export interface RedisInvalidationBusOptions {
@@ -44,7 +45,7 @@ export class RedisInvalidationBus implements InvalidationBus {
   }
 
   async publish(message: InvalidationMessage): Promise<void> {
-    await this.#client.publish(this.channel, JSON.stringify(message))
+    await guarded(() => this.#client.publish(this.channel, JSON.stringify(message)))
   }
 
   async subscribe(listener: InvalidationListener): Promise<void> {

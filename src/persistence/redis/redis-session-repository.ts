@@ -7,7 +7,7 @@
 import type { Redis } from 'ioredis'
 import type { SessionRecord, SessionRepository } from '../../core/repositories.js'
 import type { Id } from '../../core/user.js'
-import { guarded } from './redis-errors.js'
+import { execGuarded, guarded } from './redis-errors.js'
 import { RedisScript } from './redis-script.js'
 
 // KEYS: session, user index. ARGV: record (JSON, without lastSeenAt), lastSeenAt, ttl ms, expiresAt, id,
@@ -126,10 +126,9 @@ export class RedisSessionRepository implements SessionRepository {
     if (ids.length === 0) return []
     const pipeline = this.#client.pipeline()
     for (const id of ids) pipeline.hmget(this.#sessionPrefix + id, 'd', 's')
-    const results = (await guarded(() => pipeline.exec())) ?? []
+    const replies = (await execGuarded(pipeline)) ?? []
     const records: SessionRecord[] = []
-    for (const [error, fields] of results) {
-      if (error) throw error
+    for (const fields of replies) {
       const [data, lastSeenAt] = fields as [string | null, string | null]
       if (data && lastSeenAt)
         records.push({ ...(JSON.parse(data) as StoredRecord), lastSeenAt: Number(lastSeenAt) })
