@@ -8,13 +8,11 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import {
-  type AuthenticationResponseJSON,
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
   verifyAuthenticationResponse,
   verifyRegistrationResponse,
 } from '@simplewebauthn/server'
@@ -31,6 +29,7 @@ import type { Logger } from '../kernel/logger.js'
 import type { PasskeyRecord, PasskeyRepository } from './passkey-repository.js'
 import type { UserRepository } from './repositories.js'
 import type { BaseUser, Id } from './user.js'
+import { webauthn } from './webauthn.js'
 
 /** The longest passkey name accepted. */
 export const PASSKEY_NAME_MAX_LENGTH = 100
@@ -214,7 +213,7 @@ export class Passkeys<U extends BaseUser> {
    */
   async registrationOptions(user: U): Promise<PublicKeyCredentialCreationOptionsJSON> {
     const existing = await this.#options.repository.listForUser(user.id)
-    const options = await generateRegistrationOptions({
+    const options = await (await webauthn()).generateRegistrationOptions({
       rpName: this.#options.rpName,
       rpID: this.#options.rpId,
       userName: user.email,
@@ -260,7 +259,7 @@ export class Passkeys<U extends BaseUser> {
     }
     let verified: Awaited<ReturnType<typeof verifyRegistrationResponse>>
     try {
-      verified = await verifyRegistrationResponse({
+      verified = await (await webauthn()).verifyRegistrationResponse({
         response: response as RegistrationResponseJSON,
         expectedChallenge: challenge,
         expectedOrigin: [...this.#options.origins],
@@ -307,7 +306,7 @@ export class Passkeys<U extends BaseUser> {
    * ```
    */
   async loginOptions(): Promise<PublicKeyCredentialRequestOptionsJSON> {
-    const options = await generateAuthenticationOptions({
+    const options = await (await webauthn()).generateAuthenticationOptions({
       rpID: this.#options.rpId,
       userVerification: 'preferred',
     })
@@ -353,7 +352,7 @@ export class Passkeys<U extends BaseUser> {
     if (!passkey) return refuse('unknown_credential')
     let verified: Awaited<ReturnType<typeof verifyAuthenticationResponse>>
     try {
-      verified = await verifyAuthenticationResponse({
+      verified = await (await webauthn()).verifyAuthenticationResponse({
         response: response as AuthenticationResponseJSON,
         expectedChallenge: challenge,
         expectedOrigin: [...this.#options.origins],
