@@ -5,14 +5,9 @@
  * whole cluster's cost of an answer) and the peak RSS is the largest of them (the per-process figure a
  * memory limit applies to).
  *
- * Also: whether the plugin in this checkout has the `redis` option, so the Redis scenario is skipped
- * with a clear line (instead of silently measuring without Redis) until it does.
- *
  * @module
  */
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { type Entry, ROOT, type Runner, type RunningServer, startServer } from './processes.js'
+import { type Entry, type Runner, type RunningServer, startServer } from './processes.js'
 
 /** Running servers measured together; `base` is the first one's, `bases` every one's. */
 export interface ServerGroup extends RunningServer {
@@ -48,23 +43,10 @@ export async function startInstances(
     base: servers[0]!.base,
     bases: servers.map((s) => s.base),
     peakRssMiB: () => Math.max(...servers.map((s) => s.peakRssMiB())),
+    peaksMiB: () => servers.flatMap((s) => s.peaksMiB()),
     cpuSeconds: () => servers.reduce((sum, s) => sum + s.cpuSeconds(), 0),
     stop: async () => {
       await Promise.all(servers.map((s) => s.stop()))
     },
-  }
-}
-
-/**
- * Whether the plugin's options in this checkout declare `redis` (read from the source the benchmark
- * bundles). An unknown top-level option is ignored by the plugin, so passing it blindly would measure a
- * server without Redis under a Redis label.
- */
-export function pluginHasRedisOption(): boolean {
-  try {
-    const source = readFileSync(join(ROOT, 'src', 'fastify', 'options.ts'), 'utf8')
-    return /^\s*(readonly\s+)?redis\??\s*:/m.test(source)
-  } catch {
-    return false
   }
 }

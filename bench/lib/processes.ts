@@ -135,6 +135,8 @@ export interface RunningServer {
   base: string
   /** Peak resident set size so far (`VmHWM` of /proc/<pid>/status), in MiB. */
   peakRssMiB(): number
+  /** The peak RSS of each of its processes (one here; one per instance for a group), in MiB. */
+  peaksMiB(): number[]
   /** CPU seconds used so far (all threads). */
   cpuSeconds(): number
   stop(): Promise<void>
@@ -208,6 +210,7 @@ export async function startServer(
       pid,
       base: `http://127.0.0.1:${port}`,
       peakRssMiB: () => peakRssMiB(pid),
+      peaksMiB: () => [peakRssMiB(pid)],
       cpuSeconds: () => cpuSeconds(pid),
       stop: () => stopChild(child),
     }

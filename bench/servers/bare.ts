@@ -18,6 +18,7 @@ const DEFAULT_BODY = {
   isVerified: true,
   createdAt: '2026-01-01T00:00:00.000Z',
   updatedAt: '2026-01-01T00:00:00.000Z',
+  pendingEmail: null,
   roles: [],
 }
 

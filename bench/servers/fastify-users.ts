@@ -6,8 +6,10 @@
  * (`session`, `jwt` or `jwt-cookie`; default `session`), `PORT` (0 picks a free one), and for
  * investigations `BENCH_HASH_CONCURRENCY` (the `passwordHashing.concurrency` option; default: the
  * library's), and `BENCH_LOGIN_FREE_ATTEMPTS` (the throttle's `freeAttempts`; default: the library's 5).
- * `BENCH_REDIS_URL`, when set, is passed as the plugin's `redis` option (the orchestrator sets it only
- * when the plugin declares that option: an unknown option would be ignored).
+ * `BENCH_REDIS_URL`, when set, is passed as the plugin's `redis` option, with `BENCH_REDIS_PREFIX` as
+ * `redisPrefix`. `BENCH_AUTH_CACHE`: `default` (the plugin's default: on with PostgreSQL or Redis),
+ * `single-instance` (`cache: { singleInstance: true }`, for SQLite, whose file one process serves) or
+ * `off` (`cache: false`). The orchestrator checks after each login that the cache is as it asked.
  *
  * Registration is set to need no verification, so `POST /register` answers 201 and the new user can log
  * in; cookies are not `Secure`, since the load generator speaks plain HTTP on 127.0.0.1.
@@ -24,8 +26,10 @@ const authBackend = (process.env.BENCH_AUTH_BACKEND ?? 'session') as AuthBackend
 const hashConcurrency = process.env.BENCH_HASH_CONCURRENCY
 const freeAttempts = process.env.BENCH_LOGIN_FREE_ATTEMPTS
 const redis = process.env.BENCH_REDIS_URL
-// Spread from a plain record: this checkout's option type may not declare `redis` yet.
-const redisOption: Record<string, unknown> = redis ? { redis } : {}
+const redisPrefix = process.env.BENCH_REDIS_PREFIX
+const cacheMode = process.env.BENCH_AUTH_CACHE ?? 'default'
+const cache =
+  cacheMode === 'off' ? false : cacheMode === 'single-instance' ? { singleInstance: true } : undefined
 
 const app = Fastify({ logger: false })
 await app.register(fastifyUsers, {
@@ -39,7 +43,8 @@ await app.register(fastifyUsers, {
   rateLimit: false,
   ...(hashConcurrency ? { passwordHashing: { concurrency: Number(hashConcurrency) } } : {}),
   ...(freeAttempts ? { loginThrottle: { freeAttempts: Number(freeAttempts) } } : {}),
-  ...redisOption,
+  ...(redis ? { redis, ...(redisPrefix ? { redisPrefix } : {}) } : {}),
+  ...(cache !== undefined ? { cache } : {}),
 })
 await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 0) })
 const address = app.server.address()

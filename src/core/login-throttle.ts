@@ -169,14 +169,14 @@ export class LoginThrottle {
     const pending = inFlightAttemptKey(key)
     const waitUntil = performance.now() + IN_FLIGHT_WAIT_MS
     for (let round = 0; ; round++) {
-      // Refused before anything is counted: hammering a throttled identifier costs no hash and no count.
-      this.#refuseWhileDelayed(await store.failures(key, this.#clock.now(), windowMs), userId)
+      // One read per attempt, after reserving: an attempt that ends meanwhile is then seen either still in
+      // flight (in `inFlight`) or as a failure (it records its failure before it gives its reservation
+      // back). A throttled identifier is refused on that read, before any hash and without counting a
+      // failure; its reservation is given back in the `finally` below.
       const inFlight = await store.recordFailure(pending, this.#clock.now(), IN_FLIGHT_WINDOW_MS)
       let proceed = false
       let failed = 0
       try {
-        // Read after reserving: an attempt that ends meanwhile is then seen either still in flight (in
-        // `inFlight`) or as a failure (it records its failure before it gives its reservation back).
         const state = await store.failures(key, this.#clock.now(), windowMs)
         this.#refuseWhileDelayed(state, userId)
         failed = state?.count ?? 0

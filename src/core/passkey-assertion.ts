@@ -5,9 +5,10 @@
  *
  * @module
  */
-import { type AuthenticationResponseJSON, verifyAuthenticationResponse } from '@simplewebauthn/server'
+import type { AuthenticationResponseJSON, verifyAuthenticationResponse } from '@simplewebauthn/server'
 import type { Logger } from '../kernel/logger.js'
 import type { PasskeyRecord, PasskeyRepository } from './passkey-repository.js'
+import { webauthn } from './webauthn.js'
 
 /**
  * The challenge a WebAuthn response answers, from its `clientDataJSON`; `null` when unreadable.
@@ -83,7 +84,7 @@ export async function verifyAssertion(
 ): Promise<{ reason: string; cause?: unknown } | null> {
   let verified: Awaited<ReturnType<typeof verifyAuthenticationResponse>>
   try {
-    verified = await verifyAuthenticationResponse({
+    verified = await (await webauthn()).verifyAuthenticationResponse({
       response: response as AuthenticationResponseJSON,
       expectedChallenge: challenge,
       expectedOrigin: [...expected.origins],

@@ -6,10 +6,7 @@
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto'
-import {
-  generateAuthenticationOptions,
-  type PublicKeyCredentialRequestOptionsJSON,
-} from '@simplewebauthn/server'
+import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server'
 import type { Clock } from '../kernel/clock.js'
 import { NotFoundError } from '../kernel/errors.js'
 import type { Logger } from '../kernel/logger.js'
@@ -17,6 +14,7 @@ import { challengeOf, credentialIdOf, verifyAssertion } from './passkey-assertio
 import type { Passkeys } from './passkeys.js'
 import type { SecondFactor, SecondFactorContext } from './second-factor.js'
 import type { BaseUser } from './user.js'
+import { webauthn } from './webauthn.js'
 
 /** The random part of a second-step challenge, in bytes; the binding tag follows it. */
 const RANDOM_BYTES = 32
@@ -76,7 +74,7 @@ export class PasskeySecondFactor<U extends BaseUser = BaseUser> implements Secon
     const { rpId, challengeLifetimeMs } = this.#passkeys.relyingParty
     const mine = await repository.listForUser(user.id)
     if (mine.length === 0) throw new NotFoundError('passkey')
-    const options = await generateAuthenticationOptions({
+    const options = await (await webauthn()).generateAuthenticationOptions({
       rpID: rpId,
       userVerification: 'preferred',
       challenge: new Uint8Array(Buffer.concat([randomBytes(RANDOM_BYTES), bindingTag(challengeId)])),

@@ -8,12 +8,10 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import type {
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
   verifyRegistrationResponse,
 } from '@simplewebauthn/server'
 import type { Clock } from '../kernel/clock.js'
@@ -30,6 +28,7 @@ import { challengeOf, credentialIdOf, verifyAssertion } from './passkey-assertio
 import type { PasskeyRecord, PasskeyRepository } from './passkey-repository.js'
 import type { UserRepository } from './repositories.js'
 import type { BaseUser, Id } from './user.js'
+import { webauthn } from './webauthn.js'
 
 /** The longest passkey name accepted. */
 export const PASSKEY_NAME_MAX_LENGTH = 100
@@ -197,7 +196,7 @@ export class Passkeys<U extends BaseUser> {
    */
   async registrationOptions(user: U): Promise<PublicKeyCredentialCreationOptionsJSON> {
     const existing = await this.#options.repository.listForUser(user.id)
-    const options = await generateRegistrationOptions({
+    const options = await (await webauthn()).generateRegistrationOptions({
       rpName: this.#options.rpName,
       rpID: this.#options.rpId,
       userName: user.email,
@@ -243,7 +242,7 @@ export class Passkeys<U extends BaseUser> {
     }
     let verified: Awaited<ReturnType<typeof verifyRegistrationResponse>>
     try {
-      verified = await verifyRegistrationResponse({
+      verified = await (await webauthn()).verifyRegistrationResponse({
         response: response as RegistrationResponseJSON,
         expectedChallenge: challenge,
         expectedOrigin: [...this.#options.origins],
@@ -290,7 +289,7 @@ export class Passkeys<U extends BaseUser> {
    * ```
    */
   async loginOptions(): Promise<PublicKeyCredentialRequestOptionsJSON> {
-    const options = await generateAuthenticationOptions({
+    const options = await (await webauthn()).generateAuthenticationOptions({
       rpID: this.#options.rpId,
       userVerification: 'preferred',
     })

@@ -89,6 +89,9 @@ export function normaliseSecrets(secret: unknown): string[] {
   return secrets
 }
 
+/** How many distinct header segments {@link TokenCodec} remembers (a few per configured key). */
+const KNOWN_HEADERS = 16
+
 /**
  * Signs and verifies the library's tokens.
  *
@@ -106,6 +109,12 @@ export class TokenCodec {
   readonly #toleranceSeconds: number
   readonly #signers = new Map<string, (payload: Record<string, unknown>) => string>()
   readonly #verifiers = new Map<string, (token: string) => Record<string, unknown>>()
+  /**
+   * Header segments already resolved to a key. Every token this codec signs with a key has the same
+   * header, so this saves a base64 decode and a JSON parse per verification; only headers that named a
+   * configured key are kept, and only a few, so odd headers cannot grow it.
+   */
+  readonly #keyByHeader = new Map<string, Key>()
 
   constructor(options: TokenCodecOptions) {
     const secrets = normaliseSecrets(options.secret)
@@ -181,9 +190,12 @@ export class TokenCodec {
   }
 
   #keyFor(token: string): Key {
+    const segment = token.slice(0, token.indexOf('.'))
+    const known = this.#keyByHeader.get(segment)
+    if (known) return known
     let kid: unknown
     try {
-      const header = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'))
+      const header = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'))
       kid = header?.kid
     } catch {
       throw new InvalidTokenError('malformed header')
@@ -191,6 +203,7 @@ export class TokenCodec {
     // Keys come only from configuration (RFC 8725 §3.10): `kid` selects among them and nothing else.
     const key = this.#keys.find((k) => k.kid === kid)
     if (!key) throw new InvalidTokenError('unknown key')
+    if (this.#keyByHeader.size < KNOWN_HEADERS) this.#keyByHeader.set(segment, key)
     return key
   }
 
