@@ -74,6 +74,8 @@ export interface ActiveCredential {
   expiresAt: number
   /** The refresh-token family the credential belongs to (JWT backends with refresh tokens), ended at logout. */
   familyId?: string
+  /** The user the credential proves, when the backend knows it (lets a logout drop the user's cached credentials). */
+  userId?: string
 }
 
 /**

@@ -185,7 +185,11 @@ export class JwtBackend<U extends BaseUser = BaseUser> implements AuthBackend<U>
       this.#users.findById(id),
     ])
     if (denied || familyDenied || !user || !isUsable(user, claims.ver, this.#requireVerified)) return null
-    const credential: ActiveCredential = { id: claims.jti, expiresAt: claims.exp * 1000 }
+    const credential: ActiveCredential = {
+      id: claims.jti,
+      expiresAt: claims.exp * 1000,
+      userId: String(user.id),
+    }
     if (family !== null) credential.familyId = family
     const result = { user, credential }
     this.#cache?.set(claims.jti, String(user.id), result, credential.expiresAt, now, ticket)
@@ -203,7 +207,8 @@ export class JwtBackend<U extends BaseUser = BaseUser> implements AuthBackend<U>
       // The other access tokens of this login (issued by earlier rotations) end with it: the family is
       // denied as long as the newest of them could live.
       const familyUntil = now + this.lifetimeSeconds * 1000 + tolerance
-      await this.#denylist.add(refreshFamilyDenyKey(credential.familyId), familyUntil)
+      // With the user named, an authentication cache in front drops the family's other cached tokens at once.
+      await this.#denylist.add(refreshFamilyDenyKey(credential.familyId), familyUntil, credential.userId)
       if (this.refreshTokens) await this.refreshTokens.end(credential.familyId)
     }
   }

@@ -391,6 +391,18 @@ export function sessionsSuite(dialect: TestDialect): void {
         assertProblem(await end(phoneId, laptop.headers), 404, 'ERR_NOT_FOUND')
       })
 
+      it("logging out ends the family's earlier access tokens at once, cached ones included", async () => {
+        const { email } = await t.createUser()
+        const first = await login(email)
+        // Seen once, so with the authentication cache on it is cached when its family ends.
+        assert.equal(await me(first.headers), 200)
+        const rotated = deviceOf(await refresh(first))
+        const res = await t.request({ method: 'POST', url: '/logout', headers: rotated.headers })
+        assert.ok([200, 204].includes(res.statusCode), res.body)
+        assert.equal(await me(first.headers), 401, 'the earlier token of the same login')
+        assert.equal(await me(rotated.headers), 401)
+      })
+
       it('ending the current family is a logout: its tokens are refused', async () => {
         const { email } = await t.createUser()
         const laptop = await login(email)
