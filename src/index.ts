@@ -26,7 +26,9 @@ export {
   type OAuthAccountRepository,
   type OAuthHooks,
   type OAuthIdentity,
+  type RemainingLogins,
   UNUSABLE_PASSWORD_HASH,
+  type UnlinkOutcome,
 } from './core/oauth-accounts.js'
 export { passkeyNotices, passwordStepUp } from './core/passkey-defaults.js'
 export type {

@@ -95,9 +95,44 @@ export interface OAuthAccountRepository {
   find(provider: string, subject: string): Promise<LinkedAccount | null>
   listForUser(userId: Id): Promise<LinkedAccount[]>
   insert(account: LinkedAccount): Promise<void>
-  /** Deletes the user's links to `provider`; returns how many. */
-  delete(userId: Id, provider: string): Promise<number>
+  /**
+   * Deletes the user's link to `provider` if `mayDelete`, given what would remain, allows it: the check and
+   * the delete are one atomic step (a transaction holding a lock on the user's row, or its equivalent), so
+   * two concurrent calls for two providers of one user cannot both see the other's link as remaining.
+   * Answers `'missing'` when the user or the link does not exist, `'refused'` when `mayDelete` said no.
+   * Any other writer that takes away a way to log in must take the same lock.
+   */
+  deleteIf(
+    userId: Id,
+    provider: string,
+    mayDelete: (remaining: RemainingLogins) => boolean,
+  ): Promise<UnlinkOutcome>
 }
+
+/**
+ * The ways to log in a user would keep after an unlink, read under the same lock as the delete.
+ *
+ * @example
+ * ```ts
+ * const allowed = (r: RemainingLogins) => hasUsablePassword(r.passwordHash) || r.otherProviders.length > 0
+ * ```
+ */
+export interface RemainingLogins {
+  /** The user's stored password hash (see {@link hasUsablePassword}). */
+  passwordHash: string
+  /** The providers still linked after the delete. */
+  otherProviders: string[]
+}
+
+/**
+ * What {@link OAuthAccountRepository.deleteIf} did.
+ *
+ * @example
+ * ```ts
+ * const outcome: UnlinkOutcome = await repo.deleteIf(userId, 'github', () => true) // 'deleted'
+ * ```
+ */
+export type UnlinkOutcome = 'deleted' | 'missing' | 'refused'
 
 /** The hooks the flows call on the service (so a subclass's overrides run). */
 export interface OAuthHooks<U extends BaseUser, Req> {
@@ -287,12 +322,15 @@ export async function unlinkOAuthAccount<U extends BaseUser, Req>(
   provider: string,
 ): Promise<void> {
   const user = await context.service.getUser(userId)
-  const repo = repository(context)
-  const accounts = await repo.listForUser(user.id)
-  const others = accounts.filter((account) => account.provider !== provider)
-  if (others.length === accounts.length) throw new NotFoundError('user', `no ${provider} account is linked`)
-  if (!hasUsablePassword(user.passwordHash) && others.length === 0) throw new LastLoginMethodError()
-  await repo.delete(user.id, provider)
+  // Decided by the store under its lock, not on a list read here: two concurrent unlinks of a user's last
+  // two providers would each see the other's link as remaining, and both delete.
+  const outcome = await repository(context).deleteIf(
+    user.id,
+    provider,
+    (remaining) => hasUsablePassword(remaining.passwordHash) || remaining.otherProviders.length > 0,
+  )
+  if (outcome === 'missing') throw new NotFoundError('user', `no ${provider} account is linked`)
+  if (outcome === 'refused') throw new LastLoginMethodError()
   context.logger.info({ event: 'oauth_unlinked', userId: user.id, provider }, 'provider unlinked')
 }
 

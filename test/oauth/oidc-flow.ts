@@ -186,6 +186,30 @@ export function oidcSuite(dialect: TestDialect): void {
       assert.equal((await linked(browser)).length, 1)
     })
 
+    it('concurrent unlinks of a passwordless user always leave one way to log in', async () => {
+      ACCOUNTS.solo = { email: 'solo@example.com', email_verified: true }
+      const browser = new Browser()
+      assert.equal((await signIn(browser, 'solo')).status, 303)
+      const user = await me(browser)
+      const others = ['second', 'third', 'fourth', 'fifth']
+      for (const provider of others) {
+        await app.users.oauth.link(String(user.body.id), {
+          provider,
+          subject: `solo-at-${provider}`,
+          email: null,
+          emailVerified: false,
+        })
+      }
+      const answers = await Promise.all(
+        ['idp', ...others].map((provider) =>
+          browser.request(`${base}/users/me/oauth/${provider}`, { method: 'DELETE' }),
+        ),
+      )
+      const statuses = answers.map((answer) => answer.status).sort()
+      assert.deepEqual(statuses, [204, 204, 204, 204, 409], answers.map((a) => a.body).join('\n'))
+      assert.equal((await linked(browser)).length, 1)
+    })
+
     it('a provider email not verified is a new, unverified account', async () => {
       ACCOUNTS.eve = { email: 'eve@example.com', email_verified: false }
       const browser = new Browser()
