@@ -366,6 +366,11 @@ export class OAuthAccounts<U extends BaseUser, Req> {
     this.#context = context
   }
 
+  /** Whether the service has an `oauthAccountRepository`, without which no provider sign-in can work. */
+  get hasRepository(): boolean {
+    return this.#context.oauthAccountRepository !== undefined
+  }
+
   /** The user a checked provider identity logs in: linked, created, or refused by the linking rules. */
   signIn(identity: OAuthIdentity, request?: Req): Promise<U | null> {
     return signInWithOAuth(this.#context, identity, request)

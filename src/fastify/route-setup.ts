@@ -110,12 +110,18 @@ export async function registerPluginRoutes(
     }
     if (options.oauth) {
       const secret = typeof options.secret === 'string' ? options.secret : options.secret?.[0]
-      oauthRoutes(routes, context, options.oauth, {
-        prefix: routes.prefix,
-        secret,
-        baseUrl: options.baseUrl,
-        mePath: (groups.currentUser ? groups.currentUser.path : undefined) ?? '/users/me',
-      })
+      try {
+        oauthRoutes(routes, context, options.oauth, {
+          prefix: routes.prefix,
+          secret,
+          baseUrl: options.baseUrl,
+          mePath: (groups.currentUser ? groups.currentUser.path : undefined) ?? '/users/me',
+        })
+      } catch (err) {
+        // A throw in a callback-style plugin escapes registration; handed to `done`, it rejects `ready()`.
+        done(err as Error)
+        return
+      }
     }
     if (groups.twoFactor)
       twoFactorRoutes(routes, context, groups.twoFactor, (a ? a.loginPath : undefined) ?? '/login')

@@ -67,6 +67,13 @@ export function oauthRoutes(
   if (typeof options !== 'object' || options === null || typeof options.providers !== 'object') {
     fail('oauth.providers', 'is required: { google: { clientId, clientSecret } }')
   }
+  // Refused here rather than by a 500 at the first sign-in: only a service the application built can lack it.
+  if (Object.keys(options.providers).length > 0 && !service.oauth.hasRepository) {
+    fail(
+      'oauthAccountRepository',
+      'is required by `oauth.providers`: give it to the service (createKyselyRepositories(db) has one)',
+    )
+  }
   const baseUrl = (
     options.baseUrl ??
     setup.baseUrl ??
