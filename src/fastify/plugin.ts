@@ -15,8 +15,10 @@ import { setUpDatabase } from './database-setup.js'
 import { serveDocs } from './docs-setup.js'
 import { installFrameworkErrors } from './framework-errors.js'
 import { installLogRedaction } from './log-redaction.js'
+import { registerLoginPage } from './login-page.js'
 import { normalizeOptions } from './normalize-options.js'
 import { installNotFound, installProblemAnswers, PluginPaths } from './not-found.js'
+import { providerLabels } from './oauth/providers.js'
 import { appHasSwagger, securityOf } from './openapi.js'
 import { type FastifyUsersOptions, resolveOptions } from './options.js'
 import { type PageName, pagesApiPaths, registerPages, resolvePages } from './pages.js'
@@ -147,6 +149,21 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
       pages,
       api: pageApi,
       appName: flat.appName ?? 'fastify-users',
+      https: resolved.cookieSecure,
+      onRoute: (route) => {
+        route.logSerializers = { ...route.logSerializers, req: redactingReq }
+        pluginPaths.add(route.url, route.method)
+      },
+    })
+  }
+
+  if (pages && flat.routes?.auth !== false) {
+    registerLoginPage(fastify, {
+      loginPath: flat.routes?.auth?.loginPath ?? '/login',
+      identifier: service.userAuthIdentifier,
+      providers: providerLabels(flat.oauth),
+      allowList: flat.oauth?.redirectAllowList ?? ['/'],
+      appName: pages.appName ?? flat.appName ?? 'fastify-users',
       https: resolved.cookieSecure,
       onRoute: (route) => {
         route.logSerializers = { ...route.logSerializers, req: redactingReq }

@@ -45,6 +45,32 @@ export interface OAuthProviderOptions {
   scopes?: readonly string[]
   /** Accept `http:` endpoints. For a provider on the local machine in tests only. Default: `false`. */
   allowInsecureRequests?: boolean
+  /** The name on the login page's "Sign in with" button. Default: the preset's (`GitHub`), else the key. */
+  label?: string
+}
+
+const LABELS: Readonly<Record<string, string>> = {
+  google: 'Google',
+  microsoft: 'Microsoft',
+  github: 'GitHub',
+  gitlab: 'GitLab',
+  discord: 'Discord',
+  apple: 'Apple',
+}
+
+/**
+ * The login page's buttons: each configured provider's name and label.
+ *
+ * @example
+ * ```ts
+ * providerLabels({ providers: { github: { clientId } } }) // [{ name: 'github', label: 'GitHub' }]
+ * ```
+ */
+export function providerLabels(options: OAuthOptions | undefined): { name: string; label: string }[] {
+  return Object.entries(options?.providers ?? {}).map(([name, provider]) => ({
+    name,
+    label: provider.label ?? LABELS[provider.preset ?? name] ?? name,
+  }))
 }
 
 /**
