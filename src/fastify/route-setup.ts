@@ -85,6 +85,8 @@ export async function registerPluginRoutes(
     })
     routes.addHook('onRoute', limitRoute)
     routes.addHook('onRequest', async (request) => {
+      // A provider's form POST comes from its site by design; that route only redirects (oauth-routes.ts).
+      if ((request.routeOptions.config as { crossSiteForm?: boolean }).crossSiteForm === true) return
       auth.checkOrigin(request)
     })
     const groups = options.routes ?? {}

@@ -56,7 +56,7 @@ export function oidcSuite(dialect: TestDialect): void {
           {
             client_id: 'app',
             client_secret: CLIENT_SECRET,
-            redirect_uris: [`${base}/oauth/idp/callback`],
+            redirect_uris: [`${base}/oauth/idp/callback`, `${base}/oauth/idp-form/callback`],
             grant_types: ['authorization_code'],
             response_types: ['code'],
           },
@@ -82,6 +82,13 @@ export function oidcSuite(dialect: TestDialect): void {
           baseUrl: base,
           providers: {
             idp: { issuer, clientId: 'app', clientSecret: CLIENT_SECRET, allowInsecureRequests: true },
+            'idp-form': {
+              issuer,
+              clientId: 'app',
+              clientSecret: CLIENT_SECRET,
+              allowInsecureRequests: true,
+              responseMode: 'form_post',
+            },
           },
           redirectAllowList: ['/welcome', '/settings'],
         },
@@ -208,6 +215,40 @@ export function oidcSuite(dialect: TestDialect): void {
       const statuses = answers.map((answer) => answer.status).sort()
       assert.deepEqual(statuses, [204, 204, 204, 204, 409], answers.map((a) => a.body).join('\n'))
       assert.equal((await linked(browser)).length, 1)
+    })
+
+    it('a provider answering with a cross-site form POST (response_mode=form_post) completes the login', async () => {
+      ACCOUNTS.fay = { email: 'fay@example.com', email_verified: true }
+      const browser = new Browser()
+      const first = await browser.request(`${base}/oauth/idp-form/authorize?redirectTo=%2Fsettings`)
+      assert.equal(new URL(String(first.location)).searchParams.get('response_mode'), 'form_post')
+      let page = await browser.follow(String(first.location))
+      const formAction = `action="${base}/oauth/idp-form/callback"`
+      for (let i = 0; i < 4 && !page.body.includes(formAction); i++) {
+        const fields: Record<string, string> = /name="login"/.test(page.body)
+          ? { login: 'fay', password: 'any' }
+          : {}
+        const submitted = await browser.submit(page, fields)
+        page = submitted.location ? await browser.follow(submitted.location) : submitted
+      }
+      assert.ok(page.body.includes(formAction), `no form POST page at ${page.url}`)
+      // The provider's page posts the answer from the provider's origin, with Apple's one-time `user` field.
+      const posted = await browser.submit(page, { user: '{"name":{"firstName":"Fay"}}' }, issuer)
+      assert.equal(posted.status, 303, posted.body)
+      const getCallback = new URL(String(posted.location))
+      assert.equal(getCallback.pathname, '/oauth/idp-form/callback')
+      assert.ok(getCallback.searchParams.get('code'))
+      assert.equal(getCallback.searchParams.get('user'), null, 'only the protocol fields are forwarded')
+      const done = await browser.request(getCallback.href)
+      assert.equal(done.status, 303, done.body)
+      assert.equal(done.location, `${base}/settings`)
+      assert.equal((await me(browser)).body.email, 'fay@example.com')
+      // A provider that answers by redirect has no POST callback.
+      const notForm = await new Browser().request(`${base}/oauth/idp/callback`, {
+        form: { code: 'x', state: 'y' },
+        origin: issuer,
+      })
+      assert.equal(notForm.status, 404)
     })
 
     it('a provider email not verified is a new, unverified account', async () => {
