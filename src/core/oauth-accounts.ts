@@ -20,6 +20,7 @@ import {
   OAuthLinkRequiredError,
 } from '../kernel/account-errors.js'
 import { ConflictError, InactiveUserError, NotFoundError, NotVerifiedError } from '../kernel/errors.js'
+import { type ProviderTokens, readTokens, storeTokens } from './oauth-tokens.js'
 import type { NewUserRecord } from './repositories.js'
 import * as roles from './role-admin.js'
 import { findByEmail, type ServiceContext, translateConflict } from './service-context.js'
@@ -62,6 +63,8 @@ export interface OAuthIdentity {
   email: string | null
   /** Whether the provider asserts that the user controls that email. */
   emailVerified: boolean
+  /** The provider's tokens, stored encrypted with the link when given (the plugin's `oauth.storeTokens`). */
+  tokens?: ProviderTokens
 }
 
 /**
@@ -95,6 +98,10 @@ export interface OAuthAccountRepository {
   find(provider: string, subject: string): Promise<LinkedAccount | null>
   listForUser(userId: Id): Promise<LinkedAccount[]>
   insert(account: LinkedAccount): Promise<void>
+  /** Stores (or with `null` clears) the sealed provider tokens of a link; a missing link is a no-op. */
+  setTokens(provider: string, subject: string, sealed: string | null): Promise<void>
+  /** The subject and sealed tokens of the user's link to `provider`, or `null` without such a link. */
+  findTokens(userId: Id, provider: string): Promise<{ subject: string; tokens: string | null } | null>
   /**
    * Deletes the user's link to `provider` if `mayDelete`, given what would remain, allows it: the check and
    * the delete are one atomic step (a transaction holding a lock on the user's row, or its equivalent), so
@@ -227,6 +234,7 @@ export async function signInWithOAuth<U extends BaseUser, Req>(
     }
   }
   checkCanLogIn(context, user)
+  await storeTokens(context, repository(context), identity)
   await context.oauthHooks.postOAuthLoginHook(user, identity, request)
   context.logger.info(
     { event: 'authn_login_success', userId: user.id, provider: identity.provider },
@@ -293,8 +301,9 @@ export async function linkOAuthAccount<U extends BaseUser, Req>(
   const repo = repository(context)
   const taken = await repo.find(identity.provider, identity.subject)
   if (taken) {
-    if (String(taken.userId) === String(user.id)) return taken
-    throw new OAuthAccountInUseError()
+    if (String(taken.userId) !== String(user.id)) throw new OAuthAccountInUseError()
+    await storeTokens(context, repo, identity)
+    return taken
   }
   const mine = await repo.listForUser(user.id)
   if (mine.some((account) => account.provider === identity.provider)) {
@@ -302,7 +311,9 @@ export async function linkOAuthAccount<U extends BaseUser, Req>(
       field: 'provider',
     })
   }
-  return insertLink(context, user, identity, request)
+  const account = await insertLink(context, user, identity, request)
+  await storeTokens(context, repo, identity)
+  return account
 }
 
 /**
@@ -384,6 +395,14 @@ export class OAuthAccounts<U extends BaseUser, Req> {
   /** Unlinks a provider; refuses (`LastLoginMethodError`) to leave the user no way to log in. */
   unlink(userId: Id, provider: string): Promise<void> {
     return unlinkOAuthAccount(this.#context, userId, provider)
+  }
+
+  /**
+   * The provider's tokens stored with the user's link to `provider`, decrypted; `null` when none are stored
+   * (the default) or there is no such link.
+   */
+  tokens(userId: Id, provider: string): Promise<ProviderTokens | null> {
+    return readTokens(this.#context, repository(this.#context), userId, provider)
   }
 
   /** The provider identities linked to a user (empty without an `oauthAccountRepository`). */

@@ -81,6 +81,21 @@ export function oauthAccountRepositoryTests(fixture: Fixture<RepositoryPorts>): 
       assert.deepEqual(await links().listForUser(owner), [second])
     })
 
+    it('stores, finds and clears the sealed tokens of a link', async () => {
+      const owner = await userId()
+      const linked = account(owner, { provider: 'gamma' })
+      await links().insert(linked)
+      assert.deepEqual(await links().findTokens(owner, 'gamma'), { subject: linked.subject, tokens: null })
+      await links().setTokens('gamma', linked.subject, 'v1.sealed-value')
+      assert.deepEqual(await links().findTokens(owner, 'gamma'), {
+        subject: linked.subject,
+        tokens: 'v1.sealed-value',
+      })
+      assert.equal(await links().findTokens(owner, 'delta'), null)
+      await links().setTokens('gamma', linked.subject, null)
+      assert.equal((await links().findTokens(owner, 'gamma'))?.tokens, null)
+    })
+
     it('concurrent unlinks of a passwordless user leave one way to log in', async () => {
       const users = required(fixture.repos().userRepository, 'userRepository')
       serial += 1

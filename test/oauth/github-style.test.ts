@@ -195,6 +195,13 @@ describe('sign-in with a GitHub-style OAuth 2 provider', () => {
     assert.equal((JSON.parse(replay.body) as { code: string }).code, 'ERR_OAUTH_CALLBACK')
   })
 
+  it('provider tokens are not stored by default', async () => {
+    const octo = await app.users.getUserBy({ email: 'octo@example.com' })
+    assert.ok(octo)
+    assert.equal((await app.users.oauth.list(octo.id)).length, 1)
+    assert.equal(await app.users.oauth.tokens(octo.id, 'github'), null)
+  })
+
   it('a constructed service without an oauthAccountRepository is refused at registration', async () => {
     const repos = createKyselyRepositories(database.db as Kysely<unknown>)
     const { oauthAccountRepository: _left, ...withoutLinks } = repos

@@ -91,6 +91,7 @@ export function oidcSuite(dialect: TestDialect): void {
             },
           },
           redirectAllowList: ['/welcome', '/settings'],
+          storeTokens: true,
         },
       })
       app.get('/welcome', async () => ({ ok: true }))
@@ -174,6 +175,16 @@ export function oidcSuite(dialect: TestDialect): void {
         accounts.map((a) => [a.provider, a.subject, a.email]),
         [['idp', 'ada', 'ada@example.com']],
       )
+      // The provider's tokens are kept (storeTokens), readable through the service, sealed in the database.
+      const tokens = await app.users.oauth.tokens(String(user.body.id), 'idp')
+      assert.ok(tokens && tokens.accessToken.length > 10, JSON.stringify(tokens))
+      assert.ok(tokens.expiresAt !== null && tokens.expiresAt > Date.now())
+      const raw = await (database.db as Kysely<Record<string, Record<string, unknown>>>)
+        .selectFrom('oauth_accounts')
+        .select('tokens')
+        .where('subject', '=', 'ada')
+        .executeTakeFirstOrThrow()
+      assert.ok(typeof raw.tokens === 'string' && !raw.tokens.includes(tokens.accessToken))
       // No password: a password login is refused like a wrong one.
       const login = await new Browser().request(`${base}/login`, {
         json: { email: 'ada@example.com', password: '!oauth' },

@@ -115,6 +115,12 @@ export interface OAuthOptions {
   redirectAllowList?: readonly string[]
   /** Seals the flow cookie. Default: the plugin's `secret` (required with a constructed `service`). */
   secret?: string
+  /**
+   * Keep the provider's access and refresh tokens with the link, encrypted (AES-256-GCM, a key derived
+   * from the service's secret), for `service.oauth.tokens(userId, provider)`. Default: `false`: they are
+   * used once to read the identity and dropped.
+   */
+  storeTokens?: boolean
 }
 
 interface PresetDefinition {
@@ -305,7 +311,7 @@ export class OAuthProvider {
    * const identity = await provider.identity(new URL(request.url, base), secrets)
    * ```
    */
-  async identity(callbackUrl: URL, secrets: FlowSecrets): Promise<OAuthIdentity> {
+  async identity(callbackUrl: URL, secrets: FlowSecrets, tokensAt?: number): Promise<OAuthIdentity> {
     const config = await this.#configuration()
     let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>
     try {
@@ -323,9 +329,19 @@ export class OAuthProvider {
       }
       throw new OAuthCallbackError(undefined, { cause: err })
     }
-    return this.#oidc
-      ? this.#oidcIdentity(config, tokens)
-      : this.#profileIdentity(config, tokens.access_token)
+    const identity = this.#oidc
+      ? await this.#oidcIdentity(config, tokens)
+      : await this.#profileIdentity(config, tokens.access_token)
+    // Only when the application stores them (`storeTokens`, given the time they were received at).
+    if (tokensAt !== undefined) {
+      identity.tokens = {
+        accessToken: tokens.access_token,
+        refreshToken: tokens.refresh_token ?? null,
+        expiresAt: typeof tokens.expires_in === 'number' ? tokensAt + tokens.expires_in * 1000 : null,
+        scope: tokens.scope ?? null,
+      }
+    }
+    return identity
   }
 
   async #oidcIdentity(

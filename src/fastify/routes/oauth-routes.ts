@@ -181,7 +181,11 @@ export function oauthRoutes(
       const flow = openFlow(request, reply)
       if (flow.provider !== provider.name) throw new OAuthCallbackError()
       const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?')) : ''
-      const identity = await provider.identity(new URL(`${provider.redirectUri}${query}`), flow)
+      const identity = await provider.identity(
+        new URL(`${provider.redirectUri}${query}`),
+        flow,
+        options.storeTokens === true ? service.clock.now() : undefined,
+      )
       if (flow.linkUserId !== null) {
         // The same browser must still be logged in as the user who asked to link.
         const user = await auth.authenticate(request)

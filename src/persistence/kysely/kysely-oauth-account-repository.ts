@@ -85,6 +85,25 @@ export class KyselyOAuthAccountRepository implements OAuthAccountRepository {
     }
   }
 
+  async setTokens(provider: string, subject: string, sealed: string | null): Promise<void> {
+    await this.#db
+      .updateTable('oauth_accounts')
+      .set({ tokens: sealed })
+      .where('provider', '=', provider)
+      .where('subject', '=', subject)
+      .execute()
+  }
+
+  async findTokens(userId: Id, provider: string): Promise<{ subject: string; tokens: string | null } | null> {
+    const row = await this.#db
+      .selectFrom('oauth_accounts')
+      .select(['subject', 'tokens'])
+      .where('user_id', '=', userId)
+      .where('provider', '=', provider)
+      .executeTakeFirst()
+    return row ? { subject: String(row.subject), tokens: (row.tokens as string | null) ?? null } : null
+  }
+
   async deleteIf(
     userId: Id,
     provider: string,
