@@ -30,6 +30,7 @@ export {
   UNUSABLE_PASSWORD_HASH,
   type UnlinkOutcome,
 } from './core/oauth-accounts.js'
+export type { ProviderTokens } from './core/oauth-tokens.js'
 export { passkeyNotices, passwordStepUp } from './core/passkey-defaults.js'
 export type {
   PasskeyChallengePurpose,
