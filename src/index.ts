@@ -26,8 +26,11 @@ export {
   type OAuthAccountRepository,
   type OAuthHooks,
   type OAuthIdentity,
+  type RemainingLogins,
   UNUSABLE_PASSWORD_HASH,
+  type UnlinkOutcome,
 } from './core/oauth-accounts.js'
+export type { ProviderTokens } from './core/oauth-tokens.js'
 export { passkeyNotices, passwordStepUp } from './core/passkey-defaults.js'
 export type {
   PasskeyChallengePurpose,

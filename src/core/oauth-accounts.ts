@@ -20,6 +20,7 @@ import {
   OAuthLinkRequiredError,
 } from '../kernel/account-errors.js'
 import { ConflictError, InactiveUserError, NotFoundError, NotVerifiedError } from '../kernel/errors.js'
+import { type ProviderTokens, readTokens, storeTokens } from './oauth-tokens.js'
 import type { NewUserRecord } from './repositories.js'
 import * as roles from './role-admin.js'
 import { findByEmail, type ServiceContext, translateConflict } from './service-context.js'
@@ -62,6 +63,8 @@ export interface OAuthIdentity {
   email: string | null
   /** Whether the provider asserts that the user controls that email. */
   emailVerified: boolean
+  /** The provider's tokens, stored encrypted with the link when given (the plugin's `oauth.storeTokens`). */
+  tokens?: ProviderTokens
 }
 
 /**
@@ -95,9 +98,48 @@ export interface OAuthAccountRepository {
   find(provider: string, subject: string): Promise<LinkedAccount | null>
   listForUser(userId: Id): Promise<LinkedAccount[]>
   insert(account: LinkedAccount): Promise<void>
-  /** Deletes the user's links to `provider`; returns how many. */
-  delete(userId: Id, provider: string): Promise<number>
+  /** Stores (or with `null` clears) the sealed provider tokens of a link; a missing link is a no-op. */
+  setTokens(provider: string, subject: string, sealed: string | null): Promise<void>
+  /** The subject and sealed tokens of the user's link to `provider`, or `null` without such a link. */
+  findTokens(userId: Id, provider: string): Promise<{ subject: string; tokens: string | null } | null>
+  /**
+   * Deletes the user's link to `provider` if `mayDelete`, given what would remain, allows it: the check and
+   * the delete are one atomic step (a transaction holding a lock on the user's row, or its equivalent), so
+   * two concurrent calls for two providers of one user cannot both see the other's link as remaining.
+   * Answers `'missing'` when the user or the link does not exist, `'refused'` when `mayDelete` said no.
+   * Any other writer that takes away a way to log in must take the same lock.
+   */
+  deleteIf(
+    userId: Id,
+    provider: string,
+    mayDelete: (remaining: RemainingLogins) => boolean,
+  ): Promise<UnlinkOutcome>
 }
+
+/**
+ * The ways to log in a user would keep after an unlink, read under the same lock as the delete.
+ *
+ * @example
+ * ```ts
+ * const allowed = (r: RemainingLogins) => hasUsablePassword(r.passwordHash) || r.otherProviders.length > 0
+ * ```
+ */
+export interface RemainingLogins {
+  /** The user's stored password hash (see {@link hasUsablePassword}). */
+  passwordHash: string
+  /** The providers still linked after the delete. */
+  otherProviders: string[]
+}
+
+/**
+ * What {@link OAuthAccountRepository.deleteIf} did.
+ *
+ * @example
+ * ```ts
+ * const outcome: UnlinkOutcome = await repo.deleteIf(userId, 'github', () => true) // 'deleted'
+ * ```
+ */
+export type UnlinkOutcome = 'deleted' | 'missing' | 'refused'
 
 /** The hooks the flows call on the service (so a subclass's overrides run). */
 export interface OAuthHooks<U extends BaseUser, Req> {
@@ -192,6 +234,7 @@ export async function signInWithOAuth<U extends BaseUser, Req>(
     }
   }
   checkCanLogIn(context, user)
+  await storeTokens(context, repository(context), identity)
   await context.oauthHooks.postOAuthLoginHook(user, identity, request)
   context.logger.info(
     { event: 'authn_login_success', userId: user.id, provider: identity.provider },
@@ -258,8 +301,9 @@ export async function linkOAuthAccount<U extends BaseUser, Req>(
   const repo = repository(context)
   const taken = await repo.find(identity.provider, identity.subject)
   if (taken) {
-    if (String(taken.userId) === String(user.id)) return taken
-    throw new OAuthAccountInUseError()
+    if (String(taken.userId) !== String(user.id)) throw new OAuthAccountInUseError()
+    await storeTokens(context, repo, identity)
+    return taken
   }
   const mine = await repo.listForUser(user.id)
   if (mine.some((account) => account.provider === identity.provider)) {
@@ -267,7 +311,9 @@ export async function linkOAuthAccount<U extends BaseUser, Req>(
       field: 'provider',
     })
   }
-  return insertLink(context, user, identity, request)
+  const account = await insertLink(context, user, identity, request)
+  await storeTokens(context, repo, identity)
+  return account
 }
 
 /**
@@ -287,12 +333,15 @@ export async function unlinkOAuthAccount<U extends BaseUser, Req>(
   provider: string,
 ): Promise<void> {
   const user = await context.service.getUser(userId)
-  const repo = repository(context)
-  const accounts = await repo.listForUser(user.id)
-  const others = accounts.filter((account) => account.provider !== provider)
-  if (others.length === accounts.length) throw new NotFoundError('user', `no ${provider} account is linked`)
-  if (!hasUsablePassword(user.passwordHash) && others.length === 0) throw new LastLoginMethodError()
-  await repo.delete(user.id, provider)
+  // Decided by the store under its lock, not on a list read here: two concurrent unlinks of a user's last
+  // two providers would each see the other's link as remaining, and both delete.
+  const outcome = await repository(context).deleteIf(
+    user.id,
+    provider,
+    (remaining) => hasUsablePassword(remaining.passwordHash) || remaining.otherProviders.length > 0,
+  )
+  if (outcome === 'missing') throw new NotFoundError('user', `no ${provider} account is linked`)
+  if (outcome === 'refused') throw new LastLoginMethodError()
   context.logger.info({ event: 'oauth_unlinked', userId: user.id, provider }, 'provider unlinked')
 }
 
@@ -328,6 +377,11 @@ export class OAuthAccounts<U extends BaseUser, Req> {
     this.#context = context
   }
 
+  /** Whether the service has an `oauthAccountRepository`, without which no provider sign-in can work. */
+  get hasRepository(): boolean {
+    return this.#context.oauthAccountRepository !== undefined
+  }
+
   /** The user a checked provider identity logs in: linked, created, or refused by the linking rules. */
   signIn(identity: OAuthIdentity, request?: Req): Promise<U | null> {
     return signInWithOAuth(this.#context, identity, request)
@@ -341,6 +395,14 @@ export class OAuthAccounts<U extends BaseUser, Req> {
   /** Unlinks a provider; refuses (`LastLoginMethodError`) to leave the user no way to log in. */
   unlink(userId: Id, provider: string): Promise<void> {
     return unlinkOAuthAccount(this.#context, userId, provider)
+  }
+
+  /**
+   * The provider's tokens stored with the user's link to `provider`, decrypted; `null` when none are stored
+   * (the default) or there is no such link.
+   */
+  tokens(userId: Id, provider: string): Promise<ProviderTokens | null> {
+    return readTokens(this.#context, repository(this.#context), userId, provider)
   }
 
   /** The provider identities linked to a user (empty without an `oauthAccountRepository`). */

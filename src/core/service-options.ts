@@ -28,6 +28,7 @@ import type {
   TokenDenylist,
   UserRepository,
 } from './repositories.js'
+import { SecretBox } from './secret-box.js'
 import type { BaseUser, Role } from './user.js'
 import { checkCustomFieldNames } from './user-fields.js'
 
@@ -172,6 +173,8 @@ export interface ResolvedServiceOptions<U extends BaseUser, R extends Role> {
   /** The policy's check of a new password, with the words of the user it is for. */
   checkNewPassword: NewPasswordCheck
   tokens: TokenCodec
+  /** Seals the provider tokens stored with provider links (oauth-tokens.ts). */
+  providerTokenBox: SecretBox
   clock: Clock
   logger: Logger
   defaultRoles: readonly string[]
@@ -243,6 +246,7 @@ export function resolveServiceOptions<U extends BaseUser, R extends Role>(
     roleRepository: options.roleRepository,
     sessionRepository: options.sessionRepository,
     oauthAccountRepository: options.oauthAccountRepository,
+    providerTokenBox: new SecretBox(options.secret, 'fastify-users oauth provider tokens'),
     tokenDenylist: options.tokenDenylist,
     refreshTokenStore: options.refreshTokenStore,
     // Without a store there is nowhere to count, so throttling is off (documented on the option).

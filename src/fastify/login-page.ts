@@ -2,7 +2,8 @@
  * The plugin's login page (`pages: { login: true }`): the password form, then, when the login answers 202,
  * the second step on the same page: a code of the authenticator app, a recovery code, or a passkey. The
  * script posts JSON to the first backend's login and to its second step, like any client; the page itself
- * holds no secret and never submits a form on its own.
+ * holds no secret and never submits a form on its own. Below the form, one "Sign in with <Provider>" link
+ * per configured identity provider.
  *
  * @module
  */
@@ -138,11 +139,56 @@ export const LOGIN_SCRIPT = `
 })()
 `
 
-const escapeHtml = (value: string): string =>
-  value.replace(
+/**
+ * Escapes text for HTML content and double- or single-quoted attributes.
+ *
+ * @example
+ * ```ts
+ * escapeHtml('<b>"x"</b>') // '&lt;b&gt;&quot;x&quot;&lt;/b&gt;'
+ * ```
+ */
+export function escapeHtml(value: string): string {
+  return value.replace(
     /[&<>"']/g,
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
   )
+}
+
+/**
+ * One provider button: its name in the routes and the label shown after "Sign in with".
+ *
+ * @example
+ * ```ts
+ * const button: ProviderButton = { name: 'github', label: 'GitHub' }
+ * ```
+ */
+export interface ProviderButton {
+  name: string
+  label: string
+}
+
+/**
+ * The "Sign in with <Provider>" links, each to `GET <prefix>/oauth/<name>/authorize?redirectTo=<target>`.
+ * Everything is escaped; an empty list renders nothing.
+ *
+ * @example
+ * ```ts
+ * renderProviderButtons([{ name: 'github', label: 'GitHub' }], '', '/account')
+ * // '<ul class="providers"><li><a href="/oauth/github/authorize?redirectTo=%2Faccount">Sign in with GitHub</a></li></ul>'
+ * ```
+ */
+export function renderProviderButtons(
+  providers: readonly ProviderButton[],
+  prefix: string,
+  redirectTo: string,
+): string {
+  if (providers.length === 0) return ''
+  const items = providers.map((provider) => {
+    const href = `${prefix}/oauth/${encodeURIComponent(provider.name)}/authorize?redirectTo=${encodeURIComponent(redirectTo)}`
+    return `<li><a href="${escapeHtml(href)}">Sign in with ${escapeHtml(provider.label)}</a></li>`
+  })
+  return `<ul class="providers">${items.join('')}</ul>`
+}
 
 /**
  * What {@link renderLoginPage} fills in.
@@ -165,6 +211,8 @@ export interface LoginPageContent {
   style: string
   /** Where the browser goes once logged in; absent: the page says so and stays. */
   next?: string | undefined
+  /** The identity providers to offer, and the plugin's prefix their routes sit under. */
+  providers?: { buttons: readonly ProviderButton[]; prefix: string; redirectTo: string } | undefined
 }
 
 /**
@@ -205,6 +253,7 @@ export function renderLoginPage(content: LoginPageContent): string {
 <button type="button" data-passkey hidden>Use a passkey</button>
 </form>
 <output aria-live="polite"></output>
+${content.providers ? renderProviderButtons(content.providers.buttons, content.providers.prefix, content.providers.redirectTo) : ''}
 </body>
 </html>
 `

@@ -49,6 +49,7 @@ export type OperationId =
   | 'endUserSession'
   | 'oauthAuthorize'
   | 'oauthCallback'
+  | 'oauthFormPostCallback'
   | 'linkOAuthAccount'
   | 'listLinkedAccounts'
   | 'unlinkOAuthAccount'
@@ -227,6 +228,10 @@ export const OPERATIONS: Readonly<Record<OperationId, OperationFacts>> = {
       'ERR_INACTIVE',
     ],
     cookie: 'issues',
+  },
+  oauthFormPostCallback: {
+    success: { 303: 'Redirect to the GET callback, with the answer in the query.' },
+    errors: ['ERR_NOT_FOUND'],
   },
   linkOAuthAccount: {
     success: { 303: "Redirect to the identity provider's login." },

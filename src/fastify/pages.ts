@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, RouteOptions } from 'fastify'
-import { LOGIN_SCRIPT, renderLoginPage } from './login-page.js'
+import { LOGIN_SCRIPT, type ProviderButton, renderLoginPage } from './login-page.js'
 import type { FastifyUsersOptions } from './options.js'
 import { pageSecurityHeaders } from './security-headers.js'
 
@@ -364,6 +364,10 @@ export interface PagesSetup {
   https: boolean
   /** The first backend's login route and the field of its identifier; absent: no login page. */
   login?: { api: string; identifier: string } | undefined
+  /** The identity providers the login page offers ("Sign in with ..."); none by default. */
+  providers?: readonly ProviderButton[] | undefined
+  /** Return targets the login page accepts in `?redirectTo=` (the `oauth.redirectAllowList`). */
+  redirectAllowList?: readonly string[] | undefined
   /**
    * Called with each route the pages add, before it is registered: the plugin records it among its paths
    * and gives it the log serializers that redact tokens (an old link may still carry `?token=`).
@@ -394,17 +398,29 @@ export function registerPages(fastify: FastifyInstance, setup: PagesSetup): void
     )
     if (pages.login && setup.login) {
       const page = `${prefix}${pages.login.path}`
-      const html = renderLoginPage({
+      const content = {
         app,
         api: relativeReference(page, `${prefix}${setup.login.api}`),
         script: relativeReference(page, `${prefix}${pages.scriptPath}`),
         identifier: setup.login.identifier,
         style: STYLE,
-        next: pages.login.next === undefined ? undefined : `${prefix}${pages.login.next}`,
+      }
+      const configuredNext = pages.login.next === undefined ? undefined : `${prefix}${pages.login.next}`
+      const allowList = setup.redirectAllowList ?? []
+      const buttons = setup.providers ?? []
+      scope.get(pages.login.path, hidden, async (request, reply: FastifyReply) => {
+        // `?redirectTo=` is followed only when it is one of the allowed targets: never an open redirect.
+        const asked = (request.query as Record<string, unknown> | undefined)?.redirectTo
+        const chosen = typeof asked === 'string' && allowList.includes(asked) ? asked : undefined
+        const next = chosen ?? configuredNext ?? allowList[0]
+        const html = renderLoginPage({
+          ...content,
+          next,
+          providers:
+            buttons.length > 0 ? { buttons, prefix, redirectTo: next ?? allowList[0] ?? '/' } : undefined,
+        })
+        return reply.type('text/html; charset=utf-8').send(html)
       })
-      scope.get(pages.login.path, hidden, async (_request, reply: FastifyReply) =>
-        reply.type('text/html; charset=utf-8').send(html),
-      )
     }
     for (const name of Object.keys(DEFAULT_PAGE_PATHS) as PageName[]) {
       const api = setup.api[name]

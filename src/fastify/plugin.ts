@@ -19,6 +19,7 @@ import { installLogRedaction } from './log-redaction.js'
 import { loginPageApi } from './login-page.js'
 import { normalizeOptions } from './normalize-options.js'
 import { installNotFound, installProblemAnswers, PluginPaths } from './not-found.js'
+import { providerLabels } from './oauth/providers.js'
 import { appHasSwagger, securityOf } from './openapi.js'
 import { type FastifyUsersOptions, resolveOptions } from './options.js'
 import { type PageName, pagesApiPaths, registerPages, resolvePages } from './pages.js'
@@ -161,6 +162,8 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
       appName: flat.appName ?? 'fastify-users',
       https: resolved.cookieSecure,
       login: loginPageApi(pages, flat.routes, backends, service.userAuthIdentifier),
+      providers: providerLabels(flat.oauth),
+      redirectAllowList: flat.oauth?.redirectAllowList ?? [],
       onRoute: (route) => {
         route.logSerializers = { ...route.logSerializers, req: redactingReq }
         pluginPaths.add(route.url, route.method)

@@ -85,6 +85,8 @@ export async function registerPluginRoutes(
     })
     routes.addHook('onRoute', limitRoute)
     routes.addHook('onRequest', async (request) => {
+      // A provider's form POST comes from its site by design; that route only redirects (oauth-routes.ts).
+      if ((request.routeOptions.config as { crossSiteForm?: boolean }).crossSiteForm === true) return
       auth.checkOrigin(request)
     })
     const groups = options.routes ?? {}
@@ -110,12 +112,18 @@ export async function registerPluginRoutes(
     }
     if (options.oauth) {
       const secret = typeof options.secret === 'string' ? options.secret : options.secret?.[0]
-      oauthRoutes(routes, context, options.oauth, {
-        prefix: routes.prefix,
-        secret,
-        baseUrl: options.baseUrl,
-        mePath: (groups.currentUser ? groups.currentUser.path : undefined) ?? '/users/me',
-      })
+      try {
+        oauthRoutes(routes, context, options.oauth, {
+          prefix: routes.prefix,
+          secret,
+          baseUrl: options.baseUrl,
+          mePath: (groups.currentUser ? groups.currentUser.path : undefined) ?? '/users/me',
+        })
+      } catch (err) {
+        // A throw in a callback-style plugin escapes registration; handed to `done`, it rejects `ready()`.
+        done(err as Error)
+        return
+      }
     }
     if (groups.twoFactor) twoFactorRoutes(routes, context, groups.twoFactor)
     if (context.passkeys) passkeyRoutes(routes, context, context.passkeys)

@@ -46,7 +46,7 @@ export class Browser {
   /** One request, no redirect followed. */
   async request(
     url: string,
-    init: { method?: string; form?: Record<string, string>; json?: unknown } = {},
+    init: { method?: string; form?: Record<string, string>; json?: unknown; origin?: string } = {},
   ): Promise<Answer> {
     const target = new URL(url)
     const headers = new Headers()
@@ -54,7 +54,7 @@ export class Browser {
     if (cookie) headers.set('cookie', cookie)
     let body: string | undefined
     const method = init.method ?? (init.form || init.json !== undefined ? 'POST' : 'GET')
-    if (method !== 'GET') headers.set('origin', target.origin)
+    if (method !== 'GET') headers.set('origin', init.origin ?? target.origin)
     if (init.form) {
       headers.set('content-type', 'application/x-www-form-urlencoded')
       body = new URLSearchParams(init.form).toString()
@@ -82,8 +82,8 @@ export class Browser {
     return answer
   }
 
-  /** Submits the first form of a page, with `fields` over its hidden inputs. */
-  async submit(page: Answer, fields: Record<string, string> = {}): Promise<Answer> {
+  /** Submits the first form of a page, with `fields` over its hidden inputs (from `origin`: the page's). */
+  async submit(page: Answer, fields: Record<string, string> = {}, origin?: string): Promise<Answer> {
     const form = /<form[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/i.exec(page.body)
     if (!form) throw new Error(`no form at ${page.url}: ${page.body.slice(0, 300)}`)
     const values: Record<string, string> = {}
@@ -92,6 +92,10 @@ export class Browser {
       const value = /value="([^"]*)"/.exec(input[0])?.[1] ?? ''
       if (name) values[name] = value
     }
-    return this.request(new URL(form[1]!, page.url).href, { form: { ...values, ...fields } })
+    const action = new URL(form[1]!, page.url).href
+    return this.request(action, {
+      form: { ...values, ...fields },
+      origin: origin ?? new URL(page.url).origin,
+    })
   }
 }

@@ -1,6 +1,6 @@
 /**
- * One browser test: Chromium (playwright-core, the system's /usr/bin/chromium) clicks "Sign in with" on a
- * login page, logs in through the local OpenID Connect provider's own form and consent page, and lands back
+ * One browser test: Chromium (playwright-core, the system's /usr/bin/chromium) clicks "Sign in with" on the
+ * plugin's login page, logs in through the local OpenID Connect provider's own form and consent page, and lands back
  * on the application logged in. Skipped, saying why, when no Chromium is installed.
  */
 import assert from 'node:assert/strict'
@@ -39,21 +39,21 @@ describe('Chromium: "Sign in with" through the provider\'s login form', {
       authBackend: 'session',
       requireVerificationOnRegistration: false,
       rateLimit: false,
+      pages: true,
       oauth: {
         baseUrl: base,
         providers: {
-          idp: { issuer, clientId: 'app', clientSecret: CLIENT_SECRET, allowInsecureRequests: true },
+          idp: {
+            issuer,
+            clientId: 'app',
+            clientSecret: CLIENT_SECRET,
+            allowInsecureRequests: true,
+            label: 'IdP <Local>',
+          },
         },
-        redirectAllowList: ['/home'],
+        redirectAllowList: ['/', '/home'],
       },
     })
-    app.get('/login-page', async (_request, reply) =>
-      reply
-        .type('text/html')
-        .send(
-          '<!doctype html><title>Log in</title><a href="/oauth/idp/authorize?redirectTo=%2Fhome">Sign in with IdP</a>',
-        ),
-    )
     app.get('/home', async (_request, reply) =>
       reply.type('text/html').send('<!doctype html><title>Home</title>'),
     )
@@ -69,8 +69,10 @@ describe('Chromium: "Sign in with" through the provider\'s login form', {
 
   it('clicks "Sign in with", logs in at the provider, and comes back logged in', async () => {
     const page = await browser.newPage()
-    await page.goto(`${base}/login-page`)
-    await page.click('text=Sign in with IdP')
+    // The plugin's own login page, with the return target from the allow-list.
+    await page.goto(`${base}/login?redirectTo=%2Fhome`)
+    assert.match(await page.content(), /Sign in with IdP &lt;Local&gt;/)
+    await page.click('text=Sign in with IdP <Local>')
     await page.waitForSelector('input[name="login"]')
     await page.fill('input[name="login"]', 'grace')
     await page.fill('input[name="password"]', 'anything')

@@ -10,6 +10,8 @@ import { after, before, describe, it } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Kysely } from 'kysely'
 import { fastifyUsers } from '../../src/fastify/index.js'
+import { BaseUserService } from '../../src/index.js'
+import { createKyselyRepositories } from '../../src/persistence/kysely/index.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js'
 import { Browser } from './browser.js'
 import { freePort } from './test-idp.js'
@@ -188,5 +190,38 @@ describe('sign-in with a GitHub-style OAuth 2 provider', () => {
     const replay = await browser.request(callback)
     assert.equal(replay.status, 400)
     assert.equal((JSON.parse(replay.body) as { code: string }).code, 'ERR_OAUTH_CALLBACK')
+  })
+
+  it('provider tokens are not stored by default', async () => {
+    const octo = await app.users.getUserBy({ email: 'octo@example.com' })
+    assert.ok(octo)
+    assert.equal((await app.users.oauth.list(octo.id)).length, 1)
+    assert.equal(await app.users.oauth.tokens(octo.id, 'github'), null)
+  })
+
+  it('a constructed service without an oauthAccountRepository is refused at registration', async () => {
+    const repos = createKyselyRepositories(database.db as Kysely<unknown>)
+    const { oauthAccountRepository: _left, ...withoutLinks } = repos
+    const service = new BaseUserService({ secret: SECRET, ...withoutLinks })
+    const other = Fastify()
+    try {
+      await assert.rejects(
+        (async () => {
+          await other.register(fastifyUsers, {
+            service,
+            authBackend: 'session',
+            oauth: {
+              baseUrl: base,
+              secret: SECRET,
+              providers: { github: { clientId: 'app', clientSecret: 'secret' } },
+            },
+          })
+          await other.ready()
+        })(),
+        (err: unknown) => err instanceof TypeError && err.message.includes('`oauthAccountRepository`'),
+      )
+    } finally {
+      await other.close().catch(() => {})
+    }
   })
 })

@@ -49,8 +49,16 @@ export function oidcSuite(dialect: TestDialect): void {
           baseUrl: base,
           providers: {
             idp: { issuer, clientId: 'app', clientSecret: CLIENT_SECRET, allowInsecureRequests: true },
+            'idp-form': {
+              issuer,
+              clientId: 'app',
+              clientSecret: CLIENT_SECRET,
+              allowInsecureRequests: true,
+              responseMode: 'form_post',
+            },
           },
           redirectAllowList: ['/welcome', '/settings'],
+          storeTokens: true,
         },
       })
       app.get('/welcome', async () => ({ ok: true }))
@@ -133,6 +141,16 @@ export function oidcSuite(dialect: TestDialect): void {
         accounts.map((a) => [a.provider, a.subject, a.email]),
         [['idp', 'ada', 'ada@example.com']],
       )
+      // The provider's tokens are kept (storeTokens), readable through the service, sealed in the database.
+      const tokens = await app.users.oauth.tokens(String(user.body.id), 'idp')
+      assert.ok(tokens && tokens.accessToken.length > 10, JSON.stringify(tokens))
+      assert.ok(tokens.expiresAt !== null && tokens.expiresAt > Date.now())
+      const raw = await (database.db as Kysely<Record<string, Record<string, unknown>>>)
+        .selectFrom('oauth_accounts')
+        .select('tokens')
+        .where('subject', '=', 'ada')
+        .executeTakeFirstOrThrow()
+      assert.ok(typeof raw.tokens === 'string' && !raw.tokens.includes(tokens.accessToken))
       // No password: a password login is refused like a wrong one.
       const login = await new Browser().request(`${base}/login`, {
         json: { email: 'ada@example.com', password: '!oauth' },
@@ -150,6 +168,64 @@ export function oidcSuite(dialect: TestDialect): void {
       assert.equal(unlink.status, 409)
       assert.equal(problemCode(unlink.body), 'ERR_LAST_LOGIN_METHOD')
       assert.equal((await linked(browser)).length, 1)
+    })
+
+    it('concurrent unlinks of a passwordless user always leave one way to log in', async () => {
+      ACCOUNTS.solo = { email: 'solo@example.com', email_verified: true }
+      const browser = new Browser()
+      assert.equal((await signIn(browser, 'solo')).status, 303)
+      const user = await me(browser)
+      const others = ['second', 'third', 'fourth', 'fifth']
+      for (const provider of others) {
+        await app.users.oauth.link(String(user.body.id), {
+          provider,
+          subject: `solo-at-${provider}`,
+          email: null,
+          emailVerified: false,
+        })
+      }
+      const answers = await Promise.all(
+        ['idp', ...others].map((provider) =>
+          browser.request(`${base}/users/me/oauth/${provider}`, { method: 'DELETE' }),
+        ),
+      )
+      const statuses = answers.map((answer) => answer.status).sort()
+      assert.deepEqual(statuses, [204, 204, 204, 204, 409], answers.map((a) => a.body).join('\n'))
+      assert.equal((await linked(browser)).length, 1)
+    })
+
+    it('a provider answering with a cross-site form POST (response_mode=form_post) completes the login', async () => {
+      ACCOUNTS.fay = { email: 'fay@example.com', email_verified: true }
+      const browser = new Browser()
+      const first = await browser.request(`${base}/oauth/idp-form/authorize?redirectTo=%2Fsettings`)
+      assert.equal(new URL(String(first.location)).searchParams.get('response_mode'), 'form_post')
+      let page = await browser.follow(String(first.location))
+      const formAction = `action="${base}/oauth/idp-form/callback"`
+      for (let i = 0; i < 4 && !page.body.includes(formAction); i++) {
+        const fields: Record<string, string> = /name="login"/.test(page.body)
+          ? { login: 'fay', password: 'any' }
+          : {}
+        const submitted = await browser.submit(page, fields)
+        page = submitted.location ? await browser.follow(submitted.location) : submitted
+      }
+      assert.ok(page.body.includes(formAction), `no form POST page at ${page.url}`)
+      // The provider's page posts the answer from the provider's origin, with Apple's one-time `user` field.
+      const posted = await browser.submit(page, { user: '{"name":{"firstName":"Fay"}}' }, issuer)
+      assert.equal(posted.status, 303, posted.body)
+      const getCallback = new URL(String(posted.location))
+      assert.equal(getCallback.pathname, '/oauth/idp-form/callback')
+      assert.ok(getCallback.searchParams.get('code'))
+      assert.equal(getCallback.searchParams.get('user'), null, 'only the protocol fields are forwarded')
+      const done = await browser.request(getCallback.href)
+      assert.equal(done.status, 303, done.body)
+      assert.equal(done.location, `${base}/settings`)
+      assert.equal((await me(browser)).body.email, 'fay@example.com')
+      // A provider that answers by redirect has no POST callback.
+      const notForm = await new Browser().request(`${base}/oauth/idp/callback`, {
+        form: { code: 'x', state: 'y' },
+        origin: issuer,
+      })
+      assert.equal(notForm.status, 404)
     })
 
     it('a provider email not verified is a new, unverified account', async () => {

@@ -46,7 +46,7 @@ export async function startIdp(
       {
         client_id: 'app',
         client_secret: CLIENT_SECRET,
-        redirect_uris: [`${appBase}/oauth/idp/callback`],
+        redirect_uris: [`${appBase}/oauth/idp/callback`, `${appBase}/oauth/idp-form/callback`],
         grant_types: ['authorization_code'],
         response_types: ['code'],
       },

@@ -8,9 +8,10 @@
 import * as client from 'openid-client'
 import type { OAuthIdentity } from '../../core/oauth-accounts.js'
 import { OAuthCallbackError } from '../../kernel/account-errors.js'
+import { APPLE_ISSUER, AppleClientSecret } from './apple.js'
 
 /** The built-in presets. */
-export type OAuthPreset = 'google' | 'microsoft' | 'github' | 'gitlab' | 'discord'
+export type OAuthPreset = 'google' | 'microsoft' | 'github' | 'gitlab' | 'discord' | 'apple'
 
 /**
  * One identity provider. An OpenID Connect provider needs `issuer` (its endpoints come from discovery); a
@@ -45,6 +46,43 @@ export interface OAuthProviderOptions {
   scopes?: readonly string[]
   /** Accept `http:` endpoints. For a provider on the local machine in tests only. Default: `false`. */
   allowInsecureRequests?: boolean
+  /**
+   * How the provider answers: `'query'` (a redirect, the default) or `'form_post'` (a POST of a form to the
+   * callback, which Apple requires). Default: the preset's, else `'query'`.
+   */
+  responseMode?: 'query' | 'form_post'
+  /** Apple: the team id; with `keyId` and `privateKey`, the client secret is a JWT made and renewed here. */
+  teamId?: string
+  /** Apple: the id of the key. */
+  keyId?: string
+  /** Apple: the PKCS #8 PEM of the private key (the `.p8` file). */
+  privateKey?: string
+  /** The name on the login page's "Sign in with" button. Default: the preset's (`GitHub`), else the key. */
+  label?: string
+}
+
+const LABELS: Readonly<Record<string, string>> = {
+  google: 'Google',
+  microsoft: 'Microsoft',
+  github: 'GitHub',
+  gitlab: 'GitLab',
+  discord: 'Discord',
+  apple: 'Apple',
+}
+
+/**
+ * The login page's buttons: each configured provider's name and label.
+ *
+ * @example
+ * ```ts
+ * providerLabels({ providers: { github: { clientId } } }) // [{ name: 'github', label: 'GitHub' }]
+ * ```
+ */
+export function providerLabels(options: OAuthOptions | undefined): { name: string; label: string }[] {
+  return Object.entries(options?.providers ?? {}).map(([name, provider]) => ({
+    name,
+    label: provider.label ?? LABELS[provider.preset ?? name] ?? name,
+  }))
 }
 
 /**
@@ -77,10 +115,17 @@ export interface OAuthOptions {
   redirectAllowList?: readonly string[]
   /** Seals the flow cookie. Default: the plugin's `secret` (required with a constructed `service`). */
   secret?: string
+  /**
+   * Keep the provider's access and refresh tokens with the link, encrypted (AES-256-GCM, a key derived
+   * from the service's secret), for `service.oauth.tokens(userId, provider)`. Default: `false`: they are
+   * used once to read the identity and dropped.
+   */
+  storeTokens?: boolean
 }
 
 interface PresetDefinition {
   issuer?: string
+  responseMode?: 'query' | 'form_post'
   authorizationEndpoint?: string
   tokenEndpoint?: string
   userinfoEndpoint?: string
@@ -99,6 +144,8 @@ const PRESETS: Readonly<Record<OAuthPreset, PresetDefinition>> = {
     emailsEndpoint: 'https://api.github.com/user/emails',
     scopes: ['read:user', 'user:email'],
   },
+  // Apple answers with a form POST when `name` or `email` is asked for, and its client secret is a JWT.
+  apple: { issuer: APPLE_ISSUER, scopes: ['openid', 'email', 'name'], responseMode: 'form_post' },
   discord: {
     authorizationEndpoint: 'https://discord.com/oauth2/authorize',
     tokenEndpoint: 'https://discord.com/api/oauth2/token',
@@ -133,6 +180,9 @@ export class OAuthProvider {
   readonly redirectUri: string
   readonly #options: OAuthProviderOptions & PresetDefinition
   readonly #oidc: boolean
+  readonly #appleSecret: AppleClientSecret | null
+  /** Whether the provider answers with a form POST (the callback route then also accepts POST). */
+  readonly formPost: boolean
   #config: Promise<client.Configuration> | null = null
 
   constructor(name: string, options: OAuthProviderOptions, redirectUri: string) {
@@ -158,6 +208,29 @@ export class OAuthProvider {
         'needs `issuer` (OpenID Connect) or `authorizationEndpoint`, `tokenEndpoint` and `userinfoEndpoint`',
       )
     }
+    const appleKey = [options.teamId, options.keyId, options.privateKey]
+    if (appleKey.some((v) => v !== undefined)) {
+      if (!appleKey.every((v) => typeof v === 'string' && v !== '')) {
+        fail(where, 'needs all of `teamId`, `keyId` and `privateKey` to make its client secret')
+      }
+      if (options.clientSecret) fail(where, 'takes `clientSecret` or an Apple key, not both')
+    } else if (presetName === 'apple' && !options.clientSecret) {
+      fail(
+        where,
+        'needs `teamId`, `keyId` and `privateKey` (Apple signs in with a client secret made from them)',
+      )
+    }
+    this.#appleSecret =
+      options.privateKey === undefined
+        ? null
+        : new AppleClientSecret(options.clientId, {
+            teamId: String(options.teamId),
+            keyId: String(options.keyId),
+            privateKey: options.privateKey,
+          })
+    if (merged.responseMode !== undefined && !['query', 'form_post'].includes(merged.responseMode))
+      fail(`${where}.responseMode`, "must be 'query' or 'form_post'")
+    this.formPost = merged.responseMode === 'form_post'
     if (merged.scopes.length === 0) merged.scopes = this.#oidc ? ['openid', 'email'] : ['email']
     this.name = name
     this.redirectUri = redirectUri
@@ -168,7 +241,13 @@ export class OAuthProvider {
   async #configuration(): Promise<client.Configuration> {
     if (!this.#config) {
       const o = this.#options
-      const auth = o.clientSecret ? client.ClientSecretBasic(o.clientSecret) : client.None()
+      const apple = this.#appleSecret
+      const auth: client.ClientAuth = apple
+        ? // Apple takes the secret in the body; it is read at each request, so a renewed one is sent.
+          (as, c, body, headers) => client.ClientSecretPost(apple.current())(as, c, body, headers)
+        : o.clientSecret
+          ? client.ClientSecretBasic(o.clientSecret)
+          : client.None()
       const execute = o.allowInsecureRequests ? [client.allowInsecureRequests] : []
       const metadata = { client_id: o.clientId, redirect_uris: [this.redirectUri] }
       this.#config = this.#oidc
@@ -219,6 +298,7 @@ export class OAuthProvider {
       state,
     }
     if (nonce) parameters.nonce = nonce
+    if (this.formPost) parameters.response_mode = 'form_post'
     return { url: client.buildAuthorizationUrl(config, parameters), secrets: { state, nonce, verifier } }
   }
 
@@ -231,7 +311,7 @@ export class OAuthProvider {
    * const identity = await provider.identity(new URL(request.url, base), secrets)
    * ```
    */
-  async identity(callbackUrl: URL, secrets: FlowSecrets): Promise<OAuthIdentity> {
+  async identity(callbackUrl: URL, secrets: FlowSecrets, tokensAt?: number): Promise<OAuthIdentity> {
     const config = await this.#configuration()
     let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>
     try {
@@ -249,9 +329,19 @@ export class OAuthProvider {
       }
       throw new OAuthCallbackError(undefined, { cause: err })
     }
-    return this.#oidc
-      ? this.#oidcIdentity(config, tokens)
-      : this.#profileIdentity(config, tokens.access_token)
+    const identity = this.#oidc
+      ? await this.#oidcIdentity(config, tokens)
+      : await this.#profileIdentity(config, tokens.access_token)
+    // Only when the application stores them (`storeTokens`, given the time they were received at).
+    if (tokensAt !== undefined) {
+      identity.tokens = {
+        accessToken: tokens.access_token,
+        refreshToken: tokens.refresh_token ?? null,
+        expiresAt: typeof tokens.expires_in === 'number' ? tokensAt + tokens.expires_in * 1000 : null,
+        scope: tokens.scope ?? null,
+      }
+    }
+    return identity
   }
 
   async #oidcIdentity(

@@ -33,6 +33,9 @@ const ProviderParams = Type.Object(
 )
 const Redirect = { type: 'null', description: 'A redirect; see `Location`.' } as const
 
+/** The fields of a form-POSTed answer that the GET callback reads. */
+const FORWARDED_FIELDS = ['code', 'state', 'iss', 'error', 'error_description', 'error_uri'] as const
+
 /** What the routes need beyond the route context. */
 export interface OAuthRouteSetup {
   /** The prefix the plugin is registered under, for the redirect URIs and the cookie's path. */
@@ -66,6 +69,13 @@ export function oauthRoutes(
   }
   if (typeof options !== 'object' || options === null || typeof options.providers !== 'object') {
     fail('oauth.providers', 'is required: { google: { clientId, clientSecret } }')
+  }
+  // Refused here rather than by a 500 at the first sign-in: only a service the application built can lack it.
+  if (Object.keys(options.providers).length > 0 && !service.oauth.hasRepository) {
+    fail(
+      'oauthAccountRepository',
+      'is required by `oauth.providers`: give it to the service (createKyselyRepositories(db) has one)',
+    )
   }
   const baseUrl = (
     options.baseUrl ??
@@ -171,7 +181,11 @@ export function oauthRoutes(
       const flow = openFlow(request, reply)
       if (flow.provider !== provider.name) throw new OAuthCallbackError()
       const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?')) : ''
-      const identity = await provider.identity(new URL(`${provider.redirectUri}${query}`), flow)
+      const identity = await provider.identity(
+        new URL(`${provider.redirectUri}${query}`),
+        flow,
+        options.storeTokens === true ? service.clock.now() : undefined,
+      )
       if (flow.linkUserId !== null) {
         // The same browser must still be logged in as the user who asked to link.
         const user = await auth.authenticate(request)
@@ -190,6 +204,49 @@ export function oauthRoutes(
       return reply.redirect(flow.redirectTo, 303)
     },
   )
+
+  // A provider answering with `response_mode=form_post` (Apple) POSTs the answer from its own site. The
+  // flow cookie (SameSite=Lax) and the session cookie do not ride on a cross-site POST, so this route checks
+  // nothing and changes nothing: it moves the answer's fields to the query and sends the browser (303) to
+  // the GET callback above, a top-level navigation on which the Lax cookies are sent and every check runs.
+  // It is exempt from the origin check for that reason (route config `crossSiteForm`).
+  const formPostProviders = [...providers.values()].filter((provider) => provider.formPost)
+  if (formPostProviders.length > 0) {
+    instance.register((scope, _opts, done) => {
+      scope.addContentTypeParser(
+        'application/x-www-form-urlencoded',
+        { parseAs: 'string', bodyLimit: 16 * 1024 },
+        (_request, body, parsed) => parsed(null, Object.fromEntries(new URLSearchParams(String(body)))),
+      )
+      scope.withTypeProvider<TypeBoxTypeProvider>().post(
+        '/oauth/:provider/callback',
+        {
+          config: { crossSiteForm: true },
+          schema: {
+            tags,
+            operationId: 'oauthFormPostCallback',
+            summary: "The identity provider's answer, as a form POST",
+            description:
+              "For providers that answer with `response_mode=form_post` (Apple). Redirects (303) to `GET /oauth/:provider/callback` with `code`, `state`, `iss` and any `error` as query parameters, where the flow cookie is read and every check runs; other fields (Apple's `user`) are dropped.",
+            params: ProviderParams,
+            body: Type.Record(Type.String(), Type.String()),
+            response: { 303: Redirect },
+          },
+        },
+        async (request, reply) => {
+          const provider = providerOf(request.params.provider)
+          if (!provider.formPost) throw new NotFoundError('user', `${provider.name} does not answer by form`)
+          const query = new URLSearchParams()
+          for (const field of FORWARDED_FIELDS) {
+            const value = request.body[field]
+            if (typeof value === 'string') query.set(field, value)
+          }
+          return reply.redirect(`${setup.prefix}/oauth/${provider.name}/callback?${query}`, 303)
+        },
+      )
+      done()
+    })
+  }
 
   const openFlow = (request: FastifyRequest, reply: FastifyReply): FlowState => {
     const value = request.cookies?.[FLOW_COOKIE]

@@ -4,8 +4,14 @@
  *
  * @module
  */
-import type { LinkedAccount, OAuthAccountRepository } from '../../core/oauth-accounts.js'
+import type {
+  LinkedAccount,
+  OAuthAccountRepository,
+  RemainingLogins,
+  UnlinkOutcome,
+} from '../../core/oauth-accounts.js'
 import type { Id, IdType } from '../../core/user.js'
+import { detectDialect } from './connect.js'
 import { uniqueViolation } from './constraint-errors.js'
 import type { DynamicDb } from './database.js'
 import { toNumber } from './row-mapping.js'
@@ -22,10 +28,13 @@ import { toNumber } from './row-mapping.js'
 export class KyselyOAuthAccountRepository implements OAuthAccountRepository {
   readonly #db: DynamicDb
   readonly #idType: IdType
+  /** `SELECT ... FOR UPDATE` exists (PostgreSQL, MySQL/MariaDB), not on SQLite. */
+  readonly #lockRows: boolean
 
   constructor(db: DynamicDb, options: { idType?: IdType } = {}) {
     this.#db = db
     this.#idType = options.idType ?? 'uuid'
+    this.#lockRows = detectDialect(db) !== 'sqlite'
   }
 
   #toAccount(row: Record<string, unknown>): LinkedAccount {
@@ -76,12 +85,50 @@ export class KyselyOAuthAccountRepository implements OAuthAccountRepository {
     }
   }
 
-  async delete(userId: Id, provider: string): Promise<number> {
-    const result = await this.#db
-      .deleteFrom('oauth_accounts')
+  async setTokens(provider: string, subject: string, sealed: string | null): Promise<void> {
+    await this.#db
+      .updateTable('oauth_accounts')
+      .set({ tokens: sealed })
+      .where('provider', '=', provider)
+      .where('subject', '=', subject)
+      .execute()
+  }
+
+  async findTokens(userId: Id, provider: string): Promise<{ subject: string; tokens: string | null } | null> {
+    const row = await this.#db
+      .selectFrom('oauth_accounts')
+      .select(['subject', 'tokens'])
       .where('user_id', '=', userId)
       .where('provider', '=', provider)
       .executeTakeFirst()
-    return toNumber(result.numDeletedRows)
+    return row ? { subject: String(row.subject), tokens: (row.tokens as string | null) ?? null } : null
+  }
+
+  async deleteIf(
+    userId: Id,
+    provider: string,
+    mayDelete: (remaining: RemainingLogins) => boolean,
+  ): Promise<UnlinkOutcome> {
+    return this.#db.transaction().execute(async (trx) => {
+      // Every unlink of a user first locks the user's row, so they run one after the other and each reads
+      // the links the previous one left (locking reads also see the latest rows under MySQL's snapshot).
+      // SQLite has no FOR UPDATE and needs none: its one connection runs the transaction alone.
+      let userQuery = trx.selectFrom('users').select('password_hash').where('id', '=', userId)
+      if (this.#lockRows) userQuery = userQuery.forUpdate()
+      const user = await userQuery.executeTakeFirst()
+      if (!user) return 'missing'
+      let linkQuery = trx.selectFrom('oauth_accounts').select('provider').where('user_id', '=', userId)
+      if (this.#lockRows) linkQuery = linkQuery.forUpdate()
+      const providers = (await linkQuery.execute()).map((row) => String(row.provider))
+      if (!providers.includes(provider)) return 'missing'
+      const otherProviders = providers.filter((linked) => linked !== provider)
+      if (!mayDelete({ passwordHash: String(user.password_hash), otherProviders })) return 'refused'
+      await trx
+        .deleteFrom('oauth_accounts')
+        .where('user_id', '=', userId)
+        .where('provider', '=', provider)
+        .execute()
+      return 'deleted'
+    })
   }
 }

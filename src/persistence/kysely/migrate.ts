@@ -18,6 +18,7 @@ import { refreshTokensTableMigration } from './migrations/0007-refresh-tokens.js
 import { totpTableMigration } from './migrations/0008-totp.js'
 import { passkeysTableMigration } from './migrations/0009-passkeys.js'
 import { oauthAccountsTableMigration } from './migrations/0010-oauth-accounts.js'
+import { oauthTokensColumnMigration } from './migrations/0011-oauth-tokens.js'
 import { resolveTableNames, type TableNamesOption } from './table-names.js'
 
 /** Options of {@link migrateToLatest}. */
@@ -96,6 +97,7 @@ export async function migrateToLatest<DB>(
     '0010-oauth-accounts': oauthAccountsTableMigration(options.idType ?? 'uuid', dialect, names),
     '0008-totp': totpTableMigration(options.idType ?? 'uuid', dialect, names),
     '0009-passkeys': passkeysTableMigration(options.idType ?? 'uuid', dialect, names),
+    '0011-oauth-tokens': oauthTokensColumnMigration(names),
   }
   const executed = check(
     await new Migrator({
