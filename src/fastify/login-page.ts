@@ -136,6 +136,14 @@ export const LOGIN_SCRIPT = `
       else fail(result)
     }),
   )
+  // A sign-in through an identity provider that still needs the second step lands here with its
+  // challenge in the fragment; it is taken out of the address bar and the history at once.
+  const handed = new URLSearchParams(location.hash.slice(1))
+  if (handed.get('mfaChallenge')) {
+    challenge = handed.get('mfaChallenge')
+    history.replaceState(null, '', location.pathname + location.search)
+    showSecond((handed.get('methods') || 'totp,recovery').split(','))
+  }
 })()
 `
 

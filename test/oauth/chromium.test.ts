@@ -39,7 +39,7 @@ describe('Chromium: "Sign in with" through the provider\'s login form', {
       authBackend: 'session',
       requireVerificationOnRegistration: false,
       rateLimit: false,
-      pages: true,
+      pages: { login: true },
       oauth: {
         baseUrl: base,
         providers: {

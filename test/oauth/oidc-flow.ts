@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict'
 import { Readable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
+import { decodeBase32IgnorePadding } from '@oslojs/encoding'
+import { generateHOTP } from '@oslojs/otp'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Kysely } from 'kysely'
 import { runCli } from '../../src/cli/run-cli.js'
@@ -45,6 +47,7 @@ export function oidcSuite(dialect: TestDialect): void {
         authBackend: 'session',
         requireVerificationOnRegistration: false,
         rateLimit: false,
+        routes: { twoFactor: { issuer: 'Test' } },
         oauth: {
           baseUrl: base,
           providers: {
@@ -168,6 +171,35 @@ export function oidcSuite(dialect: TestDialect): void {
       assert.equal(unlink.status, 409)
       assert.equal(problemCode(unlink.body), 'ERR_LAST_LOGIN_METHOD')
       assert.equal((await linked(browser)).length, 1)
+    })
+
+    it('an account with a second factor still answers it after the provider: no credential before', async () => {
+      ACCOUNTS.tess = { email: 'tess@example.com', email_verified: true }
+      const browser = new Browser()
+      assert.equal((await signIn(browser, 'tess')).status, 303)
+      const enrol = await browser.request(`${base}/users/me/2fa/totp`, { method: 'POST' })
+      assert.equal(enrol.status, 200, enrol.body)
+      const { secret } = JSON.parse(enrol.body) as { secret: string }
+      const step = BigInt(Math.floor(Date.now() / 30_000))
+      const confirm = await browser.request(`${base}/users/me/2fa/totp/confirm`, {
+        json: { code: generateHOTP(decodeBase32IgnorePadding(secret), step, 6) },
+      })
+      assert.equal(confirm.status, 200, confirm.body)
+      const { recoveryCodes } = JSON.parse(confirm.body) as { recoveryCodes: string[] }
+
+      const other = new Browser()
+      const answer = await signIn(other, 'tess', '/settings')
+      assert.equal(answer.status, 303, answer.body)
+      const target = new URL(String(answer.location))
+      assert.equal(target.pathname, '/settings')
+      const handed = new URLSearchParams(target.hash.slice(1))
+      assert.deepEqual(handed.get('methods')?.split(','), ['totp', 'recovery'])
+      assert.equal((await me(other)).status, 401, 'no credential before the second step')
+      const done = await other.request(`${base}/login/2fa`, {
+        json: { challenge: handed.get('mfaChallenge'), recoveryCode: recoveryCodes[0] },
+      })
+      assert.equal(done.status, 200, done.body)
+      assert.equal((await me(other)).body.email, 'tess@example.com')
     })
 
     it('concurrent unlinks of a passwordless user always leave one way to log in', async () => {

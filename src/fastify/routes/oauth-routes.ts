@@ -20,7 +20,9 @@ import {
 import { requireUser } from '../guards.js'
 import { FLOW_LIFETIME_MS, FlowSealer, type FlowState } from '../oauth/flow-cookie.js'
 import { type OAuthOptions, OAuthProvider } from '../oauth/providers.js'
+import { resolvePages } from '../pages.js'
 import { currentUser, noContent, type RouteContext } from '../route-context.js'
+import { issueCredential } from './two-factor-routes.js'
 
 /** The name of the flow cookie. */
 export const FLOW_COOKIE = 'fastify-users-oauth'
@@ -95,6 +97,22 @@ export function oauthRoutes(
       'oauth',
       'needs a cookie backend (session or jwt-cookie): a Bearer token cannot be handed over by a redirect',
     )
+  const loginPage = resolvePages(context.options.pages)?.login?.path
+  /**
+   * Where a sign-in that still needs the second step goes: the plugin's login page when it is on (it
+   * completes the step, then goes on to the target), else the target itself. The challenge rides in the
+   * fragment, which is never sent to a server nor in a `Referer`; it is single-use, short-lived, bound to
+   * this backend, and worth nothing without the second factor.
+   */
+  const secondStepTarget = (redirectTo: string, challenge: string, methods: readonly string[]) => {
+    const fragment = new URLSearchParams({ mfaChallenge: challenge, methods: methods.join(',') })
+    const target = redirectTo.split('#')[0] ?? redirectTo
+    const page =
+      loginPage === undefined
+        ? target
+        : `${setup.prefix}${loginPage}?${new URLSearchParams({ redirectTo: target })}`
+    return `${page}#${fragment}`
+  }
   const providers = new Map<string, OAuthProvider>()
   for (const [name, provider] of Object.entries(options.providers)) {
     providers.set(name, new OAuthProvider(name, provider, `${baseUrl}${setup.prefix}/oauth/${name}/callback`))
@@ -171,7 +189,7 @@ export function oauthRoutes(
         operationId: 'oauthCallback',
         summary: "The identity provider's answer",
         description:
-          "Checks the answer (state, PKCE, ID token and nonce), then logs the user in with the app's cookie credential, or links the provider to the user who asked, and redirects to the target chosen at the start. A new identity creates an account (verified only when the provider verified the email); an identity whose email an account holds is linked only when the provider verified the email and the account is verified, otherwise 409 `ERR_OAUTH_LINK_REQUIRED`.",
+          "Checks the answer (state, PKCE, ID token and nonce), then logs the user in with the app's cookie credential, or links the provider to the user who asked, and redirects to the target chosen at the start. A new identity creates an account (verified only when the provider verified the email); an identity whose email an account holds is linked only when the provider verified the email and the account is verified, otherwise 409 `ERR_OAUTH_LINK_REQUIRED`. With two-factor on, an account with a second factor gets no credential: the redirect carries `#mfaChallenge=<challenge>&methods=...` in its fragment (to the login page when `pages.login` is on), for the second step at `POST /login/2fa`.",
         params: ProviderParams,
         response: { 303: Redirect },
       },
@@ -195,12 +213,15 @@ export function oauthRoutes(
       }
       const user = await service.oauth.signIn(identity, request)
       if (!user) throw new InvalidCredentialsError()
-      const issued = await backend.login(user, auth.credentials(request, backend))
-      auth.applyCredential(reply, issued)
-      request.log.info(
-        { event: 'session_created', userId: user.id, backend: backend.name, provider: provider.name },
-        'logged in',
-      )
+      // The provider proves the first factor only: an account with a second factor still answers it, as
+      // after a password, so linking a provider can never become a way around TOTP or a passkey.
+      const twoFactor = context.twoFactor
+      const challenge = twoFactor ? await twoFactor.beginLogin(user, { backend: backend.name }) : null
+      if (twoFactor && challenge) {
+        const methods = await twoFactor.methods(user)
+        return reply.redirect(secondStepTarget(flow.redirectTo, challenge, methods), 303)
+      }
+      await issueCredential(context, backend, user, 'oauth', request, reply)
       return reply.redirect(flow.redirectTo, 303)
     },
   )

@@ -63,6 +63,8 @@ export async function issueCredential(
     const path = `${request.server.prefix}${refreshPathOf(auth.backends.indexOf(backend), backend)}`
     setRefreshCookie(reply, issued, backend.refreshCookieName, path, context.resolved.cookieSecure)
   }
+  // Every login is a fresh proof for the step-up window, a provider's sign-in included: an account made
+  // by a provider has no other way to enrol a factor or set an address.
   if (twoFactor) await recordProof(twoFactor, backend, issued, user, kind, request)
   request.log.info(
     { event: 'session_created', userId: user.id, backend: backend.name, via: kind },
