@@ -52,6 +52,22 @@ export interface SecondFactor<U extends BaseUser = BaseUser> {
  * ```
  */
 export interface SecondFactorContext {
-  /** The id of the login challenge being answered; absent outside the login's second step. */
+  /**
+   * The id of the login challenge being answered, or of a reauthentication
+   * ({@link reauthenticationChallengeId}); absent otherwise.
+   */
   challengeId?: string
+}
+
+/**
+ * The challenge id a reauthentication's second-factor answer is bound to: the asking credential's, so
+ * passkey options made for one credential's reauthentication answer neither a login nor another credential.
+ *
+ * @example
+ * ```ts
+ * const options = await passkeyFactor.options(user, reauthenticationChallengeId(credential.id), expiresAt)
+ * ```
+ */
+export function reauthenticationChallengeId(credentialId: string): string {
+  return `reauthenticate\u0000${credentialId}`
 }

@@ -17,7 +17,7 @@ import {
 import type { Logger } from '../kernel/logger.js'
 import type { TokenPurpose } from '../tokens/token-codec.js'
 import { type LoginAttempt, LoginThrottle } from './login-throttle.js'
-import type { SecondFactor, SecondFactorContext } from './second-factor.js'
+import { reauthenticationChallengeId, type SecondFactor, type SecondFactorContext } from './second-factor.js'
 import { SecretBox } from './secret-box.js'
 import { type ProofKind, StepUp, type StepUpProof, type StepUpStore } from './step-up.js'
 import { type TotpEnrolment, TotpFactor } from './totp.js'
@@ -263,7 +263,9 @@ export class TwoFactor<U extends BaseUser = BaseUser> {
       kind = 'password'
     } else {
       const found = await this.#underThrottle(user, null, async () => {
-        const result = await this.#verifyFactors(user, input)
+        const result = await this.#verifyFactors(user, input, {
+          challengeId: reauthenticationChallengeId(credentialId),
+        })
         return result?.valid ? result.kind : null
       })
       if (found === null) throw new InvalidOtpError()

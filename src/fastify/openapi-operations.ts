@@ -56,6 +56,7 @@ export type OperationId =
   | 'loginSecondFactor'
   | 'loginSecondFactorPasskeyOptions'
   | 'reauthenticate'
+  | 'reauthenticatePasskeyOptions'
   | 'getTwoFactorStatus'
   | 'enrolTotp'
   | 'confirmTotp'
@@ -254,6 +255,10 @@ export const OPERATIONS: Readonly<Record<OperationId, OperationFacts>> = {
   reauthenticate: {
     success: { 204: 'Proof recorded.' },
     errors: ['ERR_WRONG_PASSWORD', 'ERR_INVALID_OTP', ...THROTTLED],
+  },
+  reauthenticatePasskeyOptions: {
+    success: { 200: 'Options for `navigator.credentials.get()`, bound to this credential.' },
+    errors: ['ERR_NOT_FOUND'],
   },
   getTwoFactorStatus: { success: { 200: 'Which factors are on.' }, errors: [] },
   enrolTotp: {

@@ -135,6 +135,33 @@ export function stepUpChangesSuite(dialect: TestDialect): void {
       assert.equal((await t.mailsTo(target)).length, 1, 'the confirmation goes to the new address')
     })
 
+    it('a passkey renews the window; its options answer neither another session nor twice', async () => {
+      const { email } = await t.createUser()
+      const headers = await t.login(email)
+      const other = await t.login(email)
+      const { device } = await enrol(headers)
+      t.clock.advance(PAST_WINDOW)
+      const optionsOf = async (h: Record<string, string>) => {
+        const res = await t.request({
+          method: 'POST',
+          url: '/users/me/reauthenticate/passkey/options',
+          headers: h,
+        })
+        assert.equal(res.statusCode, 200, res.body)
+        return json(res) as never
+      }
+      const prove = (h: Record<string, string>, passkey: unknown) =>
+        t.request({ method: 'POST', url: '/users/me/reauthenticate', headers: h, payload: { passkey } })
+      const assertion = device.get(await optionsOf(headers))
+      // Made for this session: presented by another session of the same user, it proves nothing.
+      assertProblem(await prove(other, assertion), 403, 'ERR_INVALID_OTP')
+      assertProblem(await changePassword(other, { newPassword: NEW_PASSWORD }), 403, 'ERR_STEP_UP_REQUIRED')
+      assert.equal((await prove(headers, assertion)).statusCode, 204)
+      assertProblem(await prove(headers, assertion), 403, 'ERR_INVALID_OTP')
+      const changed = await changePassword(headers, { newPassword: NEW_PASSWORD })
+      assert.equal(changed.statusCode, 204, changed.body)
+    })
+
     it('removing a passkey past the window answers 403 and keeps it; after a proof it goes', async () => {
       const { email } = await t.createUser()
       const headers = await t.login(email)

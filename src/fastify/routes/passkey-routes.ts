@@ -15,24 +15,11 @@ import { currentUser, noContent, type RouteContext } from '../route-context.js'
 import { issueCredential } from './two-factor-routes.js'
 
 const Options = Type.Object({}, { additionalProperties: true, description: 'WebAuthn options, as JSON.' })
-/**
- * A browser's `PublicKeyCredential` as JSON (`credential.toJSON()`); checked in depth by the WebAuthn
- * verification.
- *
- * @example
- * ```ts
- * const body = { challenge, passkey: credential.toJSON() }
- * ```
- */
-export const Credential = Type.Object(
-  {
-    id: Type.String({ minLength: 1, maxLength: 1400 }),
-    rawId: Type.String({ minLength: 1, maxLength: 1400 }),
-    type: Type.Literal('public-key'),
-    response: Type.Object({}, { additionalProperties: true }),
-  },
-  { additionalProperties: true },
-)
+
+import { Credential } from './passkey-schemas.js'
+
+export { Credential }
+
 const Passkey = Type.Object(
   {
     id: Type.String(),

@@ -15,7 +15,7 @@ import type { BaseUser } from '../../core/user.js'
 import { ValidationError } from '../../kernel/errors.js'
 import { backendOperationId } from '../openapi-responses.js'
 import type { RouteContext } from '../route-context.js'
-import { Credential } from './passkey-routes.js'
+import { Credential } from './passkey-schemas.js'
 import { Code, issueCredential, RecoveryCode } from './two-factor-routes.js'
 
 /**

@@ -10,6 +10,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { AuthBackend, IssuedCredential } from '../../auth/auth-backend.js'
 import { JwtBackend } from '../../auth/jwt-backend.js'
+import { PasskeySecondFactor } from '../../core/passkey-second-factor.js'
+import { reauthenticationChallengeId } from '../../core/second-factor.js'
 import type { ProofKind } from '../../core/step-up.js'
 import type { TwoFactor } from '../../core/two-factor.js'
 import type { BaseUser } from '../../core/user.js'
@@ -17,6 +19,7 @@ import { UnauthenticatedError, ValidationError } from '../../kernel/errors.js'
 import { requireUser } from '../guards.js'
 import { currentUser, noContent, type RouteContext } from '../route-context.js'
 import type { TwoFactorHandlerConfig } from '../two-factor-setup.js'
+import { Credential } from './passkey-schemas.js'
 import { refreshPathOf, setRefreshCookie } from './refresh-routes.js'
 
 /** A TOTP code in a request body. @example `'123456'` */
@@ -132,13 +135,14 @@ export function twoFactorRoutes(
         operationId: 'reauthenticate',
         summary: 'Prove who you are again',
         description:
-          'With the `password`, a TOTP `code` or a `recoveryCode`: records a fresh proof for this credential, which allows sensitive actions (turning a factor off, new recovery codes) for the step-up window (10 minutes by default). A login counts as such a proof. Wrong answers count like failed logins.',
+          'With the `password`, a TOTP `code`, a `recoveryCode`, or a `passkey` assertion (for options from `POST /users/me/reauthenticate/passkey/options`, when passkeys are on): records a fresh proof for this credential, which allows sensitive actions (turning a factor off, new recovery codes, a new password or address, removing a passkey) for the step-up window (10 minutes by default). A login counts as such a proof. Wrong answers count like failed logins.',
         security,
         body: Type.Object(
           {
             password: Type.Optional(Password),
             code: Type.Optional(Code),
             recoveryCode: Type.Optional(RecoveryCode),
+            passkey: Type.Optional(Credential),
           },
           { additionalProperties: false },
         ),
@@ -147,14 +151,52 @@ export function twoFactorRoutes(
     },
     async (request, reply) => {
       const body = request.body
-      const given = [body.password, body.code, body.recoveryCode].filter((v) => v !== undefined).length
-      if (given !== 1)
-        throw new ValidationError('password', 'send exactly one of `password`, `code`, `recoveryCode`')
+      const given = [body.password, body.code, body.recoveryCode, body.passkey].filter(
+        (v) => v !== undefined,
+      ).length
+      if (given !== 1) {
+        throw new ValidationError(
+          'password',
+          'send exactly one of `password`, `code`, `recoveryCode`, `passkey`',
+        )
+      }
       const { user, credentialId } = await caller(request)
       await twoFactor.reauthenticate(user, credentialId, body)
       return noContent(reply)
     },
   )
+
+  const passkeyFactor = twoFactor.factors.find(
+    (f): f is PasskeySecondFactor<BaseUser> => f instanceof PasskeySecondFactor,
+  )
+  if (passkeyFactor) {
+    app.post(
+      `${me}/reauthenticate/passkey/options`,
+      {
+        preValidation: requireUser(),
+        schema: {
+          tags,
+          operationId: 'reauthenticatePasskeyOptions',
+          summary: 'Passkey options to prove who you are again',
+          description:
+            "The options for `navigator.credentials.get()`: the user's passkeys, user verification preferred, with a fresh challenge bound to the user and to this very credential (session or token), single-use and short-lived. Send the assertion to `POST /users/me/reauthenticate` as `passkey`. A user without a passkey answers 404.",
+          security,
+          response: {
+            200: Type.Object({}, { additionalProperties: true, description: 'WebAuthn options, as JSON.' }),
+          },
+        },
+      },
+      async (request) => {
+        const { user, credentialId } = await caller(request)
+        // No login challenge bounds it: the passkey challenge lifetime alone does.
+        return passkeyFactor.options(
+          user,
+          reauthenticationChallengeId(credentialId),
+          Number.POSITIVE_INFINITY,
+        )
+      },
+    )
+  }
 
   app.get(
     `${me}/2fa`,
