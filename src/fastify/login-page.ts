@@ -2,8 +2,9 @@
  * The plugin's login page (`pages: { login: true }`): the password form, then, when the login answers 202,
  * the second step on the same page: a code of the authenticator app, a recovery code, or a passkey. The
  * script posts JSON to the first backend's login and to its second step, like any client; the page itself
- * holds no secret and never submits a form on its own. Below the form, one "Sign in with <Provider>" link
- * per configured identity provider.
+ * holds no secret and never submits a form on its own. With passkeys on, a "Log in with a passkey" button
+ * (a discoverable credential, no password); below the form, one "Sign in with <Provider>" link per
+ * configured identity provider.
  *
  * @module
  */
@@ -136,6 +137,34 @@ export const LOGIN_SCRIPT = `
       else fail(result)
     }),
   )
+  // A passkey alone (a discoverable credential): no identifier, no password, no second step.
+  const passkeyLogin = form.querySelector('[data-passkey-login]')
+  if (
+    passkeyLogin &&
+    typeof PublicKeyCredential !== 'undefined' &&
+    typeof PublicKeyCredential.parseRequestOptionsFromJSON === 'function'
+  ) {
+    passkeyLogin.hidden = false
+    passkeyLogin.addEventListener('click', () =>
+      busy(passkeyLogin, async () => {
+        const url = passkeyLogin.dataset.passkeyLogin
+        const options = await post(url + '/options', {})
+        if (options.status !== 200) return fail(options)
+        let credential
+        try {
+          credential = await navigator.credentials.get({
+            publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.data),
+          })
+        } catch {
+          output.textContent = 'The passkey was not used. Try again, or use your password.'
+          return
+        }
+        const result = await post(url, credential.toJSON())
+        if (result.status === 200) done()
+        else fail(result)
+      }),
+    )
+  }
   // A sign-in through an identity provider that still needs the second step lands here with its
   // challenge in the fragment; it is taken out of the address bar and the history at once.
   const handed = new URLSearchParams(location.hash.slice(1))
@@ -219,6 +248,8 @@ export interface LoginPageContent {
   style: string
   /** Where the browser goes once logged in; absent: the page says so and stays. */
   next?: string | undefined
+  /** The passkey login route (`/login/passkey`) relative to the page, when passkeys are on. */
+  passkeyLogin?: string | undefined
   /** The identity providers to offer, and the plugin's prefix their routes sit under. */
   providers?: { buttons: readonly ProviderButton[]; prefix: string; redirectTo: string } | undefined
 }
@@ -252,6 +283,7 @@ export function renderLoginPage(content: LoginPageContent): string {
 <label>${escapeHtml(label)} <input name="identifier" autocomplete="${autocomplete}" required></label>
 <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
 <button type="submit">Log in</button>
+${content.passkeyLogin === undefined ? '' : `<button type="button" data-passkey-login="${escapeHtml(content.passkeyLogin)}" hidden>Log in with a passkey</button>`}
 </form>
 <form data-second hidden>
 <p>Your account asks for a second step.</p>

@@ -362,8 +362,11 @@ export interface PagesSetup {
   appName: string
   /** Whether the application is served over HTTPS (HSTS is sent only then). */
   https: boolean
-  /** The first backend's login route and the field of its identifier; absent: no login page. */
-  login?: { api: string; identifier: string } | undefined
+  /**
+   * The first backend's login route and the field of its identifier, and the passkey login route when
+   * passkeys are on; absent: no login page.
+   */
+  login?: { api: string; identifier: string; passkey?: string | undefined } | undefined
   /** The identity providers the login page offers ("Sign in with ..."); none by default. */
   providers?: readonly ProviderButton[] | undefined
   /** Return targets the login page accepts in `?redirectTo=` (the `oauth.redirectAllowList`). */
@@ -404,6 +407,10 @@ export function registerPages(fastify: FastifyInstance, setup: PagesSetup): void
         script: relativeReference(page, `${prefix}${pages.scriptPath}`),
         identifier: setup.login.identifier,
         style: STYLE,
+        passkeyLogin:
+          setup.login.passkey === undefined
+            ? undefined
+            : relativeReference(page, `${prefix}${setup.login.passkey}`),
       }
       const configuredNext = pages.login.next === undefined ? undefined : `${prefix}${pages.login.next}`
       const allowList = setup.redirectAllowList ?? []

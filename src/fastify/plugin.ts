@@ -156,12 +156,13 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
   })
 
   if (pages) {
+    const loginPage = loginPageApi(pages, flat.routes, backends, service.userAuthIdentifier)
     registerPages(fastify, {
       pages,
       api: pageApi,
       appName: flat.appName ?? 'fastify-users',
       https: resolved.cookieSecure,
-      login: loginPageApi(pages, flat.routes, backends, service.userAuthIdentifier),
+      login: loginPage && passkeys ? { ...loginPage, passkey: '/login/passkey' } : loginPage,
       providers: providerLabels(flat.oauth),
       redirectAllowList: flat.oauth?.redirectAllowList ?? [],
       onRoute: (route) => {

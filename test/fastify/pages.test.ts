@@ -436,6 +436,8 @@ describe('the login page, with its second step', () => {
       assert.match(page.body, /name="code"/)
       assert.match(page.body, /data-recovery>Use a recovery code</)
       assert.match(page.body, /data-passkey hidden>Use a passkey</)
+      // With passkeys on, a passkey alone logs in too: the button names the passkey login route.
+      assert.match(page.body, /data-passkey-login="\.\/login\/passkey" hidden>Log in with a passkey</)
       const scriptRef = /<script src="([^"]+)"/.exec(page.body)?.[1] ?? ''
       const script = await h.app.inject({ method: 'GET', url: new URL(scriptRef, pageUrl).pathname })
       assert.equal(script.statusCode, 200)
