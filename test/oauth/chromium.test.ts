@@ -6,9 +6,11 @@
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
+import { decodeBase32IgnorePadding } from '@oslojs/encoding'
+import { generateHOTP } from '@oslojs/otp'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Kysely } from 'kysely'
-import { type Browser, chromium } from 'playwright-core'
+import { type Browser, chromium, type Page } from 'playwright-core'
 import { fastifyUsers } from '../../src/fastify/index.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js'
 import { CLIENT_SECRET, freePort, startIdp, stopIdp, type TestIdp } from './test-idp.js'
@@ -40,6 +42,7 @@ describe('Chromium: "Sign in with" through the provider\'s login form', {
       requireVerificationOnRegistration: false,
       rateLimit: false,
       pages: { login: true },
+      routes: { twoFactor: {} },
       oauth: {
         baseUrl: base,
         providers: {
@@ -86,6 +89,56 @@ describe('Chromium: "Sign in with" through the provider\'s login form', {
     })
     assert.equal(me.status, 200)
     assert.equal(me.body.email, 'grace@example.com')
+    await page.close()
+  })
+
+  /** From the plugin's login page through the provider's login form and consent page, as `login`. */
+  const signIn = async (page: Page, login: string) => {
+    await page.goto(`${base}/login?redirectTo=%2Fhome`)
+    await page.click('text=Sign in with IdP <Local>')
+    await page.waitForSelector('input[name="login"]')
+    await page.fill('input[name="login"]', login)
+    await page.fill('input[name="password"]', 'anything')
+    await page.click('button[type="submit"]')
+    await page.waitForSelector('button[type="submit"]')
+    await page.click('button[type="submit"]')
+  }
+  const status = (page: Page) => page.evaluate(() => fetch('/users/me').then((r) => r.status))
+
+  it('an account with a second factor answers it on the login page after the provider', async () => {
+    const first = await browser.newPage()
+    await signIn(first, 'hedy')
+    await first.waitForURL(`${base}/home`)
+    const secret = await first.evaluate(async () => {
+      const response = await fetch('/users/me/2fa/totp', { method: 'POST' })
+      return ((await response.json()) as { secret: string }).secret
+    })
+    const code = generateHOTP(decodeBase32IgnorePadding(secret), BigInt(Math.floor(Date.now() / 30_000)), 6)
+    const recoveryCodes = await first.evaluate(async (code) => {
+      const response = await fetch('/users/me/2fa/totp/confirm', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ code }),
+      })
+      return ((await response.json()) as { recoveryCodes: string[] }).recoveryCodes
+    }, code)
+    assert.equal(recoveryCodes.length, 10)
+    await first.close()
+
+    const page = await browser.newPage()
+    await signIn(page, 'hedy')
+    // Back on the login page: the second step shown, its challenge gone from the address bar, no session.
+    await page.waitForSelector('form[data-second]:not([hidden])')
+    assert.equal(new URL(page.url()).pathname, '/login')
+    assert.equal(new URL(page.url()).hash, '')
+    assert.equal(await status(page), 401)
+    await page.click('text=Use a recovery code')
+    await page.fill('input[name="code"]', recoveryCodes[0]!)
+    await Promise.all([
+      page.waitForURL(`${base}/home`),
+      page.click('form[data-second] button[type="submit"]'),
+    ])
+    assert.equal(await status(page), 200)
     await page.close()
   })
 })
