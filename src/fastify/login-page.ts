@@ -32,6 +32,9 @@ export const LOGIN_SCRIPT = `
   const recoveryButton = second.querySelector('[data-recovery]')
   const passkeyButton = second.querySelector('[data-passkey]')
   let challenge = null
+  const webauthn =
+    typeof PublicKeyCredential !== 'undefined' &&
+    typeof PublicKeyCredential.parseRequestOptionsFromJSON === 'function'
   let recovery = false
   form.hidden = false
   const post = async (url, body) => {
@@ -87,11 +90,7 @@ export const LOGIN_SCRIPT = `
     code.required = totp
     submit.hidden = !totp
     recoveryButton.hidden = !methods.includes('recovery')
-    passkeyButton.hidden = !(
-      methods.includes('passkey') &&
-      typeof PublicKeyCredential !== 'undefined' &&
-      typeof PublicKeyCredential.parseRequestOptionsFromJSON === 'function'
-    )
+    passkeyButton.hidden = !(methods.includes('passkey') && webauthn)
     useRecovery(false)
     if (totp) code.focus()
   }
@@ -119,49 +118,48 @@ export const LOGIN_SCRIPT = `
       else fail(result)
     })
   })
+  // One assertion: options fetched, the authenticator asked, the assertion posted where and as the
+  // answer function says; the declined text is shown when the user or the browser does not use it.
+  const usePasskey = async (optionsUrl, optionsBody, answer, declined) => {
+    const options = await post(optionsUrl, optionsBody)
+    if (options.status !== 200) return fail(options)
+    let credential
+    try {
+      credential = await navigator.credentials.get({
+        publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.data),
+      })
+    } catch {
+      output.textContent = declined
+      return
+    }
+    const [url, body] = answer(credential)
+    const result = await post(url, body)
+    if (result.status === 200) done()
+    else fail(result)
+  }
   passkeyButton.addEventListener('click', () =>
-    busy(passkeyButton, async () => {
-      const options = await post(api + '/2fa/passkey/options', { challenge })
-      if (options.status !== 200) return fail(options)
-      let credential
-      try {
-        credential = await navigator.credentials.get({
-          publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.data),
-        })
-      } catch {
-        output.textContent = 'The passkey was not used. Try again, or use a code.'
-        return
-      }
-      const result = await post(api + '/2fa', { challenge, passkey: credential.toJSON() })
-      if (result.status === 200) done()
-      else fail(result)
-    }),
+    busy(passkeyButton, () =>
+      usePasskey(
+        api + '/2fa/passkey/options',
+        { challenge },
+        (credential) => [api + '/2fa', { challenge, passkey: credential.toJSON() }],
+        'The passkey was not used. Try again, or use a code.',
+      ),
+    ),
   )
   // A passkey alone (a discoverable credential): no identifier, no password, no second step.
   const passkeyLogin = form.querySelector('[data-passkey-login]')
-  if (
-    passkeyLogin &&
-    typeof PublicKeyCredential !== 'undefined' &&
-    typeof PublicKeyCredential.parseRequestOptionsFromJSON === 'function'
-  ) {
+  if (passkeyLogin && webauthn) {
     passkeyLogin.hidden = false
     passkeyLogin.addEventListener('click', () =>
-      busy(passkeyLogin, async () => {
+      busy(passkeyLogin, () => {
         const url = passkeyLogin.dataset.passkeyLogin
-        const options = await post(url + '/options', {})
-        if (options.status !== 200) return fail(options)
-        let credential
-        try {
-          credential = await navigator.credentials.get({
-            publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.data),
-          })
-        } catch {
-          output.textContent = 'The passkey was not used. Try again, or use your password.'
-          return
-        }
-        const result = await post(url, credential.toJSON())
-        if (result.status === 200) done()
-        else fail(result)
+        return usePasskey(
+          url + '/options',
+          {},
+          (credential) => [url, credential.toJSON()],
+          'The passkey was not used. Try again, or use your password.',
+        )
       }),
     )
   }
