@@ -30,6 +30,8 @@ const PUBLISH_TIMEOUT_MS = 2000
 
 interface Entry {
   userKey: string
+  // The credential's own id, when it is not the key (a JWT is looked up by its text, revoked by its jti).
+  credentialId: string | undefined
   value: unknown
   until: number
 }
@@ -51,6 +53,7 @@ export class AuthCache {
   readonly ttlMs: number
   readonly #entries = new Map<string, Entry>()
   readonly #byUser = new Map<string, Set<string>>()
+  readonly #byCredential = new Map<string, string>()
   readonly #bus: InvalidationBus | undefined
   readonly #logger: AuthCacheOptions['logger']
   // Bumped by every invalidation: a database read that began before one must not be stored after it.
@@ -124,14 +127,28 @@ export class AuthCache {
 
   /**
    * Stores `value` for `key` (a credential of the user `userId`) until `min(until, now + ttl)`, unless the
-   * cache is not live or anything was invalidated since `ticket` was taken.
+   * cache is not live or anything was invalidated since `ticket` was taken. `credentialId` is the id a
+   * `credential` invalidation names, when it is not `key` itself.
    */
-  set(key: string, userId: string, value: unknown, until: number, now: number, ticket: number): void {
+  set(
+    key: string,
+    userId: string,
+    value: unknown,
+    until: number,
+    now: number,
+    ticket: number,
+    credentialId?: string,
+  ): void {
     if (!this.#live || ticket !== this.#epoch) return
     const end = Math.min(until, now + this.ttlMs)
     if (end <= now) return
     this.#delete(key)
-    this.#entries.set(key, { userKey: userId, value, until: end })
+    const alias = credentialId !== undefined && credentialId !== key ? credentialId : undefined
+    if (alias !== undefined) {
+      this.#delete(this.#byCredential.get(alias) ?? alias)
+      this.#byCredential.set(alias, key)
+    }
+    this.#entries.set(key, { userKey: userId, credentialId: alias, value, until: end })
     const keys = this.#byUser.get(userId)
     if (keys) keys.add(key)
     else this.#byUser.set(userId, new Set([key]))
@@ -173,6 +190,7 @@ export class AuthCache {
     this.#epoch++
     this.#entries.clear()
     this.#byUser.clear()
+    this.#byCredential.clear()
   }
 
   #apply(message: InvalidationMessage): void {
@@ -180,9 +198,13 @@ export class AuthCache {
     if (message.kind === 'all') {
       this.clear()
     } else if (message.kind === 'credential') {
-      this.#delete(message.id)
+      this.#delete(this.#byCredential.get(message.id) ?? message.id)
     } else {
-      for (const key of this.#byUser.get(message.id) ?? []) this.#entries.delete(key)
+      for (const key of this.#byUser.get(message.id) ?? []) {
+        const alias = this.#entries.get(key)?.credentialId
+        if (alias !== undefined) this.#byCredential.delete(alias)
+        this.#entries.delete(key)
+      }
       this.#byUser.delete(message.id)
     }
   }
@@ -191,6 +213,7 @@ export class AuthCache {
     const entry = this.#entries.get(key)
     if (!entry) return
     this.#entries.delete(key)
+    if (entry.credentialId !== undefined) this.#byCredential.delete(entry.credentialId)
     const keys = this.#byUser.get(entry.userKey)
     keys?.delete(key)
     if (keys?.size === 0) this.#byUser.delete(entry.userKey)

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { createHash } from 'node:crypto'
 import { refreshFamilyDenyKey } from '../core/refresh-families.js'
 import type { RefreshTokens } from '../core/refresh-tokens.js'
 import type { TokenDenylist, UserRepository } from '../core/repositories.js'
@@ -162,6 +163,15 @@ export class JwtBackend<U extends BaseUser = BaseUser> implements AuthBackend<U>
     // bring CSRF exposure to the Bearer backend).
     const token = this.cookieName ? request.cookie : BEARER.exec(request.authorization ?? '')?.[1]
     if (!token) return null
+    const now = this.#clock.now()
+    // Looked up by a digest of the token's exact text, before its signature is checked: an entry is only
+    // ever stored under a text that passed every check (signature, purpose, issuer, time), and lives no
+    // later than its `exp`, so finding that same text is as good as checking it again, without fast-jwt's
+    // parsing and claim checks. A digest, not the text, so the cache holds no usable token (as the session
+    // store holds no session secret).
+    const cacheKey = this.#cache ? createHash('sha256').update(token).digest('base64url') : ''
+    const cached = this.#cache?.get(cacheKey, now) as { user: U; credential: ActiveCredential } | undefined
+    if (cached) return cached
     let claims: ReturnType<TokenCodec['verify']>
     try {
       claims = this.#tokens.verify(token, tokenPurposes.access)
@@ -171,10 +181,6 @@ export class JwtBackend<U extends BaseUser = BaseUser> implements AuthBackend<U>
     }
     const id = this.#parseId(claims.sub)
     if (id === null) return null
-    const now = this.#clock.now()
-    const cached = this.#cache?.get(claims.jti, now) as { user: U; credential: ActiveCredential } | undefined
-    // The jti is the key; the subject is compared too, so an entry can only answer for its own token.
-    if (cached && String(cached.user.id) === claims.sub) return cached
     const ticket = this.#cache?.ticket() ?? 0
     const family = typeof claims.fam === 'string' ? claims.fam : null
     // A token of a refresh-token family that was ended (from the session list, or by a logout) is
@@ -192,7 +198,8 @@ export class JwtBackend<U extends BaseUser = BaseUser> implements AuthBackend<U>
     }
     if (family !== null) credential.familyId = family
     const result = { user, credential }
-    this.#cache?.set(claims.jti, String(user.id), result, credential.expiresAt, now, ticket)
+    // Revoked by its jti (a logout adds the jti to the deny-list), found by the digest of its text.
+    this.#cache?.set(cacheKey, String(user.id), result, credential.expiresAt, now, ticket, claims.jti)
     return result
   }
 

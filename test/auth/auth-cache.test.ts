@@ -55,6 +55,25 @@ describe('AuthCache', () => {
     assert.equal(cache.size, 0)
   })
 
+  it('drops an entry stored under another key than its credential id when that id is revoked', async () => {
+    const cache = new AuthCache()
+    // A JWT: found by its text, revoked by its jti.
+    cache.set('header.payload.signature', 'u1', 'jwt', NOW + 60_000, NOW, cache.ticket(), 'jti-1')
+    cache.set('s2', 'u1', 's2', NOW + 60_000, NOW, cache.ticket())
+    assert.equal(cache.get('header.payload.signature', NOW), 'jwt')
+    await cache.revoke({ kind: 'credential', id: 'jti-1' })
+    assert.equal(cache.get('header.payload.signature', NOW), undefined)
+    assert.equal(cache.get('s2', NOW), 's2')
+    // Dropped with its user too, and its id then names nothing stale: a new entry under it is revocable.
+    cache.set('other.token.text', 'u1', 'jwt2', NOW + 60_000, NOW, cache.ticket(), 'jti-2')
+    await cache.revoke({ kind: 'user', id: 'u1' })
+    assert.equal(cache.get('other.token.text', NOW), undefined)
+    cache.set('third.token.text', 'u1', 'jwt3', NOW + 60_000, NOW, cache.ticket(), 'jti-2')
+    await cache.revoke({ kind: 'credential', id: 'jti-2' })
+    assert.equal(cache.get('third.token.text', NOW), undefined)
+    assert.equal(cache.size, 0)
+  })
+
   it('does not store a value read before an invalidation', async () => {
     const cache = new AuthCache()
     const ticket = cache.ticket() // the database read begins

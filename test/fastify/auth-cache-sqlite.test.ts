@@ -75,6 +75,29 @@ for (const backend of backends) {
       assertProblem(await me(cached, b), 401)
     })
 
+    it("ends one logged-out credential at once, and leaves the user's others", async () => {
+      // Without refresh tokens a JWT logout names only that token (with them it ends the whole family,
+      // which drops every cached credential of the user): the narrowest revocation the cache must honour.
+      const t = await buildApp({
+        backend,
+        cache: { singleInstance: true, ttlSeconds: 5 },
+        refreshToken: false,
+      })
+      try {
+        const { email } = await t.createUser()
+        const a = await t.login(email)
+        const b = await t.login(email)
+        assert.equal((await me(t, a)).statusCode, 200)
+        assert.equal((await me(t, b)).statusCode, 200)
+        const out = await t.request({ method: 'POST', url: '/logout', headers: a })
+        assert.ok(out.statusCode < 300, out.body)
+        assertProblem(await me(t, a), 401)
+        assert.equal((await me(t, b)).statusCode, 200)
+      } finally {
+        await t.destroy()
+      }
+    })
+
     it('refuses a bad cache option with a TypeError naming it', async () => {
       await assert.rejects(buildApp({ backend, cache: { ttlSeconds: 0 } as never }), /cache\.ttlSeconds/)
       await assert.rejects(buildApp({ backend, cache: { nope: 1 } as never }), /option `cache`/)
