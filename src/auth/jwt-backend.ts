@@ -10,12 +10,12 @@
  * @module
  */
 
-import { createHash } from 'node:crypto'
 import { refreshFamilyDenyKey } from '../core/refresh-families.js'
 import type { RefreshTokens } from '../core/refresh-tokens.js'
 import type { TokenDenylist, UserRepository } from '../core/repositories.js'
 import type { BaseUser, Id } from '../core/user.js'
 import type { Clock } from '../kernel/clock.js'
+import { sha256 } from '../kernel/digest.js'
 import { InvalidTokenError } from '../kernel/errors.js'
 import { type TokenCodec, tokenPurposes } from '../tokens/token-codec.js'
 import type {
@@ -169,7 +169,7 @@ export class JwtBackend<U extends BaseUser = BaseUser> implements AuthBackend<U>
     // later than its `exp`, so finding that same text is as good as checking it again, without fast-jwt's
     // parsing and claim checks. A digest, not the text, so the cache holds no usable token (as the session
     // store holds no session secret).
-    const cacheKey = this.#cache ? createHash('sha256').update(token).digest('base64url') : ''
+    const cacheKey = this.#cache ? sha256(token, 'base64url') : ''
     const cached = this.#cache?.get(cacheKey, now) as { user: U; credential: ActiveCredential } | undefined
     if (cached) return cached
     let claims: ReturnType<TokenCodec['verify']>

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import { sha256 } from '../kernel/digest.js'
 
 const SECRET = /^[A-Za-z0-9_-]{43}$/
 
@@ -31,5 +32,5 @@ export function generateSessionSecret(): string {
  */
 export function hashSessionSecret(secret: unknown): string | null {
   if (typeof secret !== 'string' || !SECRET.test(secret)) return null
-  return createHash('sha256').update(secret).digest('hex')
+  return sha256(secret, 'hex')
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
+import { sha256 } from '../kernel/digest.js'
 import { foldIdentifier } from './identifiers.js'
 
 /**
@@ -45,7 +46,7 @@ export function passwordFingerprint(passwordHash: string): string {
  * ```
  */
 export function loginAttemptKey(identifier: string): string {
-  return createHash('sha256').update(foldIdentifier(identifier)).digest('hex')
+  return sha256(foldIdentifier(identifier), 'hex')
 }
 
 /**

@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Clock } from '../kernel/clock.js'
+import { sha256 } from '../kernel/digest.js'
 import { TooManyAttemptsError } from '../kernel/errors.js'
 import type { Logger } from '../kernel/logger.js'
 import { loginAttemptKey } from './fingerprints.js'
@@ -257,5 +257,5 @@ export class LoginThrottle {
  * it, so it has the same shape (64 hex digits) and never collides with an identifier's key.
  */
 function inFlightAttemptKey(key: string): string {
-  return createHash('sha256').update(`in-flight:${key}`).digest('hex')
+  return sha256(`in-flight:${key}`, 'hex')
 }

@@ -8,8 +8,9 @@
  *
  * @module
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import type { Clock } from '../kernel/clock.js'
+import { sha256 } from '../kernel/digest.js'
 import type { Logger } from '../kernel/logger.js'
 import type { UserRepository } from './repositories.js'
 import type { BaseUser, Id } from './user.js'
@@ -129,7 +130,7 @@ const TOKEN = /^[A-Za-z0-9_-]{43}$/
  * ```
  */
 export function hashRefreshToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex')
+  return sha256(token, 'hex')
 }
 
 function positiveSeconds(value: number | undefined, fallback: number, option: string): number {
