@@ -22,6 +22,19 @@ export interface OriginCheckInput {
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 /**
+ * Whether `method` is safe (GET, HEAD, OPTIONS): such requests change nothing, so the origin check
+ * always lets them through, and callers can skip reading the headers.
+ *
+ * @example
+ * ```ts
+ * isSafeMethod('get') // true
+ * ```
+ */
+export function isSafeMethod(method: string): boolean {
+  return SAFE_METHODS.has(method) || SAFE_METHODS.has(method.toUpperCase())
+}
+
+/**
  * `true` when a request may go on: a safe method; `Sec-Fetch-Site: same-origin` or `none` (typed by the
  * user); an `Origin` that is trusted or is this host; or neither header (not a browser).
  *
@@ -34,7 +47,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
  * ```
  */
 export function isSameOriginOrTrusted(input: OriginCheckInput, trustedOrigins: ReadonlySet<string>): boolean {
-  if (SAFE_METHODS.has(input.method.toUpperCase())) return true
+  if (isSafeMethod(input.method)) return true
   const site = input.secFetchSite?.toLowerCase()
   const origin = input.origin
   if (site === 'same-origin' || site === 'none') return true

@@ -14,7 +14,7 @@ import {
   type IssuedCredential,
   type RequestCredentials,
 } from '../auth/auth-backend.js'
-import { isSameOriginOrTrusted } from '../auth/origin-check.js'
+import { isSafeMethod, isSameOriginOrTrusted } from '../auth/origin-check.js'
 import { type PublicUser, withoutSecrets } from '../core/public-user.js'
 import { CrossOriginError } from '../kernel/errors.js'
 import type { Logger } from '../kernel/logger.js'
@@ -115,7 +115,8 @@ export class RequestAuthenticator {
    * {@link CrossOriginError}.
    */
   checkOrigin(request: FastifyRequest): void {
-    if (!this.#usesCookies) return
+    // A safe method passes whatever its headers say: the common case returns before reading them.
+    if (!this.#usesCookies || isSafeMethod(request.method)) return
     const header = (name: string): string | undefined => {
       const value = request.headers[name]
       return Array.isArray(value) ? value[0] : value
