@@ -33,6 +33,8 @@ export type MeasureResult = LoadResult & { rssMiB?: number }
 export interface Measure {
   /** Row ids (after the series id) this measure produces, with their labels. */
   rows: Record<string, string>
+  /** Set on the loads of a hashing route: they warm up for `BENCH_HASH_WARMUP` seconds more. */
+  hashing?: boolean
   run(ctx: RunContext): Promise<Record<string, MeasureResult>>
 }
 
@@ -66,30 +68,39 @@ export interface HashSeries {
 export type Series = ServerSeries | HashSeries
 
 /**
+ * The warm-up of a hashing route: `BENCH_HASH_WARMUP` seconds of load, then two requests per connection,
+ * all awaited. The time-bound part leaves up to one request per connection in the server's hash queue;
+ * the awaited requests queue behind them (the queue is first in, first out), so when they are answered
+ * the queue is empty and the measurement starts without a head start.
+ */
+async function hashWarmup(spec: Omit<LoadSpec, 'durationSeconds'>): Promise<void> {
+  if (config.hashWarmupSeconds > 0) await load({ ...spec, durationSeconds: config.hashWarmupSeconds })
+  await load({ ...spec, durationSeconds: 0, amount: spec.connections * 2 })
+}
+
+/**
  * A warm-up (discarded), then the measured load. Cheap routes warm up for `BENCH_WARMUP` seconds; the
- * hashing routes (`warmup: 'amount'`) with two requests per connection, all awaited, so no request of the
- * warm-up is still queued for a hash when the measurement starts (a time-bound warm-up would leave one
- * per connection in the server's hash queue, a 16-request head start against the measurement).
+ * hashing routes (`warmup: 'amount'`) as {@link hashWarmup} says.
  */
 async function measure(
   spec: Omit<LoadSpec, 'durationSeconds'>,
   warmup: 'time' | 'amount' = 'time',
 ): Promise<LoadResult> {
-  if (warmup === 'amount') await load({ ...spec, durationSeconds: 0, amount: spec.connections * 2 })
+  if (warmup === 'amount') await hashWarmup(spec)
   else if (config.warmupSeconds > 0) await load({ ...spec, durationSeconds: config.warmupSeconds })
   return load({ ...spec, durationSeconds: config.durationSeconds })
 }
 
 /**
  * A storm and a probe at once: the probe warms up for `BENCH_WARMUP` seconds while the storm's warm-up
- * (two requests per connection, awaited) runs beside it, then both are measured together.
+ * ({@link hashWarmup}) runs beside it, then both are measured together.
  */
 async function measurePair(
   stormSpec: Omit<LoadSpec, 'durationSeconds'>,
   probeSpec: Omit<LoadSpec, 'durationSeconds'>,
 ): Promise<[LoadResult, LoadResult]> {
   await Promise.all([
-    load({ ...stormSpec, durationSeconds: 0, amount: stormSpec.connections * 2 }),
+    hashWarmup(stormSpec),
     config.warmupSeconds > 0 ? load({ ...probeSpec, durationSeconds: config.warmupSeconds }) : null,
   ])
   // No CPU per request here: the server's CPU time during a storm is mostly hashing.
@@ -136,6 +147,7 @@ export const postLoad = (
   body: (ctx: RunContext) => string | (() => string),
 ): Measure => ({
   rows: { [key]: label },
+  hashing: true,
   run: async (ctx) => ({
     [key]: await measure(
       {
@@ -161,6 +173,7 @@ export const storm = (
   labels: Record<string, string>,
 ): Measure => ({
   rows: labels,
+  hashing: true,
   run: async ({ server, headers }: RunContext) => {
     const probe = {
       base: server.base,
