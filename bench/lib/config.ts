@@ -59,9 +59,9 @@ export const config = {
   runner: (process.env.BENCH_RUNNER === 'tsx' ? 'tsx' : 'bundle') as 'tsx' | 'bundle',
   /**
    * Connections per load: 50 for the cheap GETs (the load the issue's reference numbers used); 16 for
-   * the hashing routes, enough to keep every hashing slot busy (the queue runs 2 at once here) while
+   * the hashing routes, enough to keep every hashing slot busy (the queue runs 1 at once on 2 cores, 3 on 4 or more) while
    * latency stays far from autocannon's 10 s timeout even at better-auth's ~11 sign-ups/s; during the
-   * storm, 32 login connections (16x the hashing slots) against a 10-connection probe.
+   * storm, 32 login connections against a 10-connection probe.
    */
   connections: { get: 50, hashing: 16, stormLogin: 32, stormProbe: 10 },
 }

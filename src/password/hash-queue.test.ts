@@ -120,19 +120,20 @@ describe('HashQueue', () => {
 })
 
 describe('defaultHashConcurrency', () => {
-  it('leaves one libuv pool thread free and stays within the CPU count', (t) => {
+  it('leaves one libuv pool thread and one core free, and is at least 1', (t) => {
     const saved = process.env.UV_THREADPOOL_SIZE
     t.after(() => {
       if (saved === undefined) delete process.env.UV_THREADPOOL_SIZE
       else process.env.UV_THREADPOOL_SIZE = saved
     })
     delete process.env.UV_THREADPOOL_SIZE
-    assert.equal(defaultHashConcurrency(), Math.max(1, Math.min(3, availableParallelism())))
+    const cores = availableParallelism()
+    assert.equal(defaultHashConcurrency(), Math.max(1, Math.min(3, cores - 1)))
     process.env.UV_THREADPOOL_SIZE = '1'
     assert.equal(defaultHashConcurrency(), 1)
     process.env.UV_THREADPOOL_SIZE = '128'
-    assert.equal(defaultHashConcurrency(), availableParallelism())
+    assert.equal(defaultHashConcurrency(), Math.max(1, cores - 1))
     process.env.UV_THREADPOOL_SIZE = 'nonsense'
-    assert.equal(defaultHashConcurrency(), Math.max(1, Math.min(3, availableParallelism())))
+    assert.equal(defaultHashConcurrency(), Math.max(1, Math.min(3, cores - 1)))
   })
 })

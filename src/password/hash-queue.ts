@@ -25,19 +25,22 @@ export interface HashQueueOptions {
 
 /**
  * The default concurrency: one less than libuv's thread-pool size (`UV_THREADPOOL_SIZE`, 4 when unset),
- * so a thread always stays free for `fs` and `dns`; and no more than `os.availableParallelism()`, since
- * hashing is CPU-bound and more parallel hashes than cores only make each one slower. At least 1.
+ * so a thread always stays free for `fs` and `dns`; and one less than `os.availableParallelism()`, so a
+ * core always stays free for the event loop: hashing is CPU-bound, and a burst of logins that took every
+ * core would slow every other request of the application (session checks, its own routes) with it. At
+ * least 1, so a one-core machine still hashes. An application that would rather spend every core on
+ * logins sets `passwordHashing.concurrency`.
  *
  * @example
  * ```ts
- * // UV_THREADPOOL_SIZE unset, 8 cores: min(4 - 1, 8) = 3
+ * // UV_THREADPOOL_SIZE unset, 8 cores: min(4 - 1, 8 - 1) = 3; 2 cores: min(3, 1) = 1
  * defaultHashConcurrency() // 3
  * ```
  */
 export function defaultHashConcurrency(): number {
   const poolSize = Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '', 10)
   const threads = Number.isInteger(poolSize) && poolSize > 0 ? poolSize : 4
-  return Math.max(1, Math.min(threads - 1, availableParallelism()))
+  return Math.max(1, Math.min(threads - 1, availableParallelism() - 1))
 }
 
 interface Waiting {
