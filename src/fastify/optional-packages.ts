@@ -1,8 +1,8 @@
 /**
  * The packages of optional features are imported when a feature is configured, not when the plugin is:
- * an application pays the memory of `openid-client`, `@node-rs/bcrypt` or the TOTP libraries only if it
- * uses them. They are loaded here, at registration, so that a missing one fails `register()`, never a
- * request.
+ * an application pays the memory of `openid-client`, a password scheme's binding or the TOTP libraries
+ * only if it uses them. They are loaded here, at registration, so that a missing one fails `register()`,
+ * never a request.
  *
  * @module
  */
@@ -10,6 +10,7 @@
 import { totpLibraries } from '../core/totp.js'
 import type { TwoFactor } from '../core/two-factor.js'
 import type { BaseUser } from '../core/user.js'
+import { Argon2idHasher, argon2Binding } from '../password/argon2-hasher.js'
 import { BcryptHasher, bcryptBinding } from '../password/bcrypt-hasher.js'
 import type { PasswordManager } from '../password/password-manager.js'
 import type { FlatOptions } from './normalize-options.js'
@@ -17,7 +18,7 @@ import { openIdClient } from './oauth/providers.js'
 
 /** The configured features whose packages are loaded on demand. */
 export interface OptionalFeatures {
-  /** The service's password manager: bcrypt's binding is loaded when one of its schemes is bcrypt. */
+  /** The service's password manager: the argon2 and bcrypt bindings are loaded for the schemes listed. */
   passwords: PasswordManager
   /** Two-factor, when on: the TOTP and QR code packages. */
   twoFactor: TwoFactor<BaseUser> | null
@@ -36,7 +37,9 @@ export interface OptionalFeatures {
  */
 export async function loadOptionalPackages(features: OptionalFeatures): Promise<void> {
   const loads: Promise<unknown>[] = []
-  if (features.passwords.hashers.some((hasher) => hasher instanceof BcryptHasher)) loads.push(bcryptBinding())
+  const { hashers } = features.passwords
+  if (hashers.some((hasher) => hasher instanceof Argon2idHasher)) loads.push(argon2Binding())
+  if (hashers.some((hasher) => hasher instanceof BcryptHasher)) loads.push(bcryptBinding())
   if (features.twoFactor) loads.push(totpLibraries())
   if (Object.keys(features.oauth?.providers ?? {}).length > 0) loads.push(openIdClient())
   await Promise.all(loads)

@@ -58,10 +58,16 @@ async function run(options: object, missingPackage?: string): Promise<Outcome> {
 }
 
 describe('optional packages', () => {
-  it('imports none of them with the default options and the docs off', async () => {
+  it('imports only the default scheme’s binding with the default options and the docs off', async () => {
     const outcome = await run({ ...BASE, openapi: false })
     assert.equal(outcome.error, null)
     assert.deepEqual(outcome.atImport, [])
+    assert.deepEqual(outcome.atReady, ['@node-rs/argon2'])
+  })
+
+  it('imports no password binding for scrypt alone', async () => {
+    const outcome = await run({ ...BASE, openapi: false, hashSchemes: ['scrypt'] })
+    assert.equal(outcome.error, null)
     assert.deepEqual(outcome.atReady, [])
   })
 
@@ -69,7 +75,7 @@ describe('optional packages', () => {
     const outcome = await run(BASE)
     assert.equal(outcome.error, null)
     assert.deepEqual(outcome.atImport, [])
-    assert.deepEqual(outcome.atReady, ['@fastify/swagger', '@fastify/swagger-ui'])
+    assert.deepEqual(outcome.atReady, ['@fastify/swagger', '@fastify/swagger-ui', '@node-rs/argon2'])
   })
 
   it('imports each configured feature’s package at registration', async () => {
@@ -79,6 +85,7 @@ describe('optional packages', () => {
     assert.deepEqual(outcome.atReady, [
       '@fastify/swagger',
       '@fastify/swagger-ui',
+      '@node-rs/argon2',
       '@node-rs/bcrypt',
       '@oslojs/otp',
       'openid-client',
@@ -86,7 +93,7 @@ describe('optional packages', () => {
     ])
   })
 
-  for (const missing of ['openid-client', '@node-rs/bcrypt', '@oslojs/otp']) {
+  for (const missing of ['openid-client', '@node-rs/argon2', '@node-rs/bcrypt', '@oslojs/otp']) {
     it(`fails registration when ${missing} is configured but missing`, async () => {
       const outcome = await run(ALL_FEATURES, missing)
       assert.equal(outcome.error?.code, 'ERR_MODULE_NOT_FOUND')
@@ -95,7 +102,9 @@ describe('optional packages', () => {
   }
 
   it('does not need a missing package whose feature is off', async () => {
-    const outcome = await run({ ...BASE, openapi: false }, 'openid-client')
-    assert.equal(outcome.error, null)
+    for (const missing of ['openid-client', '@node-rs/argon2']) {
+      const outcome = await run({ ...BASE, openapi: false, hashSchemes: ['scrypt'] }, missing)
+      assert.equal(outcome.error, null)
+    }
   })
 })
