@@ -6,14 +6,34 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { decodeBase32IgnorePadding, encodeBase32NoPadding } from '@oslojs/encoding'
-import { createTOTPKeyURI, generateHOTP } from '@oslojs/otp'
-import { renderSVG } from 'uqr'
 import type { Clock } from '../kernel/clock.js'
 import { ConflictError } from '../kernel/errors.js'
 import type { SecondFactor } from './second-factor.js'
 import type { SecretBox } from './secret-box.js'
 import type { TotpRecord, TotpRepository } from './totp-repository.js'
 import type { BaseUser } from './user.js'
+
+/** The packages of TOTP codes and QR codes. */
+export interface TotpLibraries {
+  otp: typeof import('@oslojs/otp')
+  qr: typeof import('uqr')
+}
+
+let loading: Promise<TotpLibraries> | undefined
+
+/**
+ * `@oslojs/otp` and `uqr`, imported once, on the first call: only applications with two-factor on load
+ * them. The plugin calls it at registration, so a missing package fails there.
+ *
+ * @example
+ * ```ts
+ * const { otp, qr } = await totpLibraries()
+ * ```
+ */
+export function totpLibraries(): Promise<TotpLibraries> {
+  loading ??= Promise.all([import('@oslojs/otp'), import('uqr')]).then(([otp, qr]) => ({ otp, qr }))
+  return loading
+}
 
 /** 30-second steps and 6 digits: what every authenticator app expects by default. */
 const PERIOD_SECONDS = 30
@@ -105,6 +125,7 @@ export class TotpFactor<U extends BaseUser = BaseUser> implements SecondFactor<U
     const { repository, secrets, clock, issuer } = this.#options
     const existing = await repository.find(user.id)
     if (existing?.confirmedAt != null) throw new ConflictError('two-factor authentication is already on')
+    const { otp, qr } = await totpLibraries()
     const key = randomBytes(20)
     const secret = encodeBase32NoPadding(key)
     await repository.save({
@@ -115,8 +136,8 @@ export class TotpFactor<U extends BaseUser = BaseUser> implements SecondFactor<U
       recoveryCodes: [],
       createdAt: clock.now(),
     })
-    const uri = createTOTPKeyURI(issuer, user.email, key, PERIOD_SECONDS, DIGITS)
-    const svg = renderSVG(uri, { border: 2 })
+    const uri = otp.createTOTPKeyURI(issuer, user.email, key, PERIOD_SECONDS, DIGITS)
+    const svg = qr.renderSVG(uri, { border: 2 })
     return { secret, uri, qrCode: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}` }
   }
 
@@ -130,7 +151,7 @@ export class TotpFactor<U extends BaseUser = BaseUser> implements SecondFactor<U
     const { repository, clock } = this.#options
     const record = await repository.find(user.id)
     if (!record || record.confirmedAt !== null) throw new ConflictError('no two-factor enrolment is pending')
-    const step = this.#matchingStep(record, code)
+    const step = await this.#matchingStep(record, code)
     if (step === null) return null
     const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode)
     const changed = await repository.update(
@@ -185,7 +206,7 @@ export class TotpFactor<U extends BaseUser = BaseUser> implements SecondFactor<U
   async #useCode(user: U, code: unknown): Promise<boolean> {
     const record = await this.#options.repository.find(user.id)
     if (!record || record.confirmedAt === null) return false
-    const step = this.#matchingStep(record, code)
+    const step = await this.#matchingStep(record, code)
     if (step === null) return false
     // Compare-and-set on the last step: of two requests with the same code, one wins.
     return this.#options.repository.update(user.id, { lastStep: step }, { lastStep: record.lastStep })
@@ -206,8 +227,9 @@ export class TotpFactor<U extends BaseUser = BaseUser> implements SecondFactor<U
   }
 
   /** The step whose code `code` is, within the drift and later than the last accepted step; or `null`. */
-  #matchingStep(record: TotpRecord, code: unknown): number | null {
+  async #matchingStep(record: TotpRecord, code: unknown): Promise<number | null> {
     if (typeof code !== 'string' || !/^\d{6}$/.test(code)) return null
+    const { generateHOTP } = (await totpLibraries()).otp
     const key = decodeBase32IgnorePadding(this.#options.secrets.open(record.secret))
     const now = Math.floor(this.#options.clock.now() / 1000 / PERIOD_SECONDS)
     let found: number | null = null

@@ -4,8 +4,6 @@
  *
  * @module
  */
-import fastifySwagger from '@fastify/swagger'
-import fastifySwaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 import type { FlatOptions } from './normalize-options.js'
 import type { PluginPaths } from './not-found.js'
@@ -34,6 +32,11 @@ export async function serveDocs(
   const openapi = options.openapi ?? true
   if (openapi === false || context.inAppDocument) return
   const settings = typeof openapi === 'object' ? openapi : {}
+  // Imported here, not at the top: an application with the docs off does not load them.
+  const [{ default: fastifySwagger }, { default: fastifySwaggerUi }] = await Promise.all([
+    import('@fastify/swagger'),
+    import('@fastify/swagger-ui'),
+  ])
   await fastify.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',

@@ -21,6 +21,7 @@ import { normalizeOptions } from './normalize-options.js'
 import { installNotFound, installProblemAnswers, PluginPaths } from './not-found.js'
 import { providerLabels } from './oauth/providers.js'
 import { appHasSwagger, securityOf } from './openapi.js'
+import { loadOptionalPackages } from './optional-packages.js'
 import { type FastifyUsersOptions, resolveOptions } from './options.js'
 import { type PageName, pagesApiPaths, registerPages, resolvePages } from './pages.js'
 import { setUpPasskeys } from './passkey-setup.js'
@@ -139,6 +140,7 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
   })
   const twoFactor = setUpTwoFactor(flat, db, resolved.idType, service, passkeys)
   changes = new SensitiveChanges(service, twoFactor?.stepUp ?? null)
+  await loadOptionalPackages({ passwords: service.passwords, twoFactor, oauth: flat.oauth })
   const context: RouteContext = {
     service,
     auth,

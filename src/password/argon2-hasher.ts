@@ -8,9 +8,27 @@
  */
 
 import type { Algorithm, Version } from '@node-rs/argon2'
-import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2'
 import type { PasswordHasher } from './password-hasher.js'
 import { parsePhc } from './phc.js'
+
+/** The `@node-rs/argon2` module. */
+export type Argon2Binding = typeof import('@node-rs/argon2')
+
+let loading: Promise<Argon2Binding> | undefined
+
+/**
+ * `@node-rs/argon2`, imported once, on the first call: an application whose schemes leave argon2id out
+ * does not load its native binding. The plugin calls it at registration, so a missing package fails there.
+ *
+ * @example
+ * ```ts
+ * const { hash } = await argon2Binding()
+ * ```
+ */
+export function argon2Binding(): Promise<Argon2Binding> {
+  loading ??= import('@node-rs/argon2')
+  return loading
+}
 
 /** Options of {@link Argon2idHasher}. */
 export interface Argon2idHasherOptions {
@@ -81,8 +99,9 @@ export class Argon2idHasher implements PasswordHasher {
   }
 
   /** Hash `password` with a fresh salt. Runs on libuv's thread pool. */
-  hash(password: string): Promise<string> {
-    return argon2Hash(password, {
+  async hash(password: string): Promise<string> {
+    const { hash } = await argon2Binding()
+    return hash(password, {
       algorithm: ARGON2ID,
       version: VERSION_0X13,
       memoryCost: this.memoryCost,
@@ -94,8 +113,9 @@ export class Argon2idHasher implements PasswordHasher {
   /** Verify `password` against any argon2id hash, whatever its parameters. `false` on a malformed hash. */
   async verify(hash: string, password: string): Promise<boolean> {
     if (!this.canVerify(hash)) return false
+    const { verify } = await argon2Binding()
     try {
-      return await argon2Verify(hash, password)
+      return await verify(hash, password)
     } catch {
       return false
     }

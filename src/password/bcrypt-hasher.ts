@@ -8,10 +8,28 @@
  * @module
  */
 
-import { hash as bcryptHash, verify as bcryptVerify } from '@node-rs/bcrypt'
 import { PasswordPolicyError } from '../kernel/errors.js'
 import type { PasswordHasher } from './password-hasher.js'
 import { parsePhc } from './phc.js'
+
+/** The `@node-rs/bcrypt` module. */
+export type BcryptBinding = typeof import('@node-rs/bcrypt')
+
+let loading: Promise<BcryptBinding> | undefined
+
+/**
+ * `@node-rs/bcrypt`, imported once, on the first call: only applications that configure the bcrypt
+ * scheme load its native binding. The plugin calls it at registration, so a missing package fails there.
+ *
+ * @example
+ * ```ts
+ * const { hash } = await bcryptBinding()
+ * ```
+ */
+export function bcryptBinding(): Promise<BcryptBinding> {
+  loading ??= import('@node-rs/bcrypt')
+  return loading
+}
 
 /** Options of {@link BcryptHasher}. */
 export interface BcryptHasherOptions {
@@ -67,7 +85,8 @@ export class BcryptHasher implements PasswordHasher {
           'use a shorter password, or hash new passwords with argon2id',
       )
     }
-    return bcryptHash(password, this.cost)
+    const { hash } = await bcryptBinding()
+    return hash(password, this.cost)
   }
 
   /**
@@ -77,11 +96,12 @@ export class BcryptHasher implements PasswordHasher {
   async verify(hash: string, password: string): Promise<boolean> {
     if (!this.canVerify(hash)) return false
     const tooLong = Buffer.byteLength(password, 'utf8') > BCRYPT_MAX_PASSWORD_BYTES
+    const { verify } = await bcryptBinding()
     let matches: boolean
     try {
       // A refused long password still pays for a full verification: answering at once would tell an
       // attacker, through timing, that this account exists and holds a bcrypt hash.
-      matches = await bcryptVerify(password, hash)
+      matches = await verify(password, hash)
     } catch {
       return false
     }

@@ -5,10 +5,29 @@
  *
  * @module
  */
-import * as client from 'openid-client'
+import type * as client from 'openid-client'
 import type { OAuthIdentity } from '../../core/oauth-accounts.js'
 import { OAuthCallbackError } from '../../kernel/account-errors.js'
 import { APPLE_ISSUER, AppleClientSecret } from './apple.js'
+
+/** The `openid-client` module. */
+export type OpenIdClient = typeof import('openid-client')
+
+let loading: Promise<OpenIdClient> | undefined
+
+/**
+ * `openid-client`, imported once, on the first call: only applications with identity providers load it.
+ * The plugin calls it at registration, so a missing package fails there.
+ *
+ * @example
+ * ```ts
+ * const { randomState } = await openIdClient()
+ * ```
+ */
+export function openIdClient(): Promise<OpenIdClient> {
+  loading ??= import('openid-client')
+  return loading
+}
 
 /** The built-in presets. */
 export type OAuthPreset = 'google' | 'microsoft' | 'github' | 'gitlab' | 'discord' | 'apple'
@@ -239,6 +258,7 @@ export class OAuthProvider {
 
   /** The provider's configuration: discovered once (again after a failure), or built from the endpoints. */
   async #configuration(): Promise<client.Configuration> {
+    const client = await openIdClient()
     if (!this.#config) {
       const o = this.#options
       const apple = this.#appleSecret
@@ -286,6 +306,7 @@ export class OAuthProvider {
    * ```
    */
   async authorizationUrl(): Promise<{ url: URL; secrets: FlowSecrets }> {
+    const client = await openIdClient()
     const config = await this.#configuration()
     const verifier = client.randomPKCECodeVerifier()
     const state = client.randomState()
@@ -312,6 +333,7 @@ export class OAuthProvider {
    * ```
    */
   async identity(callbackUrl: URL, secrets: FlowSecrets, tokensAt?: number): Promise<OAuthIdentity> {
+    const client = await openIdClient()
     const config = await this.#configuration()
     let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>
     try {
@@ -348,6 +370,7 @@ export class OAuthProvider {
     config: client.Configuration,
     tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>,
   ): Promise<OAuthIdentity> {
+    const client = await openIdClient()
     const claims = tokens.claims()
     if (!claims) throw new OAuthCallbackError('the identity provider sent no ID token')
     let email = claims.email
@@ -372,6 +395,7 @@ export class OAuthProvider {
   }
 
   async #profileIdentity(config: client.Configuration, accessToken: string): Promise<OAuthIdentity> {
+    const client = await openIdClient()
     const o = this.#options
     const get = async (url: string): Promise<unknown> => {
       try {
