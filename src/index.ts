@@ -60,6 +60,7 @@ export type { FastifyUsersRegister, RegisteredService, RegisteredUser } from './
 export type {
   LoginAttemptStore,
   LoginFailures,
+  LoginReservation,
   NewUserRecord,
   RoleRepository,
   SessionRecord,

@@ -221,4 +221,26 @@ export interface LoginAttemptStore {
   failures(key: string, now: number, windowMs: number): Promise<LoginFailures | null>
   /** Deletes the entries whose last failure is before `before` (epoch ms); returns how many. */
   deleteExpired(before: number): Promise<number>
+  /**
+   * Optional, for fewer round trips: `recordFailure(pendingKey, now, inFlightWindowMs)` then
+   * `failures(key, now, windowMs)` in one call, answering both. The read must see every write that was
+   * done before the count of `pendingKey` was taken (as the two calls in sequence do): the throttle counts
+   * an attempt in flight before it reads the failures, so that an attempt ending meanwhile is seen either
+   * in flight or as a failure. When it throws, nothing is counted. Without it the throttle makes the two calls.
+   */
+  reserve?(
+    pendingKey: string,
+    key: string,
+    now: number,
+    inFlightWindowMs: number,
+    windowMs: number,
+  ): Promise<LoginReservation>
+}
+
+/** What {@link LoginAttemptStore.reserve} answers. */
+export interface LoginReservation {
+  /** The new count of the pending key, as `recordFailure` returns it. */
+  inFlight: number
+  /** The live failures of the key, as `failures` returns them. */
+  failures: LoginFailures | null
 }

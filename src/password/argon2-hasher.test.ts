@@ -53,6 +53,28 @@ describe('Argon2idHasher', () => {
     }
   })
 
+  it('answers for the hash asked about, whichever hash was asked about before (it keeps the last parse)', async () => {
+    const current = await hasher.hash('password1')
+    const weaker = await argon2Hash('password1', { memoryCost: 12288, timeCost: 3, parallelism: 1 })
+    const malformed = current.replace('t=2', 't=0')
+    const expected: Array<[string, boolean, boolean]> = [
+      [current, true, false],
+      [weaker, true, true],
+      [malformed, false, true],
+    ]
+    // Every order of two different hashes, and each one asked twice in a row.
+    for (const [a, canA, staleA] of expected) {
+      for (const [b, canB, staleB] of expected) {
+        assert.equal(hasher.canVerify(a), canA)
+        assert.equal(hasher.needsRehash(a), staleA)
+        assert.equal(hasher.needsRehash(b), staleB)
+        assert.equal(hasher.canVerify(b), canB)
+        assert.equal(await hasher.verify(b, 'password1'), canB)
+        assert.equal(hasher.needsRehash(a), staleA)
+      }
+    }
+  })
+
   it('accepts the ASVS 5.0 minimum combinations', () => {
     assert.doesNotThrow(() => new Argon2idHasher({ timeCost: 1, memoryCost: 47104 }))
     assert.doesNotThrow(() => new Argon2idHasher({ timeCost: 2, memoryCost: 19456 }))

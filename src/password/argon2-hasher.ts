@@ -9,7 +9,7 @@
 
 import type { Algorithm, Version } from '@node-rs/argon2'
 import type { PasswordHasher } from './password-hasher.js'
-import { parsePhc } from './phc.js'
+import { type PhcHash, parsePhc } from './phc.js'
 
 /** The `@node-rs/argon2` module. */
 export type Argon2Binding = typeof import('@node-rs/argon2')
@@ -80,6 +80,8 @@ export class Argon2idHasher implements PasswordHasher {
   readonly timeCost: number
   /** Number of lanes (`p`). */
   readonly parallelism: number
+  #lastHash: string | undefined
+  #lastParsed: PhcHash | null = null
 
   constructor(options: Argon2idHasherOptions = {}) {
     const { memoryCost = 19456, timeCost = 2, parallelism = 1 } = options
@@ -123,22 +125,38 @@ export class Argon2idHasher implements PasswordHasher {
 
   /** Whether `hash` is a well-formed argon2id PHC string. */
   canVerify(hash: string): boolean {
-    const phc = parsePhc(hash)
-    if (phc?.id !== 'argon2id' || phc.salt === undefined || phc.hash === undefined) return false
-    const { m, t, p } = phc.params
-    return isPositiveInteger(m) && isPositiveInteger(t) && isPositiveInteger(p)
+    return this.#parse(hash) !== null
   }
 
   /** Whether `hash` was made with another m, t, p or version than this hasher's, or is not argon2id. */
   needsRehash(hash: string): boolean {
-    if (!this.canVerify(hash)) return true
-    const { version, params } = parsePhc(hash)!
+    const phc = this.#parse(hash)
+    if (phc === null) return true
+    const { version, params } = phc
     return (
       version !== PHC_VERSION ||
       params.m !== this.memoryCost ||
       params.t !== this.timeCost ||
       params.p !== this.parallelism
     )
+  }
+
+  /**
+   * The parsed hash when it is a well-formed argon2id PHC string, else `null`. A login asks about one hash
+   * several times in a row (which scheme verifies it, the verification, whether it is outdated), so the
+   * last answer is kept: a string is immutable, so the same string always parses the same.
+   */
+  #parse(hash: string): PhcHash | null {
+    if (hash === this.#lastHash) return this.#lastParsed
+    let phc = parsePhc(hash)
+    if (phc?.id !== 'argon2id' || phc.salt === undefined || phc.hash === undefined) phc = null
+    else {
+      const { m, t, p } = phc.params
+      if (!(isPositiveInteger(m) && isPositiveInteger(t) && isPositiveInteger(p))) phc = null
+    }
+    this.#lastHash = hash
+    this.#lastParsed = phc
+    return phc
   }
 }
 

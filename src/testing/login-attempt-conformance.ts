@@ -113,8 +113,79 @@ export function loginAttemptStoreTests(fixture: Fixture<RepositoryPorts>): void 
       assert.deepEqual(await store().failures(boundary, LONG_AGO + 2000, WINDOW), atBoundary)
       assert.equal((await store().failures(live, now(), WINDOW))?.count, 1)
     })
+
+    // `reserve` is optional; a store that has it must answer as `recordFailure` then `failures` do.
+    const reserveTest = (name: string, test: (reserve: Reserve) => Promise<void>) =>
+      it(name, async (t) => {
+        const reserve = store().reserve?.bind(store())
+        if (!reserve) return t.skip('this store has no reserve()')
+        await test(reserve)
+      })
+
+    reserveTest(
+      'reserve counts one more in flight and reads the failures of the other key',
+      async (reserve) => {
+        const [pending, key] = [digestKey(), digestKey()]
+        const start = now()
+        assert.deepEqual(await reserve(pending, key, start, WINDOW, WINDOW), { inFlight: 1, failures: null })
+        await store().recordFailure(key, start + 1000, WINDOW)
+        await store().recordFailure(key, start + 2000, WINDOW)
+        assert.deepEqual(await reserve(pending, key, start + 3000, WINDOW, WINDOW), {
+          inFlight: 2,
+          failures: { count: 2, lastFailureAt: start + 2000 },
+        })
+        assert.equal((await store().failures(pending, start + 3000, WINDOW))?.count, 2)
+        assert.equal((await store().failures(key, start + 3000, WINDOW))?.count, 2, 'the read counts nothing')
+        // Each part keeps its own window: the in-flight count restarts, the failures are out of theirs.
+        const late = start + 2000 + WINDOW + 1
+        assert.deepEqual(await reserve(pending, key, late, 1000, WINDOW), { inFlight: 1, failures: null })
+        await store().release(pending)
+        assert.equal((await store().failures(pending, late, WINDOW))?.count ?? 0, 0, 'released as usual')
+      },
+    )
+
+    reserveTest('reserves N concurrent attempts as exactly N, each reading the failures', async (reserve) => {
+      const [pending, key] = [digestKey(), digestKey()]
+      await store().recordFailure(key, now(), WINDOW)
+      const answers = await Promise.all(
+        Array.from({ length: RACERS }, () => reserve(pending, key, now(), WINDOW, WINDOW)),
+      )
+      assert.deepEqual(
+        answers.map((a) => a.inFlight).sort((a, b) => a - b),
+        Array.from({ length: RACERS }, (_, i) => i + 1),
+      )
+      for (const answer of answers) assert.equal(answer.failures?.count, 1)
+      assert.equal((await store().failures(pending, now(), WINDOW))?.count, RACERS)
+    })
+
+    reserveTest('loses no count among concurrent reservations, failures and releases', async (reserve) => {
+      // Racers that each record a failure and give their reservation back, against readers that reserve:
+      // whichever way they interleave, every count and every release is kept.
+      const [pending, key] = [digestKey(), digestKey()]
+      const racers = Array.from({ length: RACERS }, async () => {
+        await store().recordFailure(pending, now(), WINDOW)
+        await store().recordFailure(key, now(), WINDOW)
+        await store().release(pending)
+      })
+      const readers = Array.from({ length: RACERS }, async () => {
+        const answer = await reserve(pending, key, now(), WINDOW, WINDOW)
+        await store().release(pending)
+        return answer
+      })
+      const answers = await Promise.all([...readers, ...racers])
+      for (const answer of answers) {
+        if (!answer) continue
+        // In flight: the reader itself, and racers not yet ended; readers are at most all of them.
+        assert.ok(answer.inFlight >= 1 && answer.inFlight <= 2 * RACERS)
+        assert.ok((answer.failures?.count ?? 0) <= RACERS)
+      }
+      assert.equal((await store().failures(key, now(), WINDOW))?.count, RACERS)
+      assert.equal((await store().failures(pending, now(), WINDOW))?.count ?? 0, 0)
+    })
   })
 }
+
+type Reserve = NonNullable<LoginAttemptStore['reserve']>
 
 /**
  * Checks a `LoginAttemptStore`: counting, exactly N of N concurrent failures, the window and its boundary,

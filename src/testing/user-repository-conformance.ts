@@ -248,6 +248,41 @@ export function userRepositoryTests(fixture: Fixture<RepositoryPorts>): void {
       assert.equal((await insert({ email: user.email })).email, user.email)
     })
 
+    it('finds a user with every role (none, one, several, by name) and custom field, by id or filter', async (t) => {
+      const roles = fixture.repos().roleRepository
+      if (!roles) return t.skip('no roleRepository')
+      const [none, one, several] = [await insert(), await insert(), await insert()]
+      const names = ['zeta', 'alpha', 'mu'].map((name) => `${name}-${fixture.tag}-${serial}`)
+      const made = []
+      for (const name of names) made.push(await roles.insert({ name, description: `${name} d` }))
+      await roles.assign(one.id, made[0]!.id)
+      for (const role of made) await roles.assign(several.id, role.id)
+      const expected = new Map([
+        [none.id, []],
+        [one.id, [names[0]]],
+        [several.id, [...names].sort()],
+      ])
+      for (const user of [none, one, several]) {
+        const byId = await users().findById(user.id)
+        const byEmail = await users().findOne({ email: user.email })
+        const byTwo = await users().findOne({ email: user.email, isActive: true })
+        assert.deepEqual(
+          byId?.roles.map((r) => r.name),
+          expected.get(user.id),
+        )
+        assert.deepEqual(byEmail, byId, 'findOne reads what findById reads, custom fields too')
+        assert.deepEqual(byTwo, byId)
+      }
+      const roleOfSeveral = (await users().findOne({ id: several.id }))?.roles.find(
+        (r) => r.name === names[1],
+      )
+      assert.deepEqual(roleOfSeveral, { ...made[1], description: `${names[1]} d` })
+      // A filter many users match still gives one whole user: every role of that one, none of another.
+      const anyActive = await users().findOne({ isActive: true })
+      assert.ok(anyActive)
+      assert.deepEqual(anyActive, await users().findById(anyActive.id))
+    })
+
     it('round-trips, finds and filters by its custom string fields', async () => {
       const fields = Object.entries(users().userFields).filter(([, schema]) => isStringField(schema))
       for (const [field, schema] of fields) {

@@ -80,4 +80,40 @@ describe('login throttle reads (SQLite)', () => {
     const parallel = await Promise.all([throttle.begin(key, null), throttle.begin(key, null)])
     for (const attempt of parallel) await attempt.succeed()
   })
+
+  it("uses a store's reserve() in place of the count and the read, and refuses on its answer", async () => {
+    const calls: string[] = []
+    const reserving: LoginAttemptStore = {
+      ...store,
+      recordFailure: (key, now, windowMs) => {
+        calls.push('recordFailure')
+        return real.recordFailure(key, now, windowMs)
+      },
+      failures: (key, now, windowMs) => {
+        calls.push('failures')
+        return real.failures(key, now, windowMs)
+      },
+      reserve: (pendingKey, key, now, inFlightWindowMs, windowMs) => {
+        calls.push('reserve')
+        return real.reserve!(pendingKey, key, now, inFlightWindowMs, windowMs)
+      },
+    }
+    const throttle = new LoginThrottle(
+      resolveLoginThrottle({ freeAttempts: 2, maxDelaySeconds: 600 })!,
+      reserving,
+      systemClock,
+      silentLogger,
+    )
+    const key = throttle.keyOf('hopper@example.com')
+    await (await throttle.begin(key, null)).succeed()
+    assert.deepEqual(calls, ['reserve'], 'one call before the hash of a login')
+    for (let i = 0; i < 2; i++) await (await throttle.begin(key, null)).fail()
+    calls.length = 0
+    await assert.rejects(throttle.begin(key, null), TooManyAttemptsError)
+    assert.deepEqual(calls, ['reserve'], 'refused on the answer of reserve()')
+    // The refused attempt gave its reservation back: cleared, both free attempts go on in parallel.
+    await throttle.clear(['hopper@example.com'])
+    const parallel = await Promise.all([throttle.begin(key, null), throttle.begin(key, null)])
+    for (const attempt of parallel) await attempt.succeed()
+  })
 })

@@ -55,6 +55,9 @@ const ORDER_COLUMNS: Record<UserOrderField, string> = {
 
 type Eb = DynamicUsersEb
 
+/** How many distinct `findOne` filter shapes keep their compiled query. */
+const MAX_CACHED_FILTER_QUERIES = 32
+
 /**
  * Users in a SQL database through Kysely.
  *
@@ -73,6 +76,8 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
   readonly #supportsReturning: boolean
 
   readonly #byId: PreparedQuery
+  /** `findOne`'s queries by the fields they filter on (a login looks a user up by email, always the same). */
+  readonly #byFilters = new Map<string, PreparedQuery>()
 
   constructor(db: DynamicDb, options: KyselyRepositoryOptions = {}) {
     this.#db = db
@@ -133,33 +138,43 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
 
   async findById(id: Id): Promise<U | null> {
     // The hot path of every authenticated request: one prepared query for the user and their roles.
-    const rows = await this.#byId.execute([id])
-    const first = rows[0]
-    if (!first) return null
-    const roles: Role[] = []
-    for (const row of rows) {
-      if (row.fu_role_id === null || row.fu_role_id === undefined) continue
-      roles.push(
-        rowToRole(
-          { id: row.fu_role_id, name: row.fu_role_name, description: row.fu_role_description },
-          this.idType,
-        ),
-      )
-    }
-    return rowToUser<U>(first, roles, this.idType, this.userFields)
+    return this.#joinedUser(await this.#byId.execute([id]))
   }
 
   async findOne(filters: Record<string, unknown>): Promise<U | null> {
-    let query = this.#db.selectFrom('users').selectAll()
-    for (const [field, value] of Object.entries(filters)) {
-      const column = this.#column(field)
-      query = query.where(column, '=', typeof value === 'boolean' ? toDbBoolean(this.#dialect, value) : value)
+    const fields = Object.keys(filters)
+    const values = fields.map((field) => {
+      const value = filters[field]
+      return typeof value === 'boolean' ? toDbBoolean(this.#dialect, value) : value
+    })
+    // The user and their roles in one statement (a login's lookup): the user is chosen in a derived table,
+    // so a filter that several users match still yields one user's rows.
+    const signature = fields.join('\0')
+    let query = this.#byFilters.get(signature)
+    if (!query) {
+      const columns = fields.map((field) => this.#column(field))
+      query = new PreparedQuery(this.#db, (q, p) => {
+        let chosen = q.selectFrom('users').selectAll()
+        columns.forEach((column, index) => {
+          chosen = chosen.where(column, '=', p(index))
+        })
+        // A literal LIMIT lets SQLite plan the lookup as a unique-index search (a bound one halves its speed).
+        return q
+          .selectFrom(chosen.limit(sql.lit(1)).as('fu_user'))
+          .leftJoin('user_roles', 'user_roles.user_id', 'fu_user.id')
+          .leftJoin('roles', 'roles.id', 'user_roles.role_id')
+          .selectAll('fu_user')
+          .select([
+            'roles.id as fu_role_id',
+            'roles.name as fu_role_name',
+            'roles.description as fu_role_description',
+          ])
+          .orderBy('roles.name')
+      })
+      // The field names are checked above (#column), so the combinations are few; the bound is a backstop.
+      if (this.#byFilters.size < MAX_CACHED_FILTER_QUERIES) this.#byFilters.set(signature, query)
     }
-    // A literal LIMIT lets SQLite plan the lookup as a unique-index search (a bound one halves its speed).
-    const row = await query.limit(sql.lit(1)).executeTakeFirst()
-    if (!row) return null
-    const [user] = await this.#withRoles([row])
-    return user ?? null
+    return this.#joinedUser(await query.execute(values))
   }
 
   async list(query: UserListQuery): Promise<UserPage<U>> {
@@ -331,6 +346,23 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
       }
     }
     return eb.and(conditions)
+  }
+
+  /** One user from the rows of a `users left join user_roles left join roles` read, or `null` for none. */
+  #joinedUser(rows: Record<string, unknown>[]): U | null {
+    const first = rows[0]
+    if (!first) return null
+    const roles: Role[] = []
+    for (const row of rows) {
+      if (row.fu_role_id === null || row.fu_role_id === undefined) continue
+      roles.push(
+        rowToRole(
+          { id: row.fu_role_id, name: row.fu_role_name, description: row.fu_role_description },
+          this.idType,
+        ),
+      )
+    }
+    return rowToUser<U>(first, roles, this.idType, this.userFields)
   }
 
   async #withRoles(rows: Record<string, unknown>[], db: DynamicDb = this.#db): Promise<U[]> {

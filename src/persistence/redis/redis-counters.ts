@@ -7,7 +7,12 @@
  */
 import type { Redis } from 'ioredis'
 import type { MailCapStore } from '../../core/mail-cap.js'
-import type { LoginAttemptStore, LoginFailures, TokenDenylist } from '../../core/repositories.js'
+import type {
+  LoginAttemptStore,
+  LoginFailures,
+  LoginReservation,
+  TokenDenylist,
+} from '../../core/repositories.js'
 import { guarded } from './redis-errors.js'
 import { RedisScript } from './redis-script.js'
 
@@ -15,7 +20,7 @@ import { RedisScript } from './redis-script.js'
 const MARGIN_MS = 1000
 
 // KEYS: entry. ARGV: now, window ms, ttl ms.
-const RECORD_FAILURE = new RedisScript(`
+const RECORD_FAILURE_LUA = `
 local last = tonumber(redis.call('HGET', KEYS[1], 't'))
 local count
 if last == nil or last < tonumber(ARGV[1]) - tonumber(ARGV[2]) then
@@ -25,8 +30,17 @@ else
   count = redis.call('HINCRBY', KEYS[1], 'c', 1)
   redis.call('HSET', KEYS[1], 't', ARGV[1])
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])`
+const RECORD_FAILURE = new RedisScript(`${RECORD_FAILURE_LUA}
 return count`)
+
+// KEYS: pending entry, entry. ARGV: now, in-flight window ms, ttl ms. Counts one more in flight and reads
+// the entry's count and last failure. Redis runs a script whole, with nothing in between, so the order of
+// the two inside it does not matter; the read comes first so that an error (a key of another type) stops
+// the script before it writes anything.
+const RESERVE = new RedisScript(`local entry = redis.call('HMGET', KEYS[2], 'c', 't')
+${RECORD_FAILURE_LUA}
+return {count, entry[1], entry[2]}`)
 
 // KEYS: entry. Never below zero, never creates an entry.
 const RELEASE = new RedisScript(`
@@ -75,20 +89,49 @@ export class RedisLoginAttemptStore implements LoginAttemptStore {
     await guarded(() => RELEASE.run(this.#client, [this.#prefix + key], []))
   }
 
+  /** One script: the count of `pendingKey` and the read of `key` in one round trip. */
+  async reserve(
+    pendingKey: string,
+    key: string,
+    now: number,
+    inFlightWindowMs: number,
+    windowMs: number,
+  ): Promise<LoginReservation> {
+    const ttl = Math.max(1, inFlightWindowMs) + MARGIN_MS
+    const [count, failures, last] = (await guarded(() =>
+      RESERVE.run(
+        this.#client,
+        [this.#prefix + pendingKey, this.#prefix + key],
+        [now, inFlightWindowMs, ttl],
+      ),
+    )) as [number, string | null, string | null]
+    return { inFlight: Number(count), failures: liveFailures(failures, last, now, windowMs) }
+  }
+
   async clear(key: string): Promise<void> {
     await guarded(() => this.#client.del(this.#prefix + key))
   }
 
   async failures(key: string, now: number, windowMs: number): Promise<LoginFailures | null> {
     const [count, last] = await guarded(() => this.#client.hmget(this.#prefix + key, 'c', 't'))
-    if (count === null || last === null || Number(last) < now - windowMs) return null
-    return { count: Number(count), lastFailureAt: Number(last) }
+    return liveFailures(count ?? null, last ?? null, now, windowMs)
   }
 
   /** Entries expire one window after their last failure: nothing to sweep. */
   async deleteExpired(_before: number): Promise<number> {
     return 0
   }
+}
+
+/** An entry's count and last failure as read from its hash, or `null` when none or out of the window. */
+function liveFailures(
+  count: string | null,
+  last: string | null,
+  now: number,
+  windowMs: number,
+): LoginFailures | null {
+  if (count === null || last === null || Number(last) < now - windowMs) return null
+  return { count: Number(count), lastFailureAt: Number(last) }
 }
 
 /**
