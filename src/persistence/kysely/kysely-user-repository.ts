@@ -58,6 +58,13 @@ type Eb = DynamicUsersEb
 /** How many distinct `findOne` filter shapes keep their compiled query. */
 const MAX_CACHED_FILTER_QUERIES = 32
 
+// The role columns a user row carries when it is read with its roles (one row per role, or one with nulls).
+const ROLE_COLUMNS = [
+  'roles.id as fu_role_id',
+  'roles.name as fu_role_name',
+  'roles.description as fu_role_description',
+] as const
+
 /**
  * Users in a SQL database through Kysely.
  *
@@ -87,11 +94,7 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
         .leftJoin('user_roles', 'user_roles.user_id', 'users.id')
         .leftJoin('roles', 'roles.id', 'user_roles.role_id')
         .selectAll('users')
-        .select([
-          'roles.id as fu_role_id',
-          'roles.name as fu_role_name',
-          'roles.description as fu_role_description',
-        ])
+        .select(ROLE_COLUMNS)
         .where('users.id', '=', p(0))
         .orderBy('roles.name'),
     )
@@ -164,11 +167,7 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
           .leftJoin('user_roles', 'user_roles.user_id', 'fu_user.id')
           .leftJoin('roles', 'roles.id', 'user_roles.role_id')
           .selectAll('fu_user')
-          .select([
-            'roles.id as fu_role_id',
-            'roles.name as fu_role_name',
-            'roles.description as fu_role_description',
-          ])
+          .select(ROLE_COLUMNS)
           .orderBy('roles.name')
       })
       // The field names are checked above (#column), so the combinations are few; the bound is a backstop.
