@@ -75,7 +75,8 @@ export async function buildDemo(config: DemoConfig): Promise<FastifyInstance> {
     appName: 'fastify-users demo',
     cookie: { secure: config.cookieSecure },
     openapi: { title: 'fastify-users demo' },
-    pages: true,
+    // The mailed links' pages, and a login page wherever the backend sets a cookie (it needs one).
+    pages: config.authBackend === 'jwt' ? true : { login: { next: '/users/me' } },
   })
   app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/docs'))
   return app

@@ -142,6 +142,7 @@ async function main(): Promise<void> {
   const lines = [
     `fastify-users demo listening on ${origin}`,
     `  docs:     ${origin}/docs`,
+    ...(authBackend === 'jwt' ? [] : [`  login:    ${origin}/login`]),
     `  database: ${databaseUrl.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')}`,
     `  backend:  ${authBackend}; cookies: ${cookies}`,
     `  links:    ${baseUrl}`,

@@ -118,6 +118,13 @@ describe('demo/server.ts', () => {
       assert.equal(other.headers.get('referrer-policy'), 'no-referrer')
     }
 
+    // A browser can log in at /login (the plugin's page, with a cookie backend), printed at start.
+    await app.waitForLine(new RegExp(`login: +${url}/login$`))
+    const login = await client.request('GET', '/login')
+    assert.equal(login.status, 200)
+    assert.match(login.headers.get('content-type') ?? '', /text\/html/)
+    assert.match(login.text, /type="password"/)
+
     // Every route group is on: the admin routes answer 403 to a plain user, not 404.
     assert.equal((await client.request('GET', '/users')).status, 403)
     assert.equal((await client.request('GET', '/users/roles')).status, 403)
