@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { type Command, Option } from 'commander'
+import type { Redis } from 'ioredis'
 import type { Kysely } from 'kysely'
 import { AuthCache } from '../auth/auth-cache.js'
 import { withCacheInvalidation } from '../auth/cache-invalidation.js'
@@ -20,6 +21,9 @@ import {
   type TableNames,
   type TableNamesOption,
 } from '../persistence/kysely/table-names.js'
+import { createRedisStores } from '../persistence/redis/index.js'
+import { createRedisClient } from '../persistence/redis/redis-client.js'
+import { RedisInvalidationBus, redisCacheChannel } from '../persistence/redis/redis-invalidation-bus.js'
 import { CliError, ExitCode } from './output.js'
 import { readUserSchema, type UserSchema } from './user-schema.js'
 
@@ -31,6 +35,14 @@ export interface DatabaseOptions {
   tablePrefix?: string
   /** From `--tables` (JSON, the plugin's `tables`), or `FASTIFY_USERS_TABLES`. Default: none. */
   tables?: string
+  /**
+   * From `--redis`, or `FASTIFY_USERS_REDIS_URL`: the Redis the application gives the plugin's `redis`
+   * option, so the CLI sees and ends the sessions kept there, writes the deny-list there, and tells the
+   * running instances' caches through it. Default: none (the database holds everything).
+   */
+  redis?: string
+  /** From `--redis-prefix`, or `FASTIFY_USERS_REDIS_PREFIX`: the plugin's `redisPrefix`. Default: `'fastify-users:'`. */
+  redisPrefix?: string
 }
 
 /**
@@ -62,6 +74,17 @@ export function withDatabaseOption(command: Command): Command {
         '--tables <json>',
         'the table names as the application\'s `tables` option, in JSON (e.g. \'{"users":"account_holders"}\')',
       ).env('FASTIFY_USERS_TABLES'),
+    )
+    .addOption(
+      new Option(
+        '--redis <url>',
+        "the application's Redis (its `redis` option), when sessions and the deny-list live there",
+      ).env('FASTIFY_USERS_REDIS_URL'),
+    )
+    .addOption(
+      new Option('--redis-prefix <prefix>', "the application's `redisPrefix` (default fastify-users:)").env(
+        'FASTIFY_USERS_REDIS_PREFIX',
+      ),
     )
 }
 
@@ -182,32 +205,65 @@ export async function withUserService<T>(
         database.tables.users === 'users' ? 'fastify-users tables' : `table ${database.tables.users}`
       throw new CliError(`${database.url} has no ${which}; run \`fastify-users migrate\` first`)
     }
-    const service = new BaseUserService({
-      // The CLI never issues or checks a token (it sends no mail and logs nobody in), but the service
-      // needs a secret to exist. A fresh random one per run means no secret is configured, stored or
-      // leaked for the CLI, and nothing it could sign would be accepted by the application.
-      secret: randomBytes(32).toString('base64url'),
-      ...cliRepositories(database, schema),
-      hashSchemes: [options.hashScheme ?? 'argon2id'],
-    })
-    return use({ ...database, schema, service })
+    const redis = await openRedis(options)
+    try {
+      const service = new BaseUserService({
+        // The CLI never issues or checks a token (it sends no mail and logs nobody in), but the service
+        // needs a secret to exist. A fresh random one per run means no secret is configured, stored or
+        // leaked for the CLI, and nothing it could sign would be accepted by the application.
+        secret: randomBytes(32).toString('base64url'),
+        ...cliRepositories(database, schema, redis),
+        hashSchemes: [options.hashScheme ?? 'argon2id'],
+      })
+      return await use({ ...database, schema, service })
+    } finally {
+      await redis?.client.quit().catch(() => redis.client.disconnect())
+    }
   })
 }
 
+/** The application's Redis, as `--redis` names it, with its key prefix; `undefined` without the option. */
+async function openRedis(options: DatabaseOptions): Promise<{ client: Redis; prefix: string } | undefined> {
+  const url = options.redis?.trim()
+  if (!url) return undefined
+  if (!/^(redis|rediss|valkey|valkeys):\/\//.test(url)) {
+    throw new CliError(
+      '--redis (or FASTIFY_USERS_REDIS_URL) must be a URL such as redis://127.0.0.1:6379',
+      ExitCode.usage,
+    )
+  }
+  const prefix = options.redisPrefix ?? 'fastify-users:'
+  try {
+    return { client: await createRedisClient(url.replace(/^valkey/, 'redis')), prefix }
+  } catch (error) {
+    throw new CliError(`cannot use --redis: ${(error as Error).message.replace(/^fastify-users: /, '')}`)
+  }
+}
+
 /**
- * The repositories of the CLI. On PostgreSQL its revoking writes are notified on the authentication
- * cache's channel, so a running application drops what it cached at once (publish only: the CLI caches
- * nothing). Elsewhere there is no channel it could reach, and a running cache sees them after its TTL.
+ * The repositories of the CLI, the same the plugin builds: with `--redis`, the sessions, the deny-list and
+ * the counters in Redis, and the revoking writes published on the cache's Redis channel; else, on
+ * PostgreSQL, notified on the cache's `LISTEN/NOTIFY` channel. Either way a running application drops
+ * what it cached at once (publish only: the CLI caches nothing). Elsewhere there is no channel it could
+ * reach, and a running cache sees them after its TTL.
  */
 function cliRepositories(
   database: OpenDatabase,
   schema: NonNullable<Awaited<ReturnType<typeof readUserSchema>>>,
+  redis: { client: Redis; prefix: string } | undefined,
 ) {
   const repos = createKyselyRepositories(database.db, {
     idType: schema.idType,
     userFields: schema.userFields,
     tables: database.tableOption,
   })
+  if (redis) {
+    const shared = { ...repos, ...createRedisStores(redis.client, { prefix: redis.prefix }) }
+    const bus = new RedisInvalidationBus(redis.client, {
+      channel: redisCacheChannel(database.tables.users),
+    })
+    return withCacheInvalidation(shared, new AuthCache({ bus }))
+  }
   if (database.dialect !== 'postgres') return repos
   // Never subscribed (so the masked URL, for a listening connection, is never used): NOTIFY goes through `db`.
   const bus = new PgInvalidationBus(database.db, database.url, {

@@ -13,7 +13,7 @@ import { AuthCache } from '../auth/auth-cache.js'
 import type { InvalidationBus } from '../auth/invalidation-bus.js'
 import { PgInvalidationBus, pgCacheChannel } from '../persistence/kysely/pg-invalidation-bus.js'
 import type { TableNames } from '../persistence/kysely/table-names.js'
-import { RedisInvalidationBus } from '../persistence/redis/redis-invalidation-bus.js'
+import { RedisInvalidationBus, redisCacheChannel } from '../persistence/redis/redis-invalidation-bus.js'
 import type { RedisClientLike } from './redis-options.js'
 
 /**
@@ -95,7 +95,7 @@ export async function setUpAuthCache(
   if (!bus && settings.redis) {
     // The shape type keeps ioredis out of the plugin's public types; the value is an ioredis client.
     bus = new RedisInvalidationBus(settings.redis as unknown as Redis, {
-      channel: `fastify-users:auth-cache:${options.tables.users}`,
+      channel: redisCacheChannel(options.tables.users),
     })
   }
   if (!bus && typeof options.database === 'string' && POSTGRES_URL.test(options.database)) {

@@ -23,6 +23,19 @@ export interface RedisInvalidationBusOptions {
 }
 
 /**
+ * The Redis channel of the authentication cache of the application whose users table is `usersTable`,
+ * shared by the plugin and the CLI.
+ *
+ * @example
+ * ```ts
+ * redisCacheChannel('users') // 'fastify-users:auth-cache:users'
+ * ```
+ */
+export function redisCacheChannel(usersTable: string): string {
+  return `fastify-users:auth-cache:${usersTable}`
+}
+
+/**
  * Redis pub/sub. The subscription is down (the cache bypassed) from any `close` or `error` of the
  * subscriber until it is connected and subscribed again; ioredis reconnects by itself.
  *
