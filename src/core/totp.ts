@@ -8,6 +8,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { decodeBase32IgnorePadding, encodeBase32NoPadding } from '@oslojs/encoding'
 import type { Clock } from '../kernel/clock.js'
 import { ConflictError } from '../kernel/errors.js'
+import { loadOnce } from '../kernel/load-once.js'
 import type { SecondFactor } from './second-factor.js'
 import type { SecretBox } from './secret-box.js'
 import type { TotpRecord, TotpRepository } from './totp-repository.js'
@@ -19,8 +20,6 @@ export interface TotpLibraries {
   qr: typeof import('uqr')
 }
 
-let loading: Promise<TotpLibraries> | undefined
-
 /**
  * `@oslojs/otp` and `uqr`, imported once, on the first call: only applications with two-factor on load
  * them. The plugin calls it at registration, so a missing package fails there.
@@ -30,10 +29,9 @@ let loading: Promise<TotpLibraries> | undefined
  * const { otp, qr } = await totpLibraries()
  * ```
  */
-export function totpLibraries(): Promise<TotpLibraries> {
-  loading ??= Promise.all([import('@oslojs/otp'), import('uqr')]).then(([otp, qr]) => ({ otp, qr }))
-  return loading
-}
+export const totpLibraries: () => Promise<TotpLibraries> = loadOnce(() =>
+  Promise.all([import('@oslojs/otp'), import('uqr')]).then(([otp, qr]) => ({ otp, qr })),
+)
 
 /** 30-second steps and 6 digits: what every authenticator app expects by default. */
 const PERIOD_SECONDS = 30

@@ -5,10 +5,10 @@
  * @module
  */
 
+import { loadOnce } from '../kernel/load-once.js'
+
 /** The `@simplewebauthn/server` module. */
 export type WebAuthnServer = typeof import('@simplewebauthn/server')
-
-let loading: Promise<WebAuthnServer> | undefined
 
 /**
  * `@simplewebauthn/server`, imported once, on the first call.
@@ -18,7 +18,4 @@ let loading: Promise<WebAuthnServer> | undefined
  * const { generateAuthenticationOptions } = await webauthn()
  * ```
  */
-export function webauthn(): Promise<WebAuthnServer> {
-  loading ??= import('@simplewebauthn/server')
-  return loading
-}
+export const webauthn: () => Promise<WebAuthnServer> = loadOnce(() => import('@simplewebauthn/server'))

@@ -8,13 +8,12 @@
  */
 
 import type { Algorithm, Version } from '@node-rs/argon2'
+import { loadOnce } from '../kernel/load-once.js'
 import type { PasswordHasher } from './password-hasher.js'
 import { type PhcHash, parsePhc } from './phc.js'
 
 /** The `@node-rs/argon2` module. */
 export type Argon2Binding = typeof import('@node-rs/argon2')
-
-let loading: Promise<Argon2Binding> | undefined
 
 /**
  * `@node-rs/argon2`, imported once, on the first call: an application whose schemes leave argon2id out
@@ -25,10 +24,7 @@ let loading: Promise<Argon2Binding> | undefined
  * const { hash } = await argon2Binding()
  * ```
  */
-export function argon2Binding(): Promise<Argon2Binding> {
-  loading ??= import('@node-rs/argon2')
-  return loading
-}
+export const argon2Binding: () => Promise<Argon2Binding> = loadOnce(() => import('@node-rs/argon2'))
 
 /** Options of {@link Argon2idHasher}. */
 export interface Argon2idHasherOptions {

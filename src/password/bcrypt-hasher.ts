@@ -9,13 +9,12 @@
  */
 
 import { PasswordPolicyError } from '../kernel/errors.js'
+import { loadOnce } from '../kernel/load-once.js'
 import type { PasswordHasher } from './password-hasher.js'
 import { parsePhc } from './phc.js'
 
 /** The `@node-rs/bcrypt` module. */
 export type BcryptBinding = typeof import('@node-rs/bcrypt')
-
-let loading: Promise<BcryptBinding> | undefined
 
 /**
  * `@node-rs/bcrypt`, imported once, on the first call: only applications that configure the bcrypt
@@ -26,10 +25,7 @@ let loading: Promise<BcryptBinding> | undefined
  * const { hash } = await bcryptBinding()
  * ```
  */
-export function bcryptBinding(): Promise<BcryptBinding> {
-  loading ??= import('@node-rs/bcrypt')
-  return loading
-}
+export const bcryptBinding: () => Promise<BcryptBinding> = loadOnce(() => import('@node-rs/bcrypt'))
 
 /** Options of {@link BcryptHasher}. */
 export interface BcryptHasherOptions {

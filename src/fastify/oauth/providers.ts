@@ -8,12 +8,11 @@
 import type * as client from 'openid-client'
 import type { OAuthIdentity } from '../../core/oauth-accounts.js'
 import { OAuthCallbackError } from '../../kernel/account-errors.js'
+import { loadOnce } from '../../kernel/load-once.js'
 import { APPLE_ISSUER, AppleClientSecret } from './apple.js'
 
 /** The `openid-client` module. */
 export type OpenIdClient = typeof import('openid-client')
-
-let loading: Promise<OpenIdClient> | undefined
 
 /**
  * `openid-client`, imported once, on the first call: only applications with identity providers load it.
@@ -24,10 +23,7 @@ let loading: Promise<OpenIdClient> | undefined
  * const { randomState } = await openIdClient()
  * ```
  */
-export function openIdClient(): Promise<OpenIdClient> {
-  loading ??= import('openid-client')
-  return loading
-}
+export const openIdClient: () => Promise<OpenIdClient> = loadOnce(() => import('openid-client'))
 
 /** The built-in presets. */
 export type OAuthPreset = 'google' | 'microsoft' | 'github' | 'gitlab' | 'discord' | 'apple'
