@@ -200,12 +200,8 @@ export class AuthCache {
     } else if (message.kind === 'credential') {
       this.#delete(this.#byCredential.get(message.id) ?? message.id)
     } else {
-      for (const key of this.#byUser.get(message.id) ?? []) {
-        const alias = this.#entries.get(key)?.credentialId
-        if (alias !== undefined) this.#byCredential.delete(alias)
-        this.#entries.delete(key)
-      }
-      this.#byUser.delete(message.id)
+      // A copy: each #delete also takes its key out of the user's set.
+      for (const key of [...(this.#byUser.get(message.id) ?? [])]) this.#delete(key)
     }
   }
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { timingSafeEqual } from 'node:crypto'
 import { sha256 } from '../kernel/digest.js'
 import { foldIdentifier } from './identifiers.js'
 
@@ -18,7 +18,7 @@ import { foldIdentifier } from './identifiers.js'
  * ```
  */
 export function emailFingerprint(email: string): string {
-  return createHash('sha256').update(`email:${email}`).digest('base64url').slice(0, 22)
+  return sha256(`email:${email}`, 'base64url').slice(0, 22)
 }
 
 /**
@@ -31,7 +31,7 @@ export function emailFingerprint(email: string): string {
  * ```
  */
 export function passwordFingerprint(passwordHash: string): string {
-  return createHash('sha256').update(passwordHash).digest('base64url').slice(0, 22)
+  return sha256(passwordHash, 'base64url').slice(0, 22)
 }
 
 /**

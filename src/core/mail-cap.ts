@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto'
 import type { Clock } from '../kernel/clock.js'
+import { sha256 } from '../kernel/digest.js'
 import type { Logger } from '../kernel/logger.js'
 import { foldIdentifier } from './identifiers.js'
 
@@ -50,9 +50,7 @@ export interface MailCapOptions {
  * ```
  */
 export function mailCapKey(kind: string, address: string): string {
-  return createHash('sha256')
-    .update(`mail-cap:${kind}:${foldIdentifier(address)}`)
-    .digest('hex')
+  return sha256(`mail-cap:${kind}:${foldIdentifier(address)}`, 'hex')
 }
 
 /**

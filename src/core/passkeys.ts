@@ -7,7 +7,6 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto'
 import type {
   PublicKeyCredentialCreationOptionsJSON,
   PublicKeyCredentialRequestOptionsJSON,
@@ -15,6 +14,7 @@ import type {
   verifyRegistrationResponse,
 } from '@simplewebauthn/server'
 import type { Clock } from '../kernel/clock.js'
+import { sha256 } from '../kernel/digest.js'
 import {
   ConflictError,
   InactiveUserError,
@@ -99,10 +99,6 @@ export interface PublicPasskey {
   transports: string[]
   createdAt: string
   lastUsedAt: string | null
-}
-
-function sha256Hex(value: string): string {
-  return createHash('sha256').update(value).digest('hex')
 }
 
 /**
@@ -255,7 +251,7 @@ export class Passkeys<U extends BaseUser> {
     if (!verified.verified || !verified.registrationInfo) return refuse('verification')
     const { credential } = verified.registrationInfo
     const record: PasskeyRecord = {
-      id: sha256Hex(credential.id),
+      id: sha256(credential.id, 'hex'),
       userId: user.id,
       credentialId: credential.id,
       publicKey: Buffer.from(credential.publicKey).toString('base64url'),

@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto'
+
+import { sha256 } from '../kernel/digest.js'
 import type { RefreshTokenRecord, RefreshTokenStore } from './refresh-tokens.js'
 import type { TokenDenylist } from './repositories.js'
 import type { SessionListItem, SessionSource } from './session-admin.js'
@@ -25,7 +26,7 @@ import { describeUserAgent } from './user-agent.js'
  * ```
  */
 export function refreshFamilyHandle(familyId: string): string {
-  const digest = createHash('sha256').update(`fastify-users refresh family\0${familyId}`).digest('base64url')
+  const digest = sha256(`fastify-users refresh family\0${familyId}`, 'base64url')
   return `r_${digest.slice(0, 22)}`
 }
 

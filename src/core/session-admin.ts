@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto'
+
+import { sha256 } from '../kernel/digest.js'
 import { NotFoundError } from '../kernel/errors.js'
 import type { Logger } from '../kernel/logger.js'
 import { RefreshFamilySource, refreshFamilyHandle } from './refresh-families.js'
@@ -94,7 +95,7 @@ export interface SessionSource {
  * ```
  */
 export function sessionHandle(storedId: string): string {
-  const digest = createHash('sha256').update(`fastify-users session handle\0${storedId}`).digest('base64url')
+  const digest = sha256(`fastify-users session handle\0${storedId}`, 'base64url')
   return `s_${digest.slice(0, 22)}`
 }
 

@@ -4,9 +4,10 @@
  *
  * @module
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { decodeBase32IgnorePadding, encodeBase32NoPadding } from '@oslojs/encoding'
 import type { Clock } from '../kernel/clock.js'
+import { sha256 } from '../kernel/digest.js'
 import { ConflictError } from '../kernel/errors.js'
 import { loadOnce } from '../kernel/load-once.js'
 import type { SecondFactor } from './second-factor.js'
@@ -70,9 +71,7 @@ export interface TotpFactorOptions {
 
 /** The hex SHA-256 of a normalised recovery code (codes carry 50 random bits: no slow hash needed). */
 function digestRecoveryCode(code: string): string {
-  return createHash('sha256')
-    .update(code.toLowerCase().replace(/[^a-z2-7]/g, ''))
-    .digest('hex')
+  return sha256(code.toLowerCase().replace(/[^a-z2-7]/g, ''), 'hex')
 }
 
 /** `xxxxx-xxxxx` in lower-case base32: 50 random bits, easy to read out and type. */

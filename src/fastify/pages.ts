@@ -11,8 +11,8 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, RouteOptions } from 'fastify'
+import { sha256 } from '../kernel/digest.js'
 import { LOGIN_SCRIPT, type ProviderButton, renderLoginPage } from './login-page.js'
 import type { FastifyUsersOptions } from './options.js'
 import { pageSecurityHeaders } from './security-headers.js'
@@ -228,14 +228,12 @@ const STYLE =
   'input,button{font:inherit}label{display:block;margin:1rem 0}input{display:block;width:100%;box-sizing:border-box}' +
   'output{display:block;margin:1rem 0;font-weight:600}'
 
-const sha256 = (text: string): string => createHash('sha256').update(text).digest('base64')
-
 // Nothing loads but the script file and this one stylesheet, by its hash; the form never submits itself.
 const CSP_DIRECTIVES = {
   defaultSrc: ["'none'"],
   scriptSrc: ["'self'"],
   scriptSrcAttr: ["'none'"],
-  styleSrc: [`'sha256-${sha256(STYLE)}'`],
+  styleSrc: [`'sha256-${sha256(STYLE, 'base64')}'`],
   connectSrc: ["'self'"],
   formAction: ["'none'"],
   frameAncestors: ["'none'"],

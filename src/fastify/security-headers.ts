@@ -40,11 +40,6 @@ const common = (https: boolean): HelmetOptions => ({
 })
 
 /**
- * Sets helmet's headers for `options` on every request of the context it is registered in. A
- * fastify-plugin, so its hook lands in that context at the place the registration is processed, as
- * `@fastify/helmet`'s did.
- */
-/**
  * The headers helmet's middleware writes for `options`, recorded from one run against a stand-in
  * response (it only calls `setHeader` and `removeHeader`, and reads nothing of the request here).
  */
@@ -71,6 +66,11 @@ function recordHelmetHeaders(options: HelmetOptions): Record<string, string> {
   return headers
 }
 
+/**
+ * Sets helmet's headers for `options` on every request of the context it is registered in. A
+ * fastify-plugin, so its hook lands in that context at the place the registration is processed, as
+ * `@fastify/helmet`'s did.
+ */
 const helmetHeaders: FastifyPluginCallback<HelmetOptions> = fp(
   (scope, options, done) => {
     const headers = recordHelmetHeaders(options)

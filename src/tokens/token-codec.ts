@@ -12,9 +12,10 @@
  *
  * @module
  */
-import { createHash, createHmac, randomBytes } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import { createSigner, createVerifier } from 'fast-jwt'
 import { type Clock, systemClock } from '../kernel/clock.js'
+import { sha256 } from '../kernel/digest.js'
 import { InvalidTokenError } from '../kernel/errors.js'
 
 /** The claims of every token this library issues. */
@@ -119,7 +120,7 @@ export class TokenCodec {
   constructor(options: TokenCodecOptions) {
     const secrets = normaliseSecrets(options.secret)
     this.#keys = secrets.map((secret) => ({
-      kid: createHash('sha256').update(secret).digest('base64url').slice(0, 12),
+      kid: sha256(secret, 'base64url').slice(0, 12),
       secret,
     }))
     this.#issuer = options.issuer ?? 'fastify-users'

@@ -9,11 +9,11 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto'
 import { MAX_EMAIL_LENGTH } from '../../core/identifiers.js'
 import type { UserOrderField } from '../../core/repositories.js'
 import { isStorableText } from '../../core/storable-text.js'
 import type { IdType } from '../../core/user.js'
+import { sha256 } from '../../kernel/digest.js'
 import { ValidationError } from '../../kernel/errors.js'
 import { toNumber } from './row-mapping.js'
 
@@ -45,7 +45,7 @@ function filterDigest(filters: Readonly<Record<string, unknown>> | undefined): s
   const entries = Object.entries(filters ?? {})
     .filter(([, value]) => value !== undefined)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-  return createHash('sha256').update(JSON.stringify(entries)).digest('base64url').slice(0, 22)
+  return sha256(JSON.stringify(entries), 'base64url').slice(0, 22)
 }
 
 /** The id as the cursor carries it: a number for integer ids (`pg` returns `bigint` as a string). */

@@ -3,7 +3,6 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto'
 import type {
   PasskeyChallengePurpose,
   PasskeyChallengeRecord,
@@ -11,14 +10,11 @@ import type {
   PasskeyRepository,
 } from '../../core/passkey-repository.js'
 import type { Id, IdType } from '../../core/user.js'
+import { sha256 } from '../../kernel/digest.js'
 import { ConflictError } from '../../kernel/errors.js'
 import { uniqueViolation } from './constraint-errors.js'
 import type { DynamicDb } from './database.js'
 import { toNumber } from './row-mapping.js'
-
-function sha256Hex(value: string): string {
-  return createHash('sha256').update(value).digest('hex')
-}
 
 /**
  * Passkeys and their challenges in a SQL database. Challenges are stored as their SHA-256 only, and taken
@@ -86,7 +82,7 @@ export class KyselyPasskeyRepository implements PasskeyRepository {
     const row = await this.#db
       .selectFrom('passkeys')
       .selectAll()
-      .where('id', '=', sha256Hex(credentialId))
+      .where('id', '=', sha256(credentialId, 'hex'))
       .executeTakeFirst()
     // The id is a hash of the credential id; the stored credential id must match too.
     return row && row.credential_id === credentialId ? this.#record(row) : null
@@ -145,7 +141,7 @@ export class KyselyPasskeyRepository implements PasskeyRepository {
     await this.#db
       .insertInto('passkey_challenges')
       .values({
-        id: sha256Hex(record.challenge),
+        id: sha256(record.challenge, 'hex'),
         purpose: record.purpose,
         user_id: record.userId === null ? null : String(record.userId),
         expires_at: record.expiresAt,
@@ -161,7 +157,7 @@ export class KyselyPasskeyRepository implements PasskeyRepository {
   ): Promise<boolean> {
     const result = await this.#db
       .deleteFrom('passkey_challenges')
-      .where('id', '=', sha256Hex(challenge))
+      .where('id', '=', sha256(challenge, 'hex'))
       .where('purpose', '=', purpose)
       .where((eb) => (userId === null ? eb('user_id', 'is', null) : eb('user_id', '=', String(userId))))
       .where('expires_at', '>', now)
