@@ -22,7 +22,7 @@ import {
   type TableNamesOption,
 } from '../persistence/kysely/table-names.js'
 import { createRedisStores } from '../persistence/redis/index.js'
-import { createRedisClient } from '../persistence/redis/redis-client.js'
+import { createRedisClient, isRedisUrl } from '../persistence/redis/redis-client.js'
 import { RedisInvalidationBus, redisCacheChannel } from '../persistence/redis/redis-invalidation-bus.js'
 import { CliError, ExitCode } from './output.js'
 import { readUserSchema, type UserSchema } from './user-schema.js'
@@ -226,7 +226,7 @@ export async function withUserService<T>(
 async function openRedis(options: DatabaseOptions): Promise<{ client: Redis; prefix: string } | undefined> {
   const url = options.redis?.trim()
   if (!url) return undefined
-  if (!/^(redis|rediss|valkey|valkeys):\/\//.test(url)) {
+  if (!isRedisUrl(url)) {
     throw new CliError(
       '--redis (or FASTIFY_USERS_REDIS_URL) must be a URL such as redis://127.0.0.1:6379',
       ExitCode.usage,
@@ -234,7 +234,7 @@ async function openRedis(options: DatabaseOptions): Promise<{ client: Redis; pre
   }
   const prefix = options.redisPrefix ?? 'fastify-users:'
   try {
-    return { client: await createRedisClient(url.replace(/^valkey/, 'redis')), prefix }
+    return { client: await createRedisClient(url), prefix }
   } catch (error) {
     throw new CliError(`cannot use --redis: ${(error as Error).message.replace(/^fastify-users: /, '')}`)
   }

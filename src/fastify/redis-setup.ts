@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
-import { createRedisClient } from '../persistence/redis/redis-client.js'
+import { createRedisClient, isRedisUrl } from '../persistence/redis/redis-client.js'
 import type { RateLimitOptions } from './rate-limit.js'
 import type { RedisPluginOptions } from './redis-options.js'
 
@@ -40,12 +40,12 @@ export async function setUpRedis(
     throw new TypeError('fastify-users: option `redisPrefix` must be a string of at most 100 characters')
   }
   if (typeof redis === 'string') {
-    if (!/^(redis|rediss|valkey|valkeys):\/\//.test(redis)) {
+    if (!isRedisUrl(redis)) {
       throw new TypeError(
         "fastify-users: option `redis` must be a URL such as 'redis://127.0.0.1:6379' or an ioredis client",
       )
     }
-    const client = await createRedisClient(redis.replace(/^valkey/, 'redis'))
+    const client = await createRedisClient(redis)
     fastify.addHook('onClose', async () => {
       await client.quit().catch(() => client.disconnect())
     })

@@ -20,6 +20,20 @@ export const REDIS_CLIENT_DEFAULTS: Readonly<RedisOptions> = {
   lazyConnect: true,
 }
 
+const REDIS_URL = /^(redis|rediss|valkey|valkeys):\/\//
+
+/**
+ * Whether `url` names a Redis (or Valkey) server: `redis://`, `rediss://` (TLS), `valkey://`, `valkeys://`.
+ *
+ * @example
+ * ```ts
+ * isRedisUrl('valkey://127.0.0.1:6379') // true
+ * ```
+ */
+export function isRedisUrl(url: string): boolean {
+  return REDIS_URL.test(url)
+}
+
 /**
  * Connects an ioredis client to `url` (`redis://`, `rediss://` for TLS; Valkey speaks the same protocol)
  * with {@link REDIS_CLIENT_DEFAULTS}. ioredis is an optional peer dependency, loaded only here.
@@ -40,7 +54,8 @@ export async function createRedisClient(url: string): Promise<Redis> {
       cause,
     })
   }
-  const client = new Client(url, { ...REDIS_CLIENT_DEFAULTS })
+  // Valkey speaks Redis' protocol; ioredis knows only the `redis` schemes.
+  const client = new Client(url.replace(/^valkey/, 'redis'), { ...REDIS_CLIENT_DEFAULTS })
   // Without a listener, ioredis prints every connection error; the failing requests already report them.
   client.on('error', () => {})
   try {
