@@ -2,7 +2,8 @@
 /**
  * `node scripts/pack-check.mjs`: installs the package the way an application does, and uses it.
  *
- * 1. `npm pack` of this checkout (the `prepare` script builds dist/), then checks the tarball: dist/ with
+ * 1. `npm pack` of a clean clone of this checkout's HEAD (no dist/: the `prepare` script builds it, with
+ *    this checkout's node_modules for the tools), then checks the tarball: dist/ with
  *    every entry point of `exports` and `bin`, every source map pointing at a file that is shipped, the
  *    README, LICENSE and CHANGELOG, and every relative link of the shipped guides (docs/) leading to a
  *    shipped file.
@@ -34,6 +35,7 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -69,9 +71,18 @@ const work = mkdtempSync(join(tmpdir(), 'fastify-users-pack-'))
 if (!relative(root, work).startsWith('..')) fail(`the temp directory ${work} is inside the repository`)
 
 try {
-  // 1. The tarball.
-  step('npm pack')
-  const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], { cwd: root }))
+  // 1. The tarball, packed from a clean clone of HEAD: no dist/ to start from (a build left by an earlier
+  // step would hide a missing `prepare`), nothing uncommitted or ignored that a checkout may hold.
+  step('clone HEAD and npm pack there')
+  const clone = join(work, 'clone')
+  run('git', ['clone', '--quiet', root, clone])
+  if (run('git', ['status', '--porcelain'], { cwd: root }).trim()) {
+    console.log('note: this checkout has uncommitted changes; the package is packed from HEAD without them')
+  }
+  if (existsSync(join(clone, 'dist'))) fail('a clean clone already has dist/')
+  // The build tools of this checkout (npm pack runs `prepare`, which needs TypeScript).
+  symlinkSync(join(root, 'node_modules'), join(clone, 'node_modules'), 'dir')
+  const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], { cwd: clone }))
   const tarball = join(work, packed[0].filename)
   const shipped = new Set(packed[0].files.map((f) => f.path))
   checkTarball(shipped, tarball)
@@ -230,6 +241,10 @@ function checkTarball(files, tarball) {
   for (const file of wanted) {
     if (!files.has(file.replace(/^\.\//, ''))) fail(`${file} is not in the tarball`)
   }
+  const dir = join(work, 'unpacked')
+  const packageDir = join(dir, 'package')
+  mkdirSync(dir)
+  run('tar', ['-xzf', tarball, '-C', dir])
   for (const file of files) {
     if (/\.test\.[jt]s$/.test(file)) fail(`a test is shipped: ${file}`)
   }
@@ -240,33 +255,30 @@ function checkTarball(files, tarball) {
   // Every relative link of a shipped guide leads to a shipped file (a guide read from node_modules).
   for (const file of files) {
     if (!/^docs\/.*\.md$/.test(file)) continue
-    const text = readFileSync(join(root, file), 'utf8')
+    const text = readFileSync(join(packageDir, file), 'utf8')
     for (const [, target] of text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
       if (/^[a-z]+:/i.test(target)) continue
-      const path = relative(root, resolve(root, dirname(file), target))
+      const path = relative(packageDir, resolve(packageDir, dirname(file), target))
       if (!files.has(path)) fail(`${file} links to ${target}, which is not shipped`)
     }
   }
   // Every source map names files that are shipped.
-  const dir = join(work, 'unpacked')
-  mkdirSync(dir)
-  run('tar', ['-xzf', tarball, '-C', dir])
   let maps = 0
   for (const file of files) {
     if (!file.endsWith('.map')) continue
     maps += 1
-    const map = JSON.parse(readFileSync(join(dir, 'package', file), 'utf8'))
+    const map = JSON.parse(readFileSync(join(packageDir, file), 'utf8'))
     for (const source of map.sources) {
-      const target = relative(join(dir, 'package'), resolve(join(dir, 'package', dirname(file)), source))
+      const target = relative(packageDir, resolve(packageDir, dirname(file), source))
       if (!files.has(target)) fail(`${file} points at ${source}, which is not shipped`)
     }
   }
   console.log(`${wanted.size} entry points and ${maps} source maps check out`)
 }
 
-/** The README's example program: the first TypeScript block of its "Example" section. */
+/** The README's example program, as shipped: the first TypeScript block of its "Example" section. */
 function readmeExample() {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8')
+  const readme = readFileSync(join(work, 'unpacked/package/README.md'), 'utf8')
   const section = readme.slice(readme.indexOf('\n## Example'))
   const block = /```ts\n([\s\S]*?)```/.exec(section)
   if (!block?.[1].includes('fastifyUsers')) fail('no example program in the README')
