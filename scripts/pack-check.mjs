@@ -2,12 +2,17 @@
 /**
  * `node scripts/pack-check.mjs`: installs the package the way an application does, and uses it.
  *
- * 1. `npm pack` of this checkout (the `prepare` script builds dist/), then checks the tarball: dist/ with
- *    every entry point of `exports` and `bin`, and every source map pointing at a file that is shipped.
+ * 1. `npm pack` of a clean clone of this checkout's HEAD (no dist/: the `prepare` script builds it, with
+ *    this checkout's node_modules for the tools), then checks the tarball: dist/ with
+ *    every entry point of `exports` and `bin`, every source map pointing at a file that is shipped, the
+ *    README, LICENSE and CHANGELOG, and every relative link of the shipped guides (docs/) leading to a
+ *    shipped file.
  * 2. A fresh application in a temp directory OUTSIDE the repository installs the tarball from the npm
  *    registry's point of view (its dependencies resolved from the registry, not from this checkout's
  *    node_modules) with better-sqlite3 12, typescript, @types/node and @fastify/swagger, and fastify at the
- *    lowest and at the newest supported fastify 5 minor, in two passes.
+ *    lowest and at the newest supported fastify 5 minor, in two passes. The first pass also checks that
+ *    every package the plugin brings (its dependencies and theirs; not the peers) admits the lowest Node
+ *    of its `engines`.
  * 3. Each pass type-checks the README example verbatim under `module: NodeNext` and under
  *    `moduleResolution: bundler`, loads the package from a CommonJS script with `require`, then builds a
  *    runnable copy of the example (a mailer that prints instead of SMTP, an app-registered @fastify/swagger,
@@ -30,6 +35,7 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -65,9 +71,18 @@ const work = mkdtempSync(join(tmpdir(), 'fastify-users-pack-'))
 if (!relative(root, work).startsWith('..')) fail(`the temp directory ${work} is inside the repository`)
 
 try {
-  // 1. The tarball.
-  step('npm pack')
-  const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], { cwd: root }))
+  // 1. The tarball, packed from a clean clone of HEAD: no dist/ to start from (a build left by an earlier
+  // step would hide a missing `prepare`), nothing uncommitted or ignored that a checkout may hold.
+  step('clone HEAD and npm pack there')
+  const clone = join(work, 'clone')
+  run('git', ['clone', '--quiet', root, clone])
+  if (run('git', ['status', '--porcelain'], { cwd: root }).trim()) {
+    console.log('note: this checkout has uncommitted changes; the package is packed from HEAD without them')
+  }
+  if (existsSync(join(clone, 'dist'))) fail('a clean clone already has dist/')
+  // The build tools of this checkout (npm pack runs `prepare`, which needs TypeScript).
+  symlinkSync(join(root, 'node_modules'), join(clone, 'node_modules'), 'dir')
+  const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], { cwd: clone }))
   const tarball = join(work, packed[0].filename)
   const shipped = new Set(packed[0].files.map((f) => f.path))
   checkTarball(shipped, tarball)
@@ -99,6 +114,7 @@ try {
       `fastify@${fastifyVersion}`,
     ])
     if (pass === 0) provideSqliteBinary(app, sqliteVersion)
+    if (pass === 0) checkEngines(app)
     const resolved = JSON.parse(readFileSync(join(app, 'node_modules/fastify/package.json'), 'utf8')).version
     console.log(`fastify ${resolved}`)
     if (pass === 0 && resolved !== fastifyVersion) fail(`wanted fastify ${fastifyVersion}, got ${resolved}`)
@@ -130,8 +146,12 @@ try {
         "console.log('require() ok')",
       ].join('\n'),
     )
-    // Node 20.19+ and 22.12+ load ESM with require() without a flag; older 20.x and 22.x need it.
-    run(process.execPath, ['--experimental-require-module', '--no-warnings', 'require-check.cjs'], {
+    // Node 20.19+ and 22.12+ load ESM with require() without a flag, as the README says; there the check
+    // runs without it, so it holds the README to its word. Older 20.x and 22.x need the flag.
+    const semver = createRequire(join(root, 'package.json'))('semver')
+    const unflagged = semver.satisfies(process.version, '^20.19.0 || >=22.12.0')
+    const flags = unflagged ? [] : ['--experimental-require-module']
+    run(process.execPath, [...flags, '--no-warnings', 'require-check.cjs'], {
       cwd: app,
       stdio: 'inherit',
     })
@@ -170,6 +190,48 @@ function provideSqliteBinary(app, version) {
   }
 }
 
+/**
+ * Every package the plugin brings into an app (its dependencies, theirs, and so on; not the peers, which
+ * are the app's choice) admits the lowest Node release of the plugin's `engines`: `npm ci --engine-strict`
+ * on that Node does not fail because of the plugin. Read from the installed tree, so it checks what the
+ * registry hands out today, not what this checkout's lock file pinned.
+ */
+function checkEngines(app) {
+  const semver = createRequire(join(root, 'package.json'))('semver')
+  const lowest = semver.minVersion(pkg.engines.node).version
+  step(`engines: every package the plugin brings admits Node ${lowest} (engines.node ${pkg.engines.node})`)
+  const top = join(app, 'node_modules')
+  const visited = new Set()
+  const refused = []
+  const visit = (dir) => {
+    if (visited.has(dir)) return
+    visited.add(dir)
+    const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'))
+    const range = manifest.engines?.node
+    if (range && !semver.satisfies(lowest, range))
+      refused.push(`${manifest.name}@${manifest.version} (node ${range})`)
+    const optional = manifest.optionalDependencies ?? {}
+    for (const name of Object.keys({ ...manifest.dependencies, ...optional })) {
+      const found = installedDir(dir, name, top)
+      if (found) visit(found)
+      // An optional dependency for another platform is not installed, rightly.
+      else if (!(name in optional)) fail(`${manifest.name} depends on ${name}, which is not installed`)
+    }
+  }
+  visit(join(top, 'fastify-users'))
+  if (refused.length > 0) fail(`needs a newer Node than ${lowest}:\n${refused.join('\n')}`)
+  console.log(`${visited.size} packages admit Node ${lowest}`)
+}
+
+/** Where Node finds package `name` from the package in `dir`: the nearest node_modules up to `top`. */
+function installedDir(dir, name, top) {
+  for (let at = dir; at.startsWith(top); at = dirname(at)) {
+    const candidate = join(at, 'node_modules', name)
+    if (existsSync(join(candidate, 'package.json'))) return candidate
+  }
+  return existsSync(join(top, name, 'package.json')) ? join(top, name) : undefined
+}
+
 function checkTarball(files, tarball) {
   step(`check ${relative(work, tarball)}: ${files.size} files`)
   const wanted = new Set([pkg.bin['fastify-users']])
@@ -179,29 +241,44 @@ function checkTarball(files, tarball) {
   for (const file of wanted) {
     if (!files.has(file.replace(/^\.\//, ''))) fail(`${file} is not in the tarball`)
   }
+  const dir = join(work, 'unpacked')
+  const packageDir = join(dir, 'package')
+  mkdirSync(dir)
+  run('tar', ['-xzf', tarball, '-C', dir])
   for (const file of files) {
     if (/\.test\.[jt]s$/.test(file)) fail(`a test is shipped: ${file}`)
   }
+  // What a user reads beside the code: the licence the `license` field names, the changelog, the guides.
+  for (const file of ['README.md', 'LICENSE', 'CHANGELOG.md']) {
+    if (!files.has(file)) fail(`${file} is not in the tarball`)
+  }
+  // Every relative link of a shipped guide leads to a shipped file (a guide read from node_modules).
+  for (const file of files) {
+    if (!/^docs\/.*\.md$/.test(file)) continue
+    const text = readFileSync(join(packageDir, file), 'utf8')
+    for (const [, target] of text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+      if (/^[a-z]+:/i.test(target)) continue
+      const path = relative(packageDir, resolve(packageDir, dirname(file), target))
+      if (!files.has(path)) fail(`${file} links to ${target}, which is not shipped`)
+    }
+  }
   // Every source map names files that are shipped.
-  const dir = join(work, 'unpacked')
-  mkdirSync(dir)
-  run('tar', ['-xzf', tarball, '-C', dir])
   let maps = 0
   for (const file of files) {
     if (!file.endsWith('.map')) continue
     maps += 1
-    const map = JSON.parse(readFileSync(join(dir, 'package', file), 'utf8'))
+    const map = JSON.parse(readFileSync(join(packageDir, file), 'utf8'))
     for (const source of map.sources) {
-      const target = relative(join(dir, 'package'), resolve(join(dir, 'package', dirname(file)), source))
+      const target = relative(packageDir, resolve(packageDir, dirname(file), source))
       if (!files.has(target)) fail(`${file} points at ${source}, which is not shipped`)
     }
   }
   console.log(`${wanted.size} entry points and ${maps} source maps check out`)
 }
 
-/** The README's example program: the first TypeScript block of its "Example" section. */
+/** The README's example program, as shipped: the first TypeScript block of its "Example" section. */
 function readmeExample() {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8')
+  const readme = readFileSync(join(work, 'unpacked/package/README.md'), 'utf8')
   const section = readme.slice(readme.indexOf('\n## Example'))
   const block = /```ts\n([\s\S]*?)```/.exec(section)
   if (!block?.[1].includes('fastifyUsers')) fail('no example program in the README')

@@ -112,7 +112,7 @@ const RETRY_AFTER = header('Seconds to wait before retrying.', { type: 'integer'
  *
  * @example
  * ```ts
- * const options: OperationDocOptions = { cookieBackend: true, rateLimited: true } // session backend, defaults
+ * const options: OperationDocOptions = { cookieBackend: true, rateLimited: true, challenge: 'Cookie' } // session
  * ```
  */
 export interface OperationDocOptions {
@@ -120,6 +120,11 @@ export interface OperationDocOptions {
   cookieBackend: boolean
   /** Per-address rate limits are on (the plugin's `rateLimit` option is not `false`). */
   rateLimited: boolean
+  /**
+   * The `WWW-Authenticate` value of every 401, the schemes of the configured backends (`Bearer` for `jwt`,
+   * `Cookie` for `session` and `jwt-cookie`, both for both). Documented as the one value the header takes.
+   */
+  challenge: string
 }
 
 type Schema = Record<string, unknown>
@@ -131,7 +136,11 @@ type Schema = Record<string, unknown>
  *
  * @example
  * ```ts
- * const documented = documentOperation(route.schema, 'POST', { cookieBackend: true, rateLimited: true })
+ * const documented = documentOperation(route.schema, 'POST', {
+ *   cookieBackend: true,
+ *   rateLimited: true,
+ *   challenge: 'Cookie',
+ * })
  * ```
  */
 export function documentOperation(
@@ -186,7 +195,7 @@ export function documentOperation(
     const list = byStatus.get(status) ?? []
     response[String(status)] = {
       description: `${TITLE[status] ?? 'Error'}: ${list.map((c) => `\`${c}\` (${MEANING[c] ?? c})`).join('; ')}.`,
-      ...errorHeaders(status),
+      ...errorHeaders(status, options),
       content: { 'application/problem+json': { schema: { $ref: PROBLEM_SCHEMA_ID } } },
     }
   }
@@ -256,10 +265,16 @@ function successHeaders(facts: OperationFacts, options: OperationDocOptions): Sc
   }
 }
 
-function errorHeaders(status: number): Schema {
+function errorHeaders(status: number, options: OperationDocOptions): Schema {
   if (status === 401) {
+    const schemes = `\`${options.challenge}\``
     return {
-      headers: { 'WWW-Authenticate': header('The authentication schemes the server accepts.') },
+      headers: {
+        'WWW-Authenticate': header(`The authentication schemes this server accepts: ${schemes}.`, {
+          type: 'string',
+          enum: [options.challenge],
+        }),
+      },
     }
   }
   if (status === 429 || status === 503) return { headers: { 'Retry-After': RETRY_AFTER } }

@@ -117,7 +117,11 @@ export function markOptionalBodies<T extends object>(openapiObject: T): T {
  *
  * @example
  * ```ts
- * documentPluginRoutes(routes, securitySchemeOf('jwt', null), { cookieBackend: false, rateLimited: true })
+ * documentPluginRoutes(routes, securitySchemeOf('jwt', null), {
+ *   cookieBackend: false,
+ *   rateLimited: true,
+ *   challenge: 'Bearer',
+ * })
  * ```
  */
 export function documentPluginRoutes(

@@ -71,6 +71,7 @@ export async function registerPluginRoutes(
     documentPluginRoutes(routes, setup.schemes, {
       cookieBackend: auth.backends.some((backend) => Boolean(backend.cookieName)),
       rateLimited: Boolean(rateLimits),
+      challenge: auth.challenge,
     })
     useStrictValidators(routes)
     routes.setErrorHandler(errorHandler)

@@ -120,10 +120,24 @@ for (const dialect of testDialects) {
       assert.equal(res.headers['www-authenticate'], 'Cookie, Bearer')
       const doc = json<{
         components: { securitySchemes: Record<string, unknown> }
-        paths: Record<string, Record<string, { security?: unknown }>>
+        paths: Record<
+          string,
+          Record<
+            string,
+            {
+              security?: unknown
+              responses: Record<string, { headers?: Record<string, { schema: { enum?: unknown } }> }>
+            }
+          >
+        >
       }>(await t.request({ method: 'GET', url: '/openapi.json' }))
       assert.deepEqual(Object.keys(doc.components.securitySchemes).sort(), ['bearerAuth', 'cookieAuth'])
       assert.deepEqual(doc.paths['/users/me']?.get?.security, [{ cookieAuth: [] }, { bearerAuth: [] }])
+      // The document names the value the header takes.
+      assert.deepEqual(
+        doc.paths['/users/me']?.get?.responses['401']?.headers?.['WWW-Authenticate']?.schema.enum,
+        ['Cookie, Bearer'],
+      )
       assert.ok(doc.paths['/auth/jwt/login']?.post)
     })
   })

@@ -39,7 +39,7 @@ const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormat
 
 interface Response {
   description: string
-  headers?: Record<string, { schema: unknown }>
+  headers?: Record<string, { schema: { enum?: unknown[] }; description?: string }>
   content?: Record<string, { schema: unknown }>
 }
 interface Operation {
@@ -64,8 +64,12 @@ function checkAnswer(ajv: Ajv2020, doc: OpenApi, answer: Answer): void {
   const where = `${answer.method.toUpperCase()} ${answer.path} ${answer.status}`
   const response = doc.paths[answer.path]?.[answer.method]?.responses[String(answer.status)]
   assert.ok(response, `${where} is documented: ${answer.body}`)
-  for (const name of Object.keys(response.headers ?? {})) {
-    assert.ok(answer.headers[name.toLowerCase()], `${where} sends the documented ${name}`)
+  for (const [name, documented] of Object.entries(response.headers ?? {})) {
+    const value = answer.headers[name.toLowerCase()]
+    assert.ok(value, `${where} sends the documented ${name}`)
+    if (documented.schema.enum) {
+      assert.ok(documented.schema.enum.includes(value), `${where}: ${name} ${value} is a documented value`)
+    }
   }
   if (!response.content) {
     assert.equal(answer.body, '', `${where} has no body`)
@@ -205,8 +209,12 @@ for (const backend of backends) {
         }
         assert.ok(op.responses['503']?.headers?.['Retry-After'], `${where} documents 503 with Retry-After`)
         const isProtected = (op.security ?? []).length > 0
-        if (isProtected)
-          assert.ok(op.responses['401']?.headers?.['WWW-Authenticate'], `${where} documents 401`)
+        // The one challenge this backend sends (it said `Bearer, Cookie` on every backend).
+        const challenge = op.responses['401']?.headers?.['WWW-Authenticate']
+        if (isProtected) assert.ok(challenge, `${where} documents 401`)
+        if (challenge) {
+          assert.deepEqual(challenge.schema.enum, [backend === 'jwt' ? 'Bearer' : 'Cookie'], where)
+        }
         if (!isProtected) assert.ok(op.responses['429']?.headers?.['Retry-After'], `${where} documents 429`)
       }
       const login = doc.paths['/login']?.post
