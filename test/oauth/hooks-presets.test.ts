@@ -1,8 +1,8 @@
 /**
  * Around the protocol: the service's hooks of provider login and linking (a constructed service whose
- * subclass overrides them, behind the plugin's routes and the local OpenID Connect provider), the issuer
- * of the answer checked against the provider's (mix-up defence), and the presets: their endpoints and
- * scopes, and every one of them overridable.
+ * subclass overrides them, behind the plugin's routes and the local OpenID Connect provider), the
+ * password a provider-created user gets from the reset flow, the issuer of the answer checked against the
+ * provider's (mix-up defence), and the presets: their endpoints and scopes, each one overridable.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
@@ -24,6 +24,11 @@ const ACCOUNTS: Record<string, { email: string; email_verified: boolean }> = {}
 /** A service whose hooks record their calls; the pre-login hook lets only one domain in. */
 class HookedService extends BaseUserService {
   readonly calls: string[] = []
+  readonly resetTokens = new Map<string, string>()
+
+  override async sendPasswordResetToken(user: BaseUser, token: string): Promise<void> {
+    this.resetTokens.set(user.email, token)
+  }
 
   override async preOAuthLoginHook(identity: OAuthIdentity): Promise<boolean> {
     this.calls.push(`pre:${identity.provider}:${identity.subject}`)
@@ -139,6 +144,34 @@ describe('provider sign-in: hooks and the answer issuer', () => {
     const callback = await toCallback(owner, `${base}/users/me/oauth/idp/link`, 'second', 'POST')
     assert.equal((await owner.request(callback.href)).status, 303)
     assert.deepEqual(service.calls, ['link:owner@allowed.example:idp:second'])
+  })
+
+  it('a user created by a provider has no password until the reset flow sets one', async () => {
+    ACCOUNTS.nopass = { email: 'nopass@allowed.example', email_verified: true }
+    const browser = new Browser()
+    assert.equal(
+      (await browser.request((await toCallback(browser, `${base}/oauth/idp/authorize`, 'nopass')).href))
+        .status,
+      303,
+    )
+    const byPassword = () =>
+      new Browser().request(`${base}/login`, {
+        json: { email: 'nopass@allowed.example', password: PASSWORD },
+      })
+    assert.equal((await byPassword()).status, 401)
+    const unlink = await browser.request(`${base}/users/me/oauth/idp`, { method: 'DELETE' })
+    assert.equal(unlink.status, 409, 'the provider is the only way in')
+    await service.initiatePasswordReset('nopass@allowed.example')
+    await service.settled()
+    const token = service.resetTokens.get('nopass@allowed.example')
+    assert.ok(token)
+    await service.resetPassword(token, PASSWORD)
+    const login = await byPassword()
+    assert.equal(login.status, 200, login.body)
+    // Now the password is a way in: the provider may go.
+    const owner = new Browser()
+    await owner.request(`${base}/login`, { json: { email: 'nopass@allowed.example', password: PASSWORD } })
+    assert.equal((await owner.request(`${base}/users/me/oauth/idp`, { method: 'DELETE' })).status, 204)
   })
 
   it("an answer naming another issuer than the provider's is refused (mix-up defence)", async () => {
