@@ -8,7 +8,14 @@
 import type { Id } from '../../core/user.js'
 import type { DynamicDb } from './database.js'
 
-/** What a user can log in with, read under the lock on the user's row. */
+/**
+ * What a user can log in with, read under the lock on the user's row.
+ *
+ * @example
+ * ```ts
+ * const methods: LockedLoginMethods = { passwordHash: '!oauth', providers: ['github'], passkeyIds: [] }
+ * ```
+ */
 export interface LockedLoginMethods {
   passwordHash: string
   /** The linked providers. */
