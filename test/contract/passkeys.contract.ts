@@ -254,6 +254,31 @@ export function passkeysContract(dialect: TestDialect, idType: IdType): void {
         (await ownPasskeys.list(user)).map((p) => p.id),
         [second.id],
       )
+      // An unlink and a passkey removal at once, for a user with one of each: exactly one goes through.
+      for (let round = 0; round < 5; round++) {
+        const racer = await withPasskeyLogin.oauth.signIn({
+          ...identity,
+          subject: `pk-${++n}`,
+          email: email(),
+        })
+        assert.ok(racer)
+        const key = await ownPasskeys.register(
+          racer,
+          device.create(await ownPasskeys.registrationOptions(racer)),
+          'Key',
+        )
+        const outcomes = await Promise.allSettled([
+          withPasskeyLogin.oauth.unlink(racer.id, 'idp'),
+          ownPasskeys.remove(racer, key.id, {}),
+        ])
+        const refused = outcomes.filter(
+          (o) => o.status === 'rejected' && o.reason instanceof LastLoginMethodError,
+        )
+        assert.equal(refused.length, 1, JSON.stringify(outcomes.map((o) => o.status)))
+        const left =
+          (await withPasskeyLogin.oauth.list(racer.id)).length + (await ownPasskeys.list(racer)).length
+        assert.equal(left, 1)
+      }
       // Without a passkey, even a service whose passkeys log in refuses to unlink the last provider.
       const other = await withPasskeyLogin.oauth.signIn({ ...identity, subject: `pk-${++n}`, email: email() })
       assert.ok(other)
