@@ -22,6 +22,7 @@ export { canonicalEmail, canonicalRoleName, canonicalUsername, normalizeEmail } 
 export type { MailCapStore } from './core/mail-cap.js'
 export {
   hasUsablePassword,
+  keepsAWayToLogIn,
   type LinkedAccount,
   type OAuthAccountRepository,
   type OAuthHooks,

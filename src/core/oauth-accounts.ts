@@ -20,6 +20,12 @@ import {
   OAuthLinkRequiredError,
 } from '../kernel/account-errors.js'
 import { ConflictError, InactiveUserError, NotFoundError, NotVerifiedError } from '../kernel/errors.js'
+import {
+  hasUsablePassword,
+  keepsAWayToLogIn,
+  type RemainingLogins,
+  type UnlinkOutcome,
+} from './login-methods.js'
 import { type ProviderTokens, readTokens, storeTokens } from './oauth-tokens.js'
 import type { NewUserRecord } from './repositories.js'
 import * as roles from './role-admin.js'
@@ -27,24 +33,13 @@ import { findByEmail, type ServiceContext, translateConflict } from './service-c
 import type { BaseUser, Id, Role } from './user.js'
 import { checkUserFields } from './user-fields.js'
 
+export { hasUsablePassword, keepsAWayToLogIn, type RemainingLogins, type UnlinkOutcome }
+
 /**
  * The password hash of a user created by a provider: no hasher recognises it, so a password login fails
  * exactly like a wrong password, until the user sets a password through the reset flow.
  */
 export const UNUSABLE_PASSWORD_HASH = '!oauth'
-
-/**
- * Whether a stored hash can ever match a password (the account has a password to log in with).
- *
- * @example
- * ```ts
- * hasUsablePassword(UNUSABLE_PASSWORD_HASH) // false
- * hasUsablePassword('$argon2id$v=19$...') // true
- * ```
- */
-export function hasUsablePassword(passwordHash: string): boolean {
-  return passwordHash !== '' && !passwordHash.startsWith('!')
-}
 
 /**
  * Who a provider says the user is, after the protocol checks passed.
@@ -103,9 +98,10 @@ export interface OAuthAccountRepository {
   /** The subject and sealed tokens of the user's link to `provider`, or `null` without such a link. */
   findTokens(userId: Id, provider: string): Promise<{ subject: string; tokens: string | null } | null>
   /**
-   * Deletes the user's link to `provider` if `mayDelete`, given what would remain, allows it: the check and
-   * the delete are one atomic step (a transaction holding a lock on the user's row, or its equivalent), so
-   * two concurrent calls for two providers of one user cannot both see the other's link as remaining.
+   * Deletes the user's link to `provider` if `mayDelete`, given what would remain (the password hash, the
+   * other providers and the count of the user's passkeys), allows it: the check and the delete are one
+   * atomic step (a transaction holding a lock on the user's row, or its equivalent), so two concurrent
+   * calls for two providers of one user cannot both see the other's link as remaining.
    * Answers `'missing'` when the user or the link does not exist, `'refused'` when `mayDelete` said no.
    * Any other writer that takes away a way to log in must take the same lock.
    */
@@ -115,31 +111,6 @@ export interface OAuthAccountRepository {
     mayDelete: (remaining: RemainingLogins) => boolean,
   ): Promise<UnlinkOutcome>
 }
-
-/**
- * The ways to log in a user would keep after an unlink, read under the same lock as the delete.
- *
- * @example
- * ```ts
- * const allowed = (r: RemainingLogins) => hasUsablePassword(r.passwordHash) || r.otherProviders.length > 0
- * ```
- */
-export interface RemainingLogins {
-  /** The user's stored password hash (see {@link hasUsablePassword}). */
-  passwordHash: string
-  /** The providers still linked after the delete. */
-  otherProviders: string[]
-}
-
-/**
- * What {@link OAuthAccountRepository.deleteIf} did.
- *
- * @example
- * ```ts
- * const outcome: UnlinkOutcome = await repo.deleteIf(userId, 'github', () => true) // 'deleted'
- * ```
- */
-export type UnlinkOutcome = 'deleted' | 'missing' | 'refused'
 
 /** The hooks the flows call on the service (so a subclass's overrides run). */
 export interface OAuthHooks<U extends BaseUser, Req> {
@@ -194,7 +165,7 @@ function checkCanLogIn<U extends BaseUser>(context: ServiceContext<U, Role, unkn
 }
 
 /**
- * The body of `BaseUserService.signInWithOAuth`: the user this identity logs in, created or linked by the
+ * The body of `service.oauth.signIn`: the user this identity logs in, created or linked by the
  * rules of this module. Returns `null` when `preOAuthLoginHook` refuses.
  *
  * @throws OAuthLinkRequiredError when the email belongs to an account and the rules forbid linking it.
@@ -280,7 +251,7 @@ async function createUser<U extends BaseUser, Req>(
 }
 
 /**
- * The body of `BaseUserService.linkOAuthAccount`: links the identity to the (already authenticated) user.
+ * The body of `service.oauth.link`: links the identity to the (already authenticated) user.
  * Linking the same identity again is a no-op.
  *
  * @throws OAuthAccountInUseError when another user holds the identity.
@@ -317,7 +288,7 @@ export async function linkOAuthAccount<U extends BaseUser, Req>(
 }
 
 /**
- * The body of `BaseUserService.unlinkOAuthAccount`.
+ * The body of `service.oauth.unlink`.
  *
  * @throws NotFoundError when the user has no link to `provider`.
  * @throws LastLoginMethodError when it is the user's last way to log in.
@@ -335,10 +306,8 @@ export async function unlinkOAuthAccount<U extends BaseUser, Req>(
   const user = await context.service.getUser(userId)
   // Decided by the store under its lock, not on a list read here: two concurrent unlinks of a user's last
   // two providers would each see the other's link as remaining, and both delete.
-  const outcome = await repository(context).deleteIf(
-    user.id,
-    provider,
-    (remaining) => hasUsablePassword(remaining.passwordHash) || remaining.otherProviders.length > 0,
+  const outcome = await repository(context).deleteIf(user.id, provider, (remaining) =>
+    keepsAWayToLogIn(remaining, { passkeyLogin: context.passkeyLogin }),
   )
   if (outcome === 'missing') throw new NotFoundError('user', `no ${provider} account is linked`)
   if (outcome === 'refused') throw new LastLoginMethodError()
@@ -346,7 +315,7 @@ export async function unlinkOAuthAccount<U extends BaseUser, Req>(
 }
 
 /**
- * The body of `BaseUserService.listLinkedAccounts`: an empty list without a repository.
+ * The body of `service.oauth.list`: an empty list without a repository.
  *
  * @example
  * ```ts

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { RemainingLogins, UnlinkOutcome } from './login-methods.js'
 import type { Id } from './user.js'
 
 /** The transports a browser reports for a credential (`usb`, `nfc`, `ble`, `internal`, `hybrid`, ...). */
@@ -78,8 +79,14 @@ export interface PasskeyRepository {
   listForUser(userId: Id): Promise<PasskeyRecord[]>
   /** Renames the user's passkey; `null` when the user has no passkey with this id. */
   rename(userId: Id, id: string, name: string): Promise<PasskeyRecord | null>
-  /** Deletes the user's passkey; `false` when the user has no passkey with this id. */
-  delete(userId: Id, id: string): Promise<boolean>
+  /**
+   * Deletes the user's passkey if `mayDelete`, given the ways to log in that would remain (the password
+   * hash, the linked providers, the passkeys left), allows it. The check and the delete are one atomic
+   * step under the same lock as `OAuthAccountRepository.deleteIf` (the user's row), so a passkey's removal
+   * and a provider's unlink cannot each leave the other as the last way to log in and both succeed.
+   * Answers `'missing'` when the user has no passkey with this id, `'refused'` when `mayDelete` said no.
+   */
+  deleteIf(userId: Id, id: string, mayDelete: (remaining: RemainingLogins) => boolean): Promise<UnlinkOutcome>
   /**
    * Records a login: sets the counter and the last use, only if the stored counter is still
    * `expectedCounter` (compare-and-set), so two concurrent logins with one signature cannot both count.

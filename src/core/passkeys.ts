@@ -13,6 +13,7 @@ import type {
   RegistrationResponseJSON,
   verifyRegistrationResponse,
 } from '@simplewebauthn/server'
+import { LastLoginMethodError } from '../kernel/account-errors.js'
 import type { Clock } from '../kernel/clock.js'
 import { sha256 } from '../kernel/digest.js'
 import {
@@ -24,6 +25,7 @@ import {
   ValidationError,
 } from '../kernel/errors.js'
 import type { Logger } from '../kernel/logger.js'
+import { keepsAWayToLogIn } from './login-methods.js'
 import { challengeOf, credentialIdOf, verifyAssertion } from './passkey-assertion.js'
 import type { PasskeyRecord, PasskeyRepository } from './passkey-repository.js'
 import type { UserRepository } from './repositories.js'
@@ -390,6 +392,8 @@ export class Passkeys<U extends BaseUser> {
    * Removes one of the user's passkeys, after the step-up check.
    *
    * @throws NotFoundError when the user has no passkey with this id; whatever the step-up throws.
+   * @throws LastLoginMethodError when it is the last passkey of an account with no password and no
+   *   linked provider.
    * @example
    * ```ts
    * await passkeys.remove(user, id, { currentPassword })
@@ -399,7 +403,13 @@ export class Passkeys<U extends BaseUser> {
     const passkey = (await this.#options.repository.listForUser(user.id)).find((p) => p.id === id)
     if (!passkey) throw new NotFoundError('passkey')
     await this.#options.stepUp.requireRecentProof(user, proof, request)
-    if (!(await this.#options.repository.delete(user.id, id))) throw new NotFoundError('passkey')
+    // A passkey logs in alone, so removing the last one of an account without a password or a provider
+    // would leave it no way in: refused, decided by the store under the lock every such removal takes.
+    const outcome = await this.#options.repository.deleteIf(user.id, id, (remaining) =>
+      keepsAWayToLogIn(remaining, { passkeyLogin: true }),
+    )
+    if (outcome === 'missing') throw new NotFoundError('passkey')
+    if (outcome === 'refused') throw new LastLoginMethodError()
     this.#host.logger.info({ event: 'passkey_removed', userId: user.id, passkeyId: id }, 'passkey removed')
     await this.#options.onChange?.(user, 'removed', toPublic(passkey))
   }

@@ -77,6 +77,12 @@ export interface UserServiceOptions<U extends BaseUser = BaseUser, R extends Rol
   /** Where identity-provider links live; needed by the provider sign-in methods. Default: none. */
   oauthAccountRepository?: OAuthAccountRepository
   /**
+   * Whether users can log in with a passkey alone (a `Passkeys` login is offered): a user's passkeys then
+   * count as a way to log in, so unlinking their last provider is allowed while a passkey remains. The
+   * plugin sets it when its `passkeys` option is on. Default: `false` (passkeys do not count).
+   */
+  passkeyLogin?: boolean
+  /**
    * The deny-list of the JWT backends (`createKyselyRepositories(db).tokenDenylist`); given, `purgeExpired()`
    * sweeps its expired entries too. Default: none.
    */
@@ -162,6 +168,8 @@ export interface ResolvedServiceOptions<U extends BaseUser, R extends Role> {
   roleRepository: RoleRepository<R> | undefined
   sessionRepository: SessionRepository | undefined
   oauthAccountRepository: OAuthAccountRepository | undefined
+  /** Whether passkeys count as a way to log in (`UserServiceOptions.passkeyLogin`). */
+  passkeyLogin: boolean
   tokenDenylist: TokenDenylist | undefined
   refreshTokenStore: RefreshTokenStore | undefined
   /** `null` when throttling is off (`loginThrottle: false`, or no `loginAttemptStore`). */
@@ -246,6 +254,7 @@ export function resolveServiceOptions<U extends BaseUser, R extends Role>(
     roleRepository: options.roleRepository,
     sessionRepository: options.sessionRepository,
     oauthAccountRepository: options.oauthAccountRepository,
+    passkeyLogin: options.passkeyLogin === true,
     providerTokenBox: new SecretBox(options.secret, 'fastify-users oauth provider tokens'),
     tokenDenylist: options.tokenDenylist,
     refreshTokenStore: options.refreshTokenStore,

@@ -289,6 +289,12 @@ export const OPERATIONS: Readonly<Record<OperationId, OperationFacts>> = {
   renamePasskey: { success: { 200: 'The passkey, renamed.' }, errors: ['ERR_NOT_FOUND'] },
   deletePasskey: {
     success: { 204: 'Passkey removed.' },
-    errors: ['ERR_NOT_FOUND', 'ERR_WRONG_PASSWORD', 'ERR_STEP_UP_REQUIRED', ...THROTTLED],
+    errors: [
+      'ERR_NOT_FOUND',
+      'ERR_WRONG_PASSWORD',
+      'ERR_STEP_UP_REQUIRED',
+      'ERR_LAST_LOGIN_METHOD',
+      ...THROTTLED,
+    ],
   },
 }

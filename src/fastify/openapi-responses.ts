@@ -59,7 +59,8 @@ const MEANING: Partial<Record<FastifyUsersErrorCode | FrameworkCode, string>> = 
     "the identity provider's answer was refused (state, PKCE, nonce, expired flow); start again",
   ERR_OAUTH_LINK_REQUIRED: 'an account holds this email: log in to it, then link the provider',
   ERR_OAUTH_ACCOUNT_IN_USE: 'this provider account is linked to another user',
-  ERR_LAST_LOGIN_METHOD: 'the last way to log in cannot be removed: set a password or link another provider',
+  ERR_LAST_LOGIN_METHOD:
+    'the last way to log in cannot be removed: set a password, link another provider or add a passkey',
   FST_ERR_CTP_INVALID_JSON_BODY: 'the body is not valid JSON',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'an empty body sent as `application/json`',
   FST_ERR_CTP_BODY_TOO_LARGE: 'the body is too large',

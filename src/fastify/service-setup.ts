@@ -62,6 +62,7 @@ export function serviceOptionsFrom(
     roleRepository: repos.roleRepository,
     sessionRepository: repos.sessionRepository,
     oauthAccountRepository: repos.oauthAccountRepository,
+    passkeyLogin: options.passkeys !== undefined,
     tokenDenylist: options.tokenDenylist ?? repos.tokenDenylist,
     refreshTokenStore: repos.refreshTokenStore,
     loginAttemptStore: repos.loginAttemptStore,

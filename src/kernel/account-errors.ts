@@ -60,7 +60,9 @@ export class OAuthAccountInUseError extends FastifyUsersError {
 export class LastLoginMethodError extends FastifyUsersError {
   readonly code = 'ERR_LAST_LOGIN_METHOD'
   constructor() {
-    super('this is the last way to log in to the account: set a password or link another provider first')
+    super(
+      'this is the last way to log in to the account: set a password, link a provider or add a passkey first',
+    )
   }
 }
 

@@ -75,7 +75,7 @@ export function oauthAccountRepositoryTests(fixture: Fixture<RepositoryPorts>): 
       assert.equal(await links().deleteIf(owner, 'alpha', () => false), 'refused')
       assert.deepEqual(await links().listForUser(owner), [first, second])
       assert.equal(await links().deleteIf(owner, 'alpha', allow), 'deleted')
-      assert.deepEqual(seen, [{ passwordHash: FAKE_PASSWORD_HASH, otherProviders: ['beta'] }])
+      assert.deepEqual(seen, [{ passwordHash: FAKE_PASSWORD_HASH, otherProviders: ['beta'], passkeys: 0 }])
       assert.equal(await links().deleteIf(owner, 'alpha', allow), 'missing')
       assert.equal(await links().deleteIf(await userId(), 'beta', allow), 'missing')
       assert.deepEqual(await links().listForUser(owner), [second])

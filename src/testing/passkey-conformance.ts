@@ -1,13 +1,15 @@
 /**
  * The conformance tests of `PasskeyRepository`: passkeys per user (another user's invisible), unique
- * credentials, the compare-and-set counter, challenges taken once (exactly one of concurrent takes wins),
- * bound to their purpose and user, expiring, and swept.
+ * credentials, the compare-and-set counter, removal decided under a lock (refused when it would leave no
+ * way to log in), challenges taken once (exactly one of concurrent takes wins), bound to their purpose and
+ * user, expiring, and swept.
  *
  * @module
  */
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
+import { keepsAWayToLogIn, type RemainingLogins } from '../core/login-methods.js'
 import type { PasskeyRecord, PasskeyRepository } from '../core/passkey-repository.js'
 import type { Id } from '../core/user.js'
 import {
@@ -80,12 +82,44 @@ export function passkeyRepositoryTests(fixture: Fixture<RepositoryPorts>): void 
       const passkey = record(owner)
       await store().insert(passkey)
       assert.equal(await store().rename(other, passkey.id, 'Mine'), null)
-      assert.equal(await store().delete(other, passkey.id), false)
+      assert.equal(await store().deleteIf(other, passkey.id, () => true), 'missing')
       assert.equal((await store().rename(owner, passkey.id, 'Phone'))?.name, 'Phone')
       assert.equal((await store().rename(owner, passkey.id, 'Phone'))?.name, 'Phone')
-      assert.equal(await store().delete(owner, passkey.id), true)
-      assert.equal(await store().delete(owner, passkey.id), false)
+      const seen: RemainingLogins[] = []
+      const allow = (remaining: RemainingLogins) => {
+        seen.push(remaining)
+        return true
+      }
+      assert.equal(await store().deleteIf(owner, passkey.id, () => false), 'refused')
+      assert.equal((await store().listForUser(owner)).length, 1)
+      assert.equal(await store().deleteIf(owner, passkey.id, allow), 'deleted')
+      assert.deepEqual(seen, [{ passwordHash: FAKE_PASSWORD_HASH, otherProviders: [], passkeys: 0 }])
+      assert.equal(await store().deleteIf(owner, passkey.id, allow), 'missing')
       assert.deepEqual(await store().listForUser(owner), [])
+    })
+
+    it("concurrent removals of a passwordless user's passkeys always leave one", async () => {
+      const users = required(fixture.repos().userRepository, 'userRepository')
+      const owner = (
+        await users.insert({
+          email: `passkey${++n}.only.${fixture.tag}@example.com`,
+          passwordHash: '!oauth',
+          isActive: true,
+          isVerified: true,
+        })
+      ).id
+      const passkeys = Array.from({ length: 5 }, () => record(owner))
+      for (const passkey of passkeys) await store().insert(passkey)
+      // The rule of the service: a usable password, a provider or a passkey must remain.
+      const lastOneStays = (remaining: RemainingLogins) => keepsAWayToLogIn(remaining, { passkeyLogin: true })
+      const outcomes = await Promise.all(
+        passkeys.map((passkey) => store().deleteIf(owner, passkey.id, lastOneStays)),
+      )
+      assert.equal((await store().listForUser(owner)).length, 1, `outcomes: ${outcomes.join(', ')}`)
+      assert.deepEqual(
+        outcomes.filter((outcome) => outcome === 'refused'),
+        ['refused'],
+      )
     })
 
     it('moves the counter only from the expected value: one of N concurrent uses wins', async () => {

@@ -13,6 +13,7 @@ import {
   type IdType,
   InactiveUserError,
   InvalidCredentialsError,
+  LastLoginMethodError,
   NotFoundError,
   NotVerifiedError,
   ValidationError,
@@ -207,6 +208,81 @@ export function passkeysContract(dialect: TestDialect, idType: IdType): void {
       await passkeys.remove(user, passkey.id, { currentPassword: PASSWORD })
       assert.deepEqual(await passkeys.list(user), [])
       assert.deepEqual(changes, ['added:Laptop', 'removed:Work laptop'])
+    })
+
+    it('a passkey counts as a way to log in when passkeys log in, under the same rule for both removals', async () => {
+      const { passkeyRepository, ...rest } = repos
+      const logger = { debug() {}, info() {}, warn() {}, error() {} }
+      const withPasskeyLogin = new BaseUserService({
+        secret: SECRET,
+        clock,
+        logger,
+        ...rest,
+        passkeyLogin: true,
+      })
+      // No password here: the removal's proof is the application's business; this one accepts.
+      const ownPasskeys = new Passkeys(withPasskeyLogin, {
+        repository: passkeyRepository,
+        rpId: RP_ID,
+        rpName: 'Example',
+        origins: [ORIGIN],
+        stepUp: { requireRecentProof: async () => {}, recordProof: async () => {} },
+      })
+      const identity = { provider: 'idp', subject: `pk-${++n}`, email: email(), emailVerified: true }
+      const user = await withPasskeyLogin.oauth.signIn(identity)
+      assert.ok(user)
+      const device = new SoftwareAuthenticator({ origin: ORIGIN, rpId: RP_ID })
+      const first = await ownPasskeys.register(
+        user,
+        device.create(await ownPasskeys.registrationOptions(user)),
+        'Phone',
+      )
+      // A service whose passkeys do not log in alone keeps the provider as the last way in.
+      await assert.rejects(service.oauth.unlink(user.id, 'idp'), LastLoginMethodError)
+      await withPasskeyLogin.oauth.unlink(user.id, 'idp')
+      assert.deepEqual(await withPasskeyLogin.oauth.list(user.id), [])
+      // Now the passkey is the last way in: refused; with a second one, one of them may go.
+      await assert.rejects(ownPasskeys.remove(user, first.id, {}), LastLoginMethodError)
+      const second = await ownPasskeys.register(
+        user,
+        device.create(await ownPasskeys.registrationOptions(user)),
+        'Laptop',
+      )
+      await ownPasskeys.remove(user, first.id, {})
+      await assert.rejects(ownPasskeys.remove(user, second.id, {}), LastLoginMethodError)
+      assert.deepEqual(
+        (await ownPasskeys.list(user)).map((p) => p.id),
+        [second.id],
+      )
+      // An unlink and a passkey removal at once, for a user with one of each: exactly one goes through.
+      for (let round = 0; round < 5; round++) {
+        const racer = await withPasskeyLogin.oauth.signIn({
+          ...identity,
+          subject: `pk-${++n}`,
+          email: email(),
+        })
+        assert.ok(racer)
+        const key = await ownPasskeys.register(
+          racer,
+          device.create(await ownPasskeys.registrationOptions(racer)),
+          'Key',
+        )
+        const outcomes = await Promise.allSettled([
+          withPasskeyLogin.oauth.unlink(racer.id, 'idp'),
+          ownPasskeys.remove(racer, key.id, {}),
+        ])
+        const refused = outcomes.filter(
+          (o) => o.status === 'rejected' && o.reason instanceof LastLoginMethodError,
+        )
+        assert.equal(refused.length, 1, JSON.stringify(outcomes.map((o) => o.status)))
+        const left =
+          (await withPasskeyLogin.oauth.list(racer.id)).length + (await ownPasskeys.list(racer)).length
+        assert.equal(left, 1)
+      }
+      // Without a passkey, even a service whose passkeys log in refuses to unlink the last provider.
+      const other = await withPasskeyLogin.oauth.signIn({ ...identity, subject: `pk-${++n}`, email: email() })
+      assert.ok(other)
+      await assert.rejects(withPasskeyLogin.oauth.unlink(other.id, 'idp'), LastLoginMethodError)
     })
 
     it('refuses inactive and unverified users like the password login', async () => {

@@ -1,7 +1,8 @@
 /**
  * A GitHub-style plain OAuth 2 provider (no ID token: a profile and an emails list), faked by a small
  * Fastify app on a real socket that checks PKCE like GitHub does. The primary verified email is the one
- * taken, never the profile's public (unverified) email.
+ * taken, never the profile's public (unverified) email. A Discord-style provider on the same fake reads
+ * one profile with the email and its own `verified` flag.
  */
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
@@ -90,6 +91,18 @@ describe('sign-in with a GitHub-style OAuth 2 provider', () => {
       if (!user) return reply.code(401).send({ message: 'Bad credentials' })
       return users[user]!.emails
     })
+    // Discord-style: one profile with the email and its own `verified` flag, no list of emails.
+    fake.get('/api/users/@me', async (request, reply) => {
+      const user = who(request.headers.authorization)
+      if (!user) return reply.code(401).send({ message: '401: Unauthorized' })
+      const primary = users[user]!.emails.find((entry) => entry.primary === true)
+      return {
+        id: String(users[user]!.id),
+        username: user,
+        email: primary?.email,
+        verified: primary?.verified,
+      }
+    })
     await fake.listen({ port: 0, host: '127.0.0.1' })
     fakeBase = `http://127.0.0.1:${(fake.server.address() as AddressInfo).port}`
 
@@ -113,6 +126,14 @@ describe('sign-in with a GitHub-style OAuth 2 provider', () => {
             tokenEndpoint: `${fakeBase}/login/oauth/access_token`,
             userinfoEndpoint: `${fakeBase}/user`,
             emailsEndpoint: `${fakeBase}/user/emails`,
+            allowInsecureRequests: true,
+          },
+          discord: {
+            clientId: 'dc-app',
+            clientSecret: 'dc-secret',
+            authorizationEndpoint: `${fakeBase}/login/oauth/authorize`,
+            tokenEndpoint: `${fakeBase}/login/oauth/access_token`,
+            userinfoEndpoint: `${fakeBase}/api/users/@me`,
             allowInsecureRequests: true,
           },
         },
@@ -160,6 +181,42 @@ describe('sign-in with a GitHub-style OAuth 2 provider', () => {
     const me = JSON.parse((await browser.request(`${base}/users/me`)).body) as Record<string, unknown>
     assert.equal(me.email, 'ghost@example.com')
     assert.equal(me.isVerified, false)
+  })
+
+  it('a profile-only provider (the Discord preset, endpoints overridden): its id, email and verified flag', async () => {
+    const signIn = async (login: string) => {
+      nextUser = login
+      const browser = new Browser()
+      const start = await browser.request(`${base}/oauth/discord/authorize`)
+      assert.equal(new URL(String(start.location)).searchParams.get('scope'), 'identify email')
+      const done = await browser.follow(
+        String(start.location),
+        (u) => u.origin === base && u.pathname === '/',
+      )
+      assert.equal(done.status, 303, done.body)
+      return JSON.parse((await browser.request(`${base}/users/me`)).body) as Record<string, unknown>
+    }
+    users.nelly = {
+      id: 803511102246789,
+      email: null,
+      emails: [{ email: 'nelly@example.com', primary: true, verified: true }],
+    }
+    users.vera = {
+      id: 7,
+      email: null,
+      emails: [{ email: 'vera@example.com', primary: true, verified: false }],
+    }
+    const nelly = await signIn('nelly')
+    assert.equal(nelly.email, 'nelly@example.com')
+    assert.equal(nelly.isVerified, true)
+    assert.deepEqual(
+      (await app.users.oauth.list(String(nelly.id))).map((a) => [a.provider, a.subject]),
+      [['discord', '803511102246789']],
+    )
+    const vera = await signIn('vera')
+    assert.equal(vera.email, 'vera@example.com')
+    assert.equal(vera.isVerified, false)
+    nextUser = 'octo'
   })
 
   it('the provider routes are in the OpenAPI document, each with its operationId', async () => {

@@ -15,6 +15,7 @@ import { fastifyUsers } from '../../src/fastify/index.js'
 import { FlowSealer } from '../../src/fastify/oauth/flow-cookie.js'
 import { FLOW_COOKIE } from '../../src/fastify/routes/oauth-routes.js'
 import { createTestDatabase, type TestDatabase, type TestDialect } from '../helpers/databases.js'
+import { SoftwareAuthenticator } from '../helpers/software-authenticator.js'
 import { Browser } from './browser.js'
 import { CLIENT_SECRET, freePort, startIdp, stopIdp, type TestIdp } from './test-idp.js'
 
@@ -48,6 +49,7 @@ export function oidcSuite(dialect: TestDialect): void {
         requireVerificationOnRegistration: false,
         rateLimit: false,
         routes: { twoFactor: { issuer: 'Test' } },
+        passkeys: { rpId: '127.0.0.1', rpName: 'Test', origins: [base] },
         oauth: {
           baseUrl: base,
           providers: {
@@ -224,6 +226,44 @@ export function oidcSuite(dialect: TestDialect): void {
       const statuses = answers.map((answer) => answer.status).sort()
       assert.deepEqual(statuses, [204, 204, 204, 204, 409], answers.map((a) => a.body).join('\n'))
       assert.equal((await linked(browser)).length, 1)
+    })
+
+    it('a passkey is a way to log in: the last provider unlinks, then the last passkey cannot be removed', async () => {
+      ACCOUNTS.pia = { email: 'pia@example.com', email_verified: true }
+      const browser = new Browser()
+      assert.equal((await signIn(browser, 'pia')).status, 303)
+      const options = await browser.request(`${base}/users/me/passkeys/options`, { method: 'POST' })
+      assert.equal(options.status, 200, options.body)
+      const device = new SoftwareAuthenticator({ origin: base, rpId: '127.0.0.1' })
+      const created = await browser.request(`${base}/users/me/passkeys`, {
+        json: { credential: device.create(JSON.parse(options.body) as never) },
+      })
+      assert.equal(created.status, 201, created.body)
+      const passkey = JSON.parse(created.body) as { id: string }
+
+      // No password, one provider, one passkey: the provider is not the last way to log in.
+      const unlink = await browser.request(`${base}/users/me/oauth/idp`, { method: 'DELETE' })
+      assert.equal(unlink.status, 204, unlink.body)
+      assert.deepEqual(await linked(browser), [])
+
+      // The passkey alone logs in.
+      const other = new Browser()
+      const loginOptions = await other.request(`${base}/login/passkey/options`, { method: 'POST' })
+      const login = await other.request(`${base}/login/passkey`, {
+        json: device.get(JSON.parse(loginOptions.body) as never),
+      })
+      assert.equal(login.status, 200, login.body)
+      assert.equal((await me(other)).body.email, 'pia@example.com')
+
+      // Now it is the last way to log in: its removal is refused, whatever proof comes with it.
+      const remove = await other.request(`${base}/users/me/passkeys/${passkey.id}`, { method: 'DELETE' })
+      assert.equal(remove.status, 409, remove.body)
+      assert.equal(problemCode(remove.body), 'ERR_LAST_LOGIN_METHOD')
+      assert.equal(
+        JSON.parse((await other.request(`${base}/users/me/passkeys`)).body).length,
+        1,
+        'the passkey remains',
+      )
     })
 
     it('a provider answering with a cross-site form POST (response_mode=form_post) completes the login', async () => {

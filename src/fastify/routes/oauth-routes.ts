@@ -345,7 +345,7 @@ export function oauthRoutes(
         operationId: 'unlinkOAuthAccount',
         summary: 'Unlink an identity provider',
         description:
-          'Refused with 409 `ERR_LAST_LOGIN_METHOD` when it is the last way to log in (no password and no other provider); set a password through the reset flow first.',
+          'Refused with 409 `ERR_LAST_LOGIN_METHOD` when it is the last way to log in (no password, no other provider, and no passkey when passkeys are on); set a password through the reset flow, or add a passkey, first.',
         security,
         params: ProviderParams,
         response: { 204: { type: 'null', description: 'Unlinked.' } },

@@ -191,7 +191,7 @@ export function passkeyRoutes(
         operationId: 'deletePasskey',
         summary: 'Remove a passkey',
         description:
-          "Needs a fresh proof: `currentPassword` (a wrong one answers 403 `ERR_WRONG_PASSWORD` and counts as a failed login), or without it a step-up proof of this credential within the step-up window (a login, or `POST /users/me/reauthenticate`); with neither, 403 `ERR_STEP_UP_REQUIRED` and nothing changes. Another user's passkey, like an unknown one, answers 404. The account is told by mail.",
+          "Needs a fresh proof: `currentPassword` (a wrong one answers 403 `ERR_WRONG_PASSWORD` and counts as a failed login), or without it a step-up proof of this credential within the step-up window (a login, or `POST /users/me/reauthenticate`); with neither, 403 `ERR_STEP_UP_REQUIRED` and nothing changes. Another user's passkey, like an unknown one, answers 404. The last passkey of an account with no password and no linked provider cannot be removed (409 `ERR_LAST_LOGIN_METHOD`). The account is told by mail.",
         security,
         params: PasskeyParams,
         body: Type.Object(

@@ -14,6 +14,7 @@ import type { Id, IdType } from '../../core/user.js'
 import { detectDialect } from './connect.js'
 import { uniqueViolation } from './constraint-errors.js'
 import type { DynamicDb } from './database.js'
+import { lockLoginMethods } from './login-methods.js'
 import { toNumber } from './row-mapping.js'
 
 /**
@@ -110,19 +111,16 @@ export class KyselyOAuthAccountRepository implements OAuthAccountRepository {
     mayDelete: (remaining: RemainingLogins) => boolean,
   ): Promise<UnlinkOutcome> {
     return this.#db.transaction().execute(async (trx) => {
-      // Every unlink of a user first locks the user's row, so they run one after the other and each reads
-      // the links the previous one left (locking reads also see the latest rows under MySQL's snapshot).
-      // SQLite has no FOR UPDATE and needs none: its one connection runs the transaction alone.
-      let userQuery = trx.selectFrom('users').select('password_hash').where('id', '=', userId)
-      if (this.#lockRows) userQuery = userQuery.forUpdate()
-      const user = await userQuery.executeTakeFirst()
-      if (!user) return 'missing'
-      let linkQuery = trx.selectFrom('oauth_accounts').select('provider').where('user_id', '=', userId)
-      if (this.#lockRows) linkQuery = linkQuery.forUpdate()
-      const providers = (await linkQuery.execute()).map((row) => String(row.provider))
-      if (!providers.includes(provider)) return 'missing'
-      const otherProviders = providers.filter((linked) => linked !== provider)
-      if (!mayDelete({ passwordHash: String(user.password_hash), otherProviders })) return 'refused'
+      // Every writer that takes away a way to log in first locks the user's row (login-methods.ts), so
+      // they run one after the other and each reads what the previous one left.
+      const methods = await lockLoginMethods(trx, userId, this.#lockRows)
+      if (!methods?.providers.includes(provider)) return 'missing'
+      const remaining = {
+        passwordHash: methods.passwordHash,
+        otherProviders: methods.providers.filter((linked) => linked !== provider),
+        passkeys: methods.passkeyIds.length,
+      }
+      if (!mayDelete(remaining)) return 'refused'
       await trx
         .deleteFrom('oauth_accounts')
         .where('user_id', '=', userId)

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { RemainingLogins, UnlinkOutcome } from '../../core/login-methods.js'
 import type {
   PasskeyChallengePurpose,
   PasskeyChallengeRecord,
@@ -12,8 +13,10 @@ import type {
 import type { Id, IdType } from '../../core/user.js'
 import { sha256 } from '../../kernel/digest.js'
 import { ConflictError } from '../../kernel/errors.js'
+import { detectDialect } from './connect.js'
 import { uniqueViolation } from './constraint-errors.js'
 import type { DynamicDb } from './database.js'
+import { lockLoginMethods } from './login-methods.js'
 import { toNumber } from './row-mapping.js'
 
 /**
@@ -28,10 +31,13 @@ import { toNumber } from './row-mapping.js'
 export class KyselyPasskeyRepository implements PasskeyRepository {
   readonly #db: DynamicDb
   readonly #idType: IdType
+  /** `SELECT ... FOR UPDATE` exists (PostgreSQL, MySQL/MariaDB), not on SQLite. */
+  readonly #lockRows: boolean
 
   constructor(db: DynamicDb, options: { idType?: IdType } = {}) {
     this.#db = db
     this.#idType = options.idType ?? 'uuid'
+    this.#lockRows = detectDialect(db) !== 'sqlite'
   }
 
   #userId(value: unknown): Id {
@@ -117,13 +123,24 @@ export class KyselyPasskeyRepository implements PasskeyRepository {
     return row ? this.#record(row) : null
   }
 
-  async delete(userId: Id, id: string): Promise<boolean> {
-    const result = await this.#db
-      .deleteFrom('passkeys')
-      .where('id', '=', id)
-      .where('user_id', '=', userId)
-      .executeTakeFirst()
-    return toNumber(result.numDeletedRows) > 0
+  async deleteIf(
+    userId: Id,
+    id: string,
+    mayDelete: (remaining: RemainingLogins) => boolean,
+  ): Promise<UnlinkOutcome> {
+    return this.#db.transaction().execute(async (trx) => {
+      // The lock every writer that takes away a way to log in takes first (login-methods.ts).
+      const methods = await lockLoginMethods(trx, userId, this.#lockRows)
+      if (!methods?.passkeyIds.includes(id)) return 'missing'
+      const remaining = {
+        passwordHash: methods.passwordHash,
+        otherProviders: methods.providers,
+        passkeys: methods.passkeyIds.length - 1,
+      }
+      if (!mayDelete(remaining)) return 'refused'
+      await trx.deleteFrom('passkeys').where('id', '=', id).where('user_id', '=', userId).execute()
+      return 'deleted'
+    })
   }
 
   async recordUse(id: string, expectedCounter: number, counter: number, usedAt: number): Promise<boolean> {
