@@ -21,7 +21,7 @@ import type { BaseUser, Id, NewUser, Role, UserPatch } from './user.js'
 import { checkUserFields, type FieldCheckMode, parseId } from './user-fields.js'
 
 /**
- * Options of `addUser`, as in the seed.
+ * Options of `addUser`, as in litestar-users.
  *
  * @example
  * ```ts

@@ -1,7 +1,7 @@
 /**
  * `BaseUserService`: the user-management core, the TypeScript counterpart of litestar-users'
- * `BaseUserService`. Every seed method exists here in camelCase with the same meaning; subclass it to
- * override the hooks and the senders, exactly as with the seed.
+ * `BaseUserService`. Every litestar-users method exists here in camelCase with the same meaning; subclass
+ * it to override the hooks and the senders, exactly as there.
  *
  * This class is the facade: it holds the public API, the hooks and the senders, and hands each job to a
  * small collaborator (`login-throttle.ts`, `authentication.ts`, `user-fields.ts`, `notices.ts`,
@@ -66,8 +66,8 @@ export type { TokenLifetimes, UserServiceOptions } from './service-options.js'
 export type { AddUserOptions } from './user-admin.js'
 
 /**
- * The user service. Subclass it to override hooks and senders; every method of the litestar-users seed
- * exists here in camelCase.
+ * The user service. Subclass it to override hooks and senders; every method of litestar-users'
+ * `BaseUserService` exists here in camelCase.
  *
  * @typeParam U - the user type, `BaseUser` plus the application's custom fields.
  * @typeParam R - the role type.
@@ -211,17 +211,17 @@ export class BaseUserService<
     return users.listUsers(this.#context, query)
   }
 
-  /** The seed's `list_and_count_users`: `[users, total]`. See {@link listUsers} for the cursor. */
+  /** litestar-users' `list_and_count_users`: `[users, total]`. See {@link listUsers} for the cursor. */
   async listAndCountUsers(query: Partial<UserListQuery> = {}): Promise<[U[], number]> {
     const page = await this.listUsers(query)
     return [page.items, page.total]
   }
 
   /**
-   * Updates a user. A `password` is policy-checked and hashed, and ends every credential of the user; an
-   * email change resets `isVerified` (unless the patch sets it) and tells the old address; deactivation
-   * ends every credential. Unknown fields throw {@link ValidationError}. An empty patch returns the user
-   * unchanged without writing.
+   * Updates a user. A `password` is policy-checked and hashed; an email change resets `isVerified` (unless
+   * the patch sets it), tells the old address and mails the new one a verification link, whoever calls; a
+   * password, an email or a deactivation ends every credential of the user. Unknown fields throw
+   * {@link ValidationError}. An empty patch returns the user unchanged without writing.
    */
   async updateUser(id: Id, patch: UserPatch<U>, options: AdminActionOptions = {}): Promise<U> {
     return users.updateUser(this.#context, id, patch, options)
@@ -337,7 +337,7 @@ export class BaseUserService<
   }
 
   /**
-   * Signs a token for a user and an audience, as the seed's `generate_token`. The audiences the library
+   * Signs a token for a user and an audience, as litestar-users' `generate_token`. The audiences the library
    * uses are in `tokenPurposes`; any other string makes a token of its own purpose.
    */
   generateToken(userId: Id, aud: string, claims?: Record<string, unknown>, lifetimeSeconds?: number): string {

@@ -69,23 +69,26 @@ const PORT_TESTS = [
 
 /**
  * Checks every storage port that `create` returns, over one storage: the user and role repositories,
- * sessions, the JWT deny-list, the login-throttle counters, the mail caps, the admin lock and the
- * identity-provider links. Which ports
- * to check is declared in `ports` (the `describe` blocks are registered before `create` runs); a declared
- * port that `create` does not return fails its tests. Default: all eight.
+ * sessions, the JWT deny-list, the login-throttle counters, the mail caps, the admin lock, the
+ * identity-provider links, the refresh tokens and the passkeys. Which ports to check is declared in
+ * `ports` (the `describe` blocks are registered before `create` runs); a declared port that `create` does
+ * not return fails its tests. Default: every one of them.
  *
  * @example
  * ```ts
+ * import { Redis } from 'ioredis'
+ * import { createRedisStores } from 'fastify-users/redis'
  * import { describeRepositoryConformance } from 'fastify-users/testing'
  *
+ * const client = new Redis(process.env.REDIS_URL!)
  * describeRepositoryConformance({
  *   name: 'sessions and counters in Redis',
- *   ports: ['sessionRepository', 'tokenDenylist', 'loginAttemptStore', 'mailCapStore'],
+ *   ports: ['sessionRepository', 'tokenDenylist', 'loginAttemptStore', 'mailCapStore', 'adminLock'],
  *   selfExpiring: true,
- *   create: async () => {
- *     const store = await RedisStore.connect(process.env.REDIS_URL!, { prefix: `test:${Date.now()}:` })
- *     return { repos: store.ports(), cleanup: () => store.close() }
- *   },
+ *   create: async ({ clock }) => ({
+ *     repos: createRedisStores(client, { prefix: `test:${Date.now()}:`, now: () => clock.now() }),
+ *     cleanup: async () => void (await client.quit()),
+ *   }),
  * })
  * ```
  */
