@@ -31,6 +31,7 @@ import { oauthAccountRepositoryTests } from './oauth-account-conformance.js'
 import { passkeyRepositoryTests } from './passkey-conformance.js'
 import { refreshTokenStoreTests } from './refresh-token-conformance.js'
 import { roleRepositoryTests } from './role-repository-conformance.js'
+import { stepUpStoreTests, totpRepositoryTests } from './second-factor-conformance.js'
 import { sessionRepositoryTests, tokenDenylistTests } from './session-conformance.js'
 import { userRepositoryTests } from './user-repository-conformance.js'
 
@@ -47,6 +48,10 @@ export { describeOAuthAccountRepositoryConformance } from './oauth-account-confo
 export { describePasskeyRepositoryConformance } from './passkey-conformance.js'
 export { describeRefreshTokenStoreConformance } from './refresh-token-conformance.js'
 export { describeRoleRepositoryConformance } from './role-repository-conformance.js'
+export {
+  describeStepUpStoreConformance,
+  describeTotpRepositoryConformance,
+} from './second-factor-conformance.js'
 export {
   describeSessionRepositoryConformance,
   describeTokenDenylistConformance,
@@ -65,14 +70,17 @@ const PORT_TESTS = [
   ['oauthAccountRepository', oauthAccountRepositoryTests],
   ['refreshTokenStore', refreshTokenStoreTests],
   ['passkeyRepository', passkeyRepositoryTests],
+  ['totpRepository', totpRepositoryTests],
+  ['stepUpStore', stepUpStoreTests],
 ] as const
 
 /**
  * Checks every storage port that `create` returns, over one storage: the user and role repositories,
  * sessions, the JWT deny-list, the login-throttle counters, the mail caps, the admin lock, the
- * identity-provider links, the refresh tokens and the passkeys. Which ports to check is declared in
- * `ports` (the `describe` blocks are registered before `create` runs); a declared port that `create` does
- * not return fails its tests. Default: every one of them.
+ * identity-provider links, the refresh tokens, the passkeys and the second factor's TOTP records and
+ * step-up proofs. Which ports to check is declared in `ports` (the `describe` blocks are registered
+ * before `create` runs); a declared port that `create` does not return fails its tests. Default: every
+ * one of them.
  *
  * @example
  * ```ts
