@@ -5,6 +5,7 @@
  * @module
  */
 
+import { WRITABLE_USER_FIELDS } from '../core/user.js'
 import { importedHash } from '../password/imported-hash.js'
 import type { PasswordSchemeName } from '../password/password-manager.js'
 import { toField } from '../persistence/kysely/row-mapping.js'
@@ -36,7 +37,11 @@ const ALIASES: Readonly<Record<string, string>> = {
   password: 'passwordHash',
   emailVerified: 'isVerified',
 }
-const BUILT_IN = new Set(['id', 'email', 'username', 'passwordHash', 'isActive', 'isVerified', 'roles'])
+// The built-in fields a file may carry: those a caller may write (the plain `password` arrives here as an
+// alias of `passwordHash`), and the user's roles.
+const BUILT_IN: ReadonlySet<string> = new Set(
+  [...WRITABLE_USER_FIELDS, 'roles'].filter((field) => field !== 'password'),
+)
 const TRUE = new Set(['true', 't', 'yes', 'y', '1'])
 const FALSE = new Set(['false', 'f', 'no', 'n', '0'])
 

@@ -156,8 +156,8 @@ export class AdminGuard<U extends BaseUser = BaseUser> {
   /** Whether a user is an active admin, after losing `loses` (nothing by default). */
   #isAdmin(user: U, loses: 'everything' | readonly string[] = []): boolean {
     if (!user.isActive || loses === 'everything') return false
-    const lost = loses.map((r) => r.toLowerCase())
-    return user.roles.some((r) => this.isAdminRole(r.name) && !lost.includes(r.name.toLowerCase()))
+    const lost = loses.map(foldIdentifier)
+    return user.roles.some((r) => this.isAdminRole(r.name) && !lost.includes(foldIdentifier(r.name)))
   }
 
   /** Whether an active user other than `userId` holds an admin role other than `role`. */

@@ -8,7 +8,7 @@
 import { ValidationError } from '../kernel/errors.js'
 import { checkStorableText } from './storable-text.js'
 
-/** Longest email address stored (RFC 5321 path limit rounded up, as the SPEC fixes it). */
+/** Longest email address stored: RFC 5321's longest local part (64) and domain (255), with the `@`. */
 export const MAX_EMAIL_LENGTH = 320
 
 // One unquoted @; a local part of printable characters without quotes, backslashes, spaces or angle

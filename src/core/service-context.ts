@@ -6,6 +6,7 @@
  * @module
  */
 import { ConflictError, InvalidTokenError, UserExistsError, ValidationError } from '../kernel/errors.js'
+import { normalizePassword } from '../password/password-policy.js'
 import { canonicalEmail } from './identifiers.js'
 import type { Notices } from './notices.js'
 import type { PasswordHashing, TokenSigning } from './ports.js'
@@ -130,7 +131,7 @@ export async function hashNewPassword<U extends BaseUser>(
   user: Partial<U> | Record<string, unknown>,
 ): Promise<string> {
   if (typeof password !== 'string') throw new ValidationError('password', 'password must be a string')
-  const normalised = password.normalize('NFKC')
+  const normalised = normalizePassword(password)
   await context.checkNewPassword(normalised, user as Record<string, unknown>)
   await context.service.validatePassword(normalised, user as Partial<U>)
   return context.passwords.hash(password)

@@ -218,10 +218,10 @@ export class BaseUserService<
   }
 
   /**
-   * Updates a user. A `password` is policy-checked and hashed, and ends every credential of the user; an
-   * email change resets `isVerified` (unless the patch sets it) and tells the old address; deactivation
-   * ends every credential. Unknown fields throw {@link ValidationError}. An empty patch returns the user
-   * unchanged without writing.
+   * Updates a user. A `password` is policy-checked and hashed; an email change resets `isVerified` (unless
+   * the patch sets it), tells the old address and mails the new one a verification link, whoever calls; a
+   * password, an email or a deactivation ends every credential of the user. Unknown fields throw
+   * {@link ValidationError}. An empty patch returns the user unchanged without writing.
    */
   async updateUser(id: Id, patch: UserPatch<U>, options: AdminActionOptions = {}): Promise<U> {
     return users.updateUser(this.#context, id, patch, options)

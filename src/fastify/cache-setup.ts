@@ -50,6 +50,26 @@ function fail(fix: string): never {
   throw new TypeError(`fastify-users: option \`cache\` ${fix}`)
 }
 
+/**
+ * The `cache` option with the plugin's Redis client as its bus when the application gave `redis` and set
+ * no channel of its own: revocations then reach every instance that shares that Redis. Unchanged when the
+ * cache is off, names its own `redis` or `bus`, or the service was constructed (its repositories are not
+ * the plugin's to wrap).
+ *
+ * @example
+ * ```ts
+ * const cache = cacheOverRedis(options.cache, redis?.client, options.serviceInstance !== undefined)
+ * ```
+ */
+export function cacheOverRedis(
+  cache: AuthCacheSettings | false | undefined,
+  redis: RedisClientLike | undefined,
+  constructedService: boolean,
+): AuthCacheSettings | false | undefined {
+  if (!redis || cache === false || constructedService || cache?.redis || cache?.bus) return cache
+  return { ...cache, redis }
+}
+
 /** What {@link setUpAuthCache} needs of the options. */
 export interface CacheSetupOptions {
   cache?: AuthCacheSettings | false | undefined

@@ -345,6 +345,26 @@ export function pagesApiPaths(
 }
 
 /**
+ * Where the mail links point: for each page that has an API route to post to, the page's own path under
+ * the plugin's prefix. Empty when the pages are off (the links then use `linkPaths` or their defaults).
+ *
+ * @example
+ * ```ts
+ * pageLinks('/auth', resolvePages(true), pagesApiPaths({})).verify // '/auth/verify'
+ * ```
+ */
+export function pageLinks(
+  prefix: string,
+  pages: ResolvedPages | null,
+  api: Partial<Record<PageName, string>>,
+): Partial<Record<PageName, string>> {
+  const links: Partial<Record<PageName, string>> = {}
+  if (!pages) return links
+  for (const name of Object.keys(api) as PageName[]) links[name] = `${prefix}${pages.paths[name]}`
+  return links
+}
+
+/**
  * What {@link registerPages} needs from the plugin.
  *
  * @example

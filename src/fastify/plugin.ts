@@ -10,7 +10,7 @@ import fp from 'fastify-plugin'
 import { SensitiveChanges } from '../core/sensitive-changes.js'
 import { createRedisStores } from '../persistence/redis/index.js'
 import { buildBackends } from './backends.js'
-import { setUpAuthCache } from './cache-setup.js'
+import { cacheOverRedis, setUpAuthCache } from './cache-setup.js'
 import { installConfigGuards } from './config-guards.js'
 import { setUpDatabase } from './database-setup.js'
 import { serveDocs } from './docs-setup.js'
@@ -23,7 +23,7 @@ import { providerLabels } from './oauth/providers.js'
 import { appHasSwagger, securityOf } from './openapi.js'
 import { loadOptionalPackages } from './optional-packages.js'
 import { type FastifyUsersOptions, resolveOptions } from './options.js'
-import { type PageName, pagesApiPaths, registerPages, resolvePages } from './pages.js'
+import { pageLinks, pagesApiPaths, registerPages, resolvePages } from './pages.js'
 import { setUpPasskeys } from './passkey-setup.js'
 import { rateLimitWithRedis, setUpRedis } from './redis-setup.js'
 import { AUTHENTICATOR, RequestAuthenticator } from './request-auth.js'
@@ -53,24 +53,13 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     ? createRedisStores(redis.client, { prefix: redis.prefix, now: clock ? () => clock.now() : undefined })
     : undefined
   const pageApi = pagesApiPaths(flat)
-  // With the plugin's pages on, a link opens the page (under the prefix the plugin is registered with),
-  // unless `linkPaths` says otherwise.
-  const pageLinks: Partial<Record<PageName, string>> = {}
-  if (pages) {
-    for (const name of Object.keys(pageApi) as PageName[])
-      pageLinks[name] = `${fastify.prefix}${pages.paths[name]}`
-  }
-  // The Redis the plugin was given also carries the cache's invalidations, unless the cache names its own bus.
-  const cacheOption =
-    redis && flat.cache !== false && !flat.serviceInstance && !flat.cache?.redis && !flat.cache?.bus
-      ? { ...flat.cache, redis: redis.client }
-      : flat.cache
+  const constructedService = flat.serviceInstance !== undefined
   const cache = await setUpAuthCache(
     fastify,
     {
       ...flat,
-      cache: cacheOption,
-      constructedService: flat.serviceInstance !== undefined,
+      cache: cacheOverRedis(flat.cache, redis?.client, constructedService),
+      constructedService,
       tables: resolved.tables,
     },
     db,
@@ -80,7 +69,7 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
     db,
     resolved.idType,
     fastify.log,
-    pageLinks,
+    pageLinks(fastify.prefix, pages, pageApi),
     sharedStores,
     cache,
   )

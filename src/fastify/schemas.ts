@@ -52,7 +52,7 @@ function inputField(schema: UserFieldSchema): UserFieldSchema {
 // Strings are bounded everywhere: an oversized value is refused before it reaches a hash or a query.
 const Email = Text({
   minLength: 3,
-  maxLength: 320,
+  maxLength: MAX_EMAIL_LENGTH,
   description: 'An email address; compared case-insensitively.',
 })
 const Password = Text({
@@ -232,7 +232,7 @@ export function buildSchemas(options: SchemaOptions) {
         offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
         cursor: Type.Optional(Text({ maxLength: MAX_CURSOR_LENGTH })),
         email: Type.Optional(
-          Text({ maxLength: 320, description: 'Substring of the email, case-insensitive.' }),
+          Text({ maxLength: MAX_EMAIL_LENGTH, description: 'Substring of the email, case-insensitive.' }),
         ),
         isActive: Type.Optional(Type.Boolean()),
         isVerified: Type.Optional(Type.Boolean()),

@@ -195,7 +195,7 @@ export class PasswordPolicy {
     if (this.blockCommon && (await isCommonPassword(password))) {
       throw new PasswordPolicyError('common', 'this password is too common: choose a less predictable one')
     }
-    if (this.breached && (await this.breached.isBreached(password.normalize('NFKC')))) {
+    if (this.breached && (await this.breached.isBreached(normalizePassword(password)))) {
       throw new PasswordPolicyError(
         'breached',
         'this password appears in known data breaches: choose another one',

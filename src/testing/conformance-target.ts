@@ -19,6 +19,8 @@ import type {
   TokenDenylist,
   UserRepository,
 } from '../core/repositories.js'
+import type { StepUpStore } from '../core/step-up.js'
+import type { TotpRepository } from '../core/totp-repository.js'
 import type { BaseUser, Id, Role } from '../core/user.js'
 import type { Clock } from '../kernel/clock.js'
 
@@ -46,6 +48,10 @@ export interface RepositoryPorts {
   refreshTokenStore?: RefreshTokenStore | undefined
   /** Passkeys and their challenges (needs `userRepository` too, for the users they belong to). */
   passkeyRepository?: PasskeyRepository | undefined
+  /** TOTP factors, one per user (with `userRepository` when the storage checks the user exists). */
+  totpRepository?: TotpRepository | undefined
+  /** The latest proof of identity per credential (the step-up window). */
+  stepUpStore?: StepUpStore | undefined
 }
 
 /**

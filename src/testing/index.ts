@@ -31,6 +31,7 @@ import { oauthAccountRepositoryTests } from './oauth-account-conformance.js'
 import { passkeyRepositoryTests } from './passkey-conformance.js'
 import { refreshTokenStoreTests } from './refresh-token-conformance.js'
 import { roleRepositoryTests } from './role-repository-conformance.js'
+import { stepUpStoreTests, totpRepositoryTests } from './second-factor-conformance.js'
 import { sessionRepositoryTests, tokenDenylistTests } from './session-conformance.js'
 import { userRepositoryTests } from './user-repository-conformance.js'
 
@@ -47,6 +48,10 @@ export { describeOAuthAccountRepositoryConformance } from './oauth-account-confo
 export { describePasskeyRepositoryConformance } from './passkey-conformance.js'
 export { describeRefreshTokenStoreConformance } from './refresh-token-conformance.js'
 export { describeRoleRepositoryConformance } from './role-repository-conformance.js'
+export {
+  describeStepUpStoreConformance,
+  describeTotpRepositoryConformance,
+} from './second-factor-conformance.js'
 export {
   describeSessionRepositoryConformance,
   describeTokenDenylistConformance,
@@ -65,27 +70,33 @@ const PORT_TESTS = [
   ['oauthAccountRepository', oauthAccountRepositoryTests],
   ['refreshTokenStore', refreshTokenStoreTests],
   ['passkeyRepository', passkeyRepositoryTests],
+  ['totpRepository', totpRepositoryTests],
+  ['stepUpStore', stepUpStoreTests],
 ] as const
 
 /**
  * Checks every storage port that `create` returns, over one storage: the user and role repositories,
- * sessions, the JWT deny-list, the login-throttle counters, the mail caps, the admin lock and the
- * identity-provider links. Which ports
- * to check is declared in `ports` (the `describe` blocks are registered before `create` runs); a declared
- * port that `create` does not return fails its tests. Default: all eight.
+ * sessions, the JWT deny-list, the login-throttle counters, the mail caps, the admin lock, the
+ * identity-provider links, the refresh tokens, the passkeys and the second factor's TOTP records and
+ * step-up proofs. Which ports to check is declared in `ports` (the `describe` blocks are registered
+ * before `create` runs); a declared port that `create` does not return fails its tests. Default: every
+ * one of them.
  *
  * @example
  * ```ts
+ * import { Redis } from 'ioredis'
+ * import { createRedisStores } from 'fastify-users/redis'
  * import { describeRepositoryConformance } from 'fastify-users/testing'
  *
+ * const client = new Redis(process.env.REDIS_URL!)
  * describeRepositoryConformance({
  *   name: 'sessions and counters in Redis',
- *   ports: ['sessionRepository', 'tokenDenylist', 'loginAttemptStore', 'mailCapStore'],
+ *   ports: ['sessionRepository', 'tokenDenylist', 'loginAttemptStore', 'mailCapStore', 'adminLock'],
  *   selfExpiring: true,
- *   create: async () => {
- *     const store = await RedisStore.connect(process.env.REDIS_URL!, { prefix: `test:${Date.now()}:` })
- *     return { repos: store.ports(), cleanup: () => store.close() }
- *   },
+ *   create: async ({ clock }) => ({
+ *     repos: createRedisStores(client, { prefix: `test:${Date.now()}:`, now: () => clock.now() }),
+ *     cleanup: async () => void (await client.quit()),
+ *   }),
  * })
  * ```
  */

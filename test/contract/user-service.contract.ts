@@ -4,6 +4,7 @@
  * (in CI always), with UUIDv7 ids and with auto-increment integer ids.
  */
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { after, before, beforeEach, describe, it } from 'node:test'
 import { type Algorithm, hash as argon2Hash } from '@node-rs/argon2'
 import { hash as bcryptHash } from '@node-rs/bcrypt'
@@ -693,6 +694,39 @@ export function userServiceContract(dialect: TestDialect, idType: IdType): void 
         assert.equal(await repos.tokenDenylist.has(`live${tag}`), true)
         assert.equal(await repos.loginAttemptStore.failures(oldKey, clock.now(), 10 * deadline), null)
         assert.ok(await repos.loginAttemptStore.failures(liveKey, clock.now(), deadline))
+      })
+      it('purgeExpired() also deletes passed mail-cap windows and the refresh tokens of ended families', async () => {
+        const user = await service.addUser({ email: email(), password: PASSWORD })
+        const tag = `${Date.now()}${n}`
+        const window = service.mailCap!.windowSeconds * 1000
+        await repos.mailCapStore.hit(`old${tag}`, clock.now() - window - 1000, window)
+        await repos.mailCapStore.hit(`live${tag}`, clock.now(), window)
+        const token = (familyExpiresAt: number) => ({
+          tokenHash: randomBytes(32).toString('hex'),
+          familyId: `f${tag}${familyExpiresAt}`,
+          userId: String(user.id),
+          authVersion: 0,
+          issuedAt: clock.now() - 60_000,
+          expiresAt: clock.now() + 60_000,
+          familyCreatedAt: clock.now() - 60_000,
+          familyExpiresAt,
+          usedAt: null,
+          ip: null,
+          userAgent: null,
+        })
+        const ended = token(clock.now() - 1)
+        const live = token(clock.now() + 60_000)
+        await repos.refreshTokenStore.insert(ended)
+        await repos.refreshTokenStore.insert(live)
+        const purged = await service.purgeExpired()
+        assert.ok(purged.mailCounts >= 1 && purged.refreshTokens >= 1, JSON.stringify(purged))
+        assert.equal(
+          await repos.mailCapStore.hit(`live${tag}`, clock.now(), window),
+          2,
+          'a live window is kept',
+        )
+        assert.equal(await repos.refreshTokenStore.find(ended.tokenHash), null)
+        assert.ok(await repos.refreshTokenStore.find(live.tokenHash))
       })
     })
 

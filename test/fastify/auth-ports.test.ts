@@ -91,6 +91,23 @@ for (const dialect of testDialects) {
       assert.equal(await meStatus(t, browser2), 200)
     })
 
+    it('asks the backends in order: the first that authenticates the request wins', async () => {
+      const a = await t.createUser()
+      const b = await t.createUser()
+      const browser = await cookieLogin(t, a.email)
+      const api = await bearerLogin(t, b.email)
+      const meOf = async (headers: Record<string, string>) => {
+        const res = await t.request({ method: 'GET', url: '/users/me', headers })
+        assert.equal(res.statusCode, 200, res.body)
+        return json<{ email: string }>(res).email
+      }
+      // Both credentials are good: the session cookie backend comes first.
+      assert.equal(await meOf({ ...browser, ...api }), a.email)
+      // A dead cookie does not stop the request: the next backend, Bearer, authenticates it.
+      assert.equal((await t.request({ method: 'POST', url: '/logout', headers: browser })).statusCode, 204)
+      assert.equal(await meOf({ ...browser, ...api }), b.email)
+    })
+
     it("answers 401 at a backend's logout when the request has no credential of that backend", async () => {
       const { email } = await t.createUser()
       const browser = await cookieLogin(t, email)

@@ -1,6 +1,6 @@
 /**
- * `GET /users/me` and `PATCH /users/me` on the three backends: only self-editable fields (SEC-57, 66),
- * admin-only custom fields. The email change has its own suite, email-change.test.ts.
+ * `GET /users/me` and `PATCH /users/me` on the three backends: only self-editable fields ("Input and
+ * output" in docs/security.md), admin-only custom fields. The email change has its own suite, email-change.test.ts.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'

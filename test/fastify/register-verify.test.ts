@@ -1,6 +1,7 @@
 /**
  * `POST /register`, `POST /verify` and `POST /verify/request` on the three backends: no enumeration
- * (SEC-14), no mass assignment (SEC-13), single-use purpose-bound tokens, no auto-login (SEC-15, 16).
+ * ("Enumeration and timing" in docs/security.md), no mass assignment ("Input and output"), single-use
+ * purpose-bound tokens and no auto-login ("Tokens").
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
@@ -42,7 +43,7 @@ for (const backend of backends) {
     })
 
     describe('POST /register (verification required)', () => {
-      it('answers 202 with the same body for a new and a taken address (SEC-14)', async () => {
+      it('answers 202 with the same body for a new and a taken address', async () => {
         const email = uniqueEmail('reg')
         const fresh = await register({ email, password: PASSWORD, displayName: 'New' })
         assert.equal(fresh.statusCode, 202)
@@ -74,7 +75,8 @@ for (const backend of backends) {
         const notice = all[1]!
         assert.match(notice.subject, /tried to register/i)
         assert.doesNotMatch(notice.text, /\/verify\?/)
-        // The verified owner's password did not change (an unverified one is voided: see SEC-17 below).
+        // The verified owner's password did not change (an unverified one is voided: see the pre-account
+        // hijacking tests below).
         await t.login(email)
       })
 
@@ -91,7 +93,7 @@ for (const backend of backends) {
         assert.equal(Boolean(row.is_active), true)
       })
 
-      it('refuses mass assignment with 400 naming the field, and creates nothing (SEC-13)', async () => {
+      it('refuses mass assignment with 400 naming the field, and creates nothing', async () => {
         for (const [field, value] of [
           ['isVerified', true],
           ['isActive', true],
@@ -309,7 +311,7 @@ for (const backend of backends) {
       })
     })
 
-    describe('pre-account hijacking (SEC-17)', () => {
+    describe('pre-account hijacking', () => {
       it('the mailbox owner who registers again and completes the reset from the notice ends the squatted password', async () => {
         const victim = uniqueEmail('victim')
         const attacker = await register({ email: victim, password: 'attacker password A' })

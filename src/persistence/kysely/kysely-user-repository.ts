@@ -99,7 +99,7 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
         .orderBy('roles.name'),
     )
     this.#dialect = detectDialect(db)
-    this.#supportsReturning = db.getExecutor().adapter.supportsReturning
+    this.#supportsReturning = supportsReturning(db)
     this.idType = options.idType ?? 'uuid'
     this.userFields = Object.freeze({ ...options.userFields })
     this.#now = options.now ?? Date.now
@@ -120,7 +120,7 @@ export class KyselyUserRepository<U extends BaseUser = BaseUser> implements User
         await this.#db.insertInto('users').values(row).execute()
         insertedId = id
         if (this.idType === 'integer' && this.#dialect === 'postgres') await this.#passIdSequence(id)
-      } else if (!supportsReturning(this.#db)) {
+      } else if (!this.#supportsReturning) {
         const result = await this.#db.insertInto('users').values(row).executeTakeFirstOrThrow()
         insertedId = toNumber(result.insertId)
       } else {
