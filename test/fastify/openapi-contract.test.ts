@@ -382,7 +382,7 @@ const SECURITY_OPERATIONS: Array<[string, string, string[]]> = [
   ['post', '/users/me/2fa/recovery-codes', ['200', '403']],
   ['post', '/login/passkey/options', ['200']],
   ['post', '/login/passkey', ['200', '401', '403']],
-  ['post', '/users/me/passkeys/options', ['200']],
+  ['post', '/users/me/passkeys/options', ['200', '403', '429']],
   ['post', '/users/me/passkeys', ['201', '400', '409']],
   ['get', '/users/me/passkeys', ['200']],
   ['patch', '/users/me/passkeys/{id}', ['200', '404']],
