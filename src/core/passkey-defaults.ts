@@ -1,6 +1,6 @@
 /**
- * The defaults the plugin gives {@link Passkeys}: the password as the step-up of removal, and mails to the
- * account when a passkey is added or removed.
+ * The defaults the plugin gives {@link Passkeys}: the password as the step-up of adding and removing a
+ * passkey, and mails to the account when a passkey is added or removed.
  *
  * @module
  */
@@ -9,8 +9,8 @@ import { serviceNotices, type UserServiceHooks } from './service-hooks.js'
 import type { BaseUser } from './user.js'
 
 /**
- * The default step-up of passkey removal: the current password, checked under the login throttle. A
- * passkey login records nothing here (the password is asked at removal whatever the login was).
+ * The default step-up of adding and removing a passkey: the current password, checked under the login
+ * throttle. A passkey login records nothing here (the password is asked whatever the login was).
  *
  * @example
  * ```ts
@@ -22,7 +22,7 @@ export function passwordStepUp<U extends BaseUser>(service: {
 }): PasskeyStepUp<U> {
   return {
     requireRecentProof: (user, proof) =>
-      service.proveCurrentPassword(user, proof.currentPassword, 'passkey_remove'),
+      service.proveCurrentPassword(user, proof.currentPassword, 'passkey_change'),
     recordProof: async () => {},
   }
 }

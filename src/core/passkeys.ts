@@ -36,8 +36,8 @@ import { webauthn } from './webauthn.js'
 export const PASSKEY_NAME_MAX_LENGTH = 100
 
 /**
- * The proof of identity a sensitive passkey action needs (removing one). The default asks for the current
- * password; a step-up policy shared with other factors can take its place.
+ * The proof of identity a sensitive passkey action needs (adding one, or removing one). The default asks
+ * for the current password; a step-up policy shared with other factors can take its place.
  *
  * @example
  * ```ts
@@ -88,7 +88,7 @@ export interface PasskeysOptions<U extends BaseUser> {
   origins: readonly string[]
   /** How long a challenge stays usable, in seconds. Default: 300. */
   challengeLifetimeSeconds?: number | undefined
-  /** The proof removal needs. Required: see {@link PasskeyStepUp}. */
+  /** The proof adding and removing a passkey need. Required: see {@link PasskeyStepUp}. */
   stepUp: PasskeyStepUp<U>
   /** Told after a passkey was added or removed (e.g. to mail the account). Default: nothing. */
   onChange?: ((user: U, change: 'added' | 'removed', passkey: PublicPasskey) => Promise<void>) | undefined
@@ -185,14 +185,25 @@ export class Passkeys<U extends BaseUser> {
 
   /**
    * Creation options for `navigator.credentials.create()`: a discoverable credential, the user's existing
-   * passkeys excluded, a fresh challenge bound to this user.
+   * passkeys excluded, a fresh challenge bound to this user. A new passkey logs in on its own and answers
+   * the second step, so it is a fresh-proof action, like turning on another factor: the step-up check runs
+   * first, and the challenge it gates (single-use, short-lived, this user's) is what {@link register}
+   * needs, so the browser never creates a credential the server would refuse to store.
    *
+   * @throws whatever the step-up throws (`StepUpRequiredError`, `WrongPasswordError`).
    * @example
    * ```ts
-   * const options = await passkeys.registrationOptions(user)
+   * const options = await passkeys.registrationOptions(user, { currentPassword })
    * ```
    */
-  async registrationOptions(user: U): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  async registrationOptions(
+    user: U,
+    proof: PasskeyActionProof = {},
+    request?: unknown,
+  ): Promise<PublicKeyCredentialCreationOptionsJSON> {
+    // A stolen session must not plant a passkey of its own: it would log in after the session ended, and
+    // as a second factor lock the owner's password login behind it.
+    await this.#options.stepUp.requireRecentProof(user, proof, request)
     const existing = await this.#options.repository.listForUser(user.id)
     const options = await (await webauthn()).generateRegistrationOptions({
       rpName: this.#options.rpName,

@@ -1,6 +1,6 @@
 /**
  * The changes of one's own account that need a fresh proof of identity: a new password, a new email
- * address, a new login identifier (a username) and removing a passkey. Each takes either the current
+ * address, a new login identifier (a username), adding and removing a passkey. Each takes either the current
  * password with the request (itself a fresh proof, checked under the login throttle) or a step-up proof
  * that the asking credential recorded within the step-up window (a login, or `POST
  * /users/me/reauthenticate` with a password, a TOTP code or a passkey). With neither it throws
@@ -126,8 +126,8 @@ export class SensitiveChanges<U extends BaseUser = BaseUser> {
   }
 
   /**
-   * The step-up of passkey removal: the current password the client sent, or a recent proof of the
-   * credential `credentialOf(request)` names.
+   * The step-up of adding and removing a passkey: the current password the client sent, or a recent proof
+   * of the credential `credentialOf(request)` names.
    *
    * @example
    * ```ts
@@ -140,7 +140,7 @@ export class SensitiveChanges<U extends BaseUser = BaseUser> {
         this.requireProof(
           user,
           { currentPassword: proof.currentPassword, credentialId: credentialOf(request) },
-          'passkey_remove',
+          'passkey_change',
         ),
       recordProof: async () => {},
     }

@@ -41,6 +41,13 @@ export const mfaChallengePurpose: TokenPurpose = {
  */
 export type SecondFactorChange = 'added' | 'removed' | 'recovery-codes-regenerated'
 
+/** The security event logged for each change of a user's second factors. */
+const SECOND_FACTOR_EVENTS: Record<SecondFactorChange, string> = {
+  added: 'second_factor_added',
+  removed: 'second_factor_removed',
+  'recovery-codes-regenerated': 'recovery_codes_regenerated',
+}
+
 /** Options of {@link TwoFactor}. */
 export interface TwoFactorOptions<U extends BaseUser> {
   /** The user service: its token codec, deny-list, throttle settings, clock and senders are used. */
@@ -373,6 +380,11 @@ export class TwoFactor<U extends BaseUser = BaseUser> {
   }
 
   async #notify(user: U, change: SecondFactorChange, factor: ProofKind): Promise<void> {
+    // A security event of its own, whether or not the mail goes out.
+    this.#logger.info(
+      { event: SECOND_FACTOR_EVENTS[change], userId: user.id, factor },
+      'second factor changed',
+    )
     try {
       await this.#sendNotice(user, change, factor)
     } catch (err) {

@@ -282,7 +282,7 @@ export const OPERATIONS: Readonly<Record<OperationId, OperationFacts>> = {
   },
   passkeyRegistrationOptions: {
     success: { 200: 'Options for `navigator.credentials.create()`.' },
-    errors: [],
+    errors: ['ERR_WRONG_PASSWORD', 'ERR_STEP_UP_REQUIRED', ...THROTTLED],
   },
   createPasskey: { success: { 201: 'The passkey, stored.' }, errors: ['ERR_CONFLICT'] },
   listPasskeys: { success: { 200: 'Your passkeys, oldest first.' }, errors: [] },

@@ -117,8 +117,8 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
   const inAppDocument = appHasSwagger(fastify)
   await serveDocs(fastify, flat, { schemes, pluginPaths, https: resolved.cookieSecure, inAppDocument })
 
-  // Two-factor is built on the passkeys (a passkey answers the second step), while removing a passkey
-  // takes the current password or a recent proof of two-factor's step-up window: the removal asks
+  // Two-factor is built on the passkeys (a passkey answers the second step), while adding or removing a
+  // passkey takes the current password or a recent proof of two-factor's step-up window: each asks
   // `changes` when it runs, by which time both exist.
   let changes = new SensitiveChanges(service)
   const credentialIdOf = (request: unknown) => auth.credential(request as FastifyRequest)?.id ?? null

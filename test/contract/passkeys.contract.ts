@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, it } from 'node:test'
+import { sql } from 'kysely'
 import { passwordStepUp } from '../../src/core/passkey-defaults.js'
 import { Passkeys } from '../../src/core/passkeys.js'
 import {
@@ -83,7 +84,7 @@ export function passkeysContract(dialect: TestDialect, idType: IdType): void {
       const device = new SoftwareAuthenticator({ origin: ORIGIN, rpId: RP_ID })
       const passkey = await passkeys.register(
         user,
-        device.create(await passkeys.registrationOptions(user)),
+        device.create(await passkeys.registrationOptions(user, { currentPassword: PASSWORD })),
         name,
       )
       return { user, device, passkey }
@@ -151,17 +152,36 @@ export function passkeysContract(dialect: TestDialect, idType: IdType): void {
       const user = await newUser()
       const phished = new SoftwareAuthenticator({ origin: 'https://evil.example.net', rpId: RP_ID })
       await assert.rejects(
-        passkeys.register(user, phished.create(await passkeys.registrationOptions(user))),
+        passkeys.register(
+          user,
+          phished.create(await passkeys.registrationOptions(user, { currentPassword: PASSWORD })),
+        ),
         ValidationError,
       )
       assert.deepEqual(await passkeys.list(user), [])
+    })
+
+    it('adding a passkey needs a fresh proof before any challenge is made', async () => {
+      const user = await newUser()
+      await assert.rejects(passkeys.registrationOptions(user), WrongPasswordError)
+      await assert.rejects(
+        passkeys.registrationOptions(user, { currentPassword: 'wrong one' }),
+        WrongPasswordError,
+      )
+      const { rows } = await sql<{ n: number | string }>`
+        select count(*) as n from passkey_challenges where user_id = ${String(user.id)}`.execute(tdb.db)
+      assert.equal(Number(rows[0]?.n), 0, 'a refused proof makes no challenge')
+      const device = new SoftwareAuthenticator({ origin: ORIGIN, rpId: RP_ID })
+      const options = await passkeys.registrationOptions(user, { currentPassword: PASSWORD })
+      await passkeys.register(user, device.create(options), 'Laptop')
+      assert.equal((await passkeys.list(user)).length, 1)
     })
 
     it('binds a registration challenge to its user and refuses one registered twice', async () => {
       const alice = await newUser()
       const bob = await newUser()
       const device = new SoftwareAuthenticator({ origin: ORIGIN, rpId: RP_ID })
-      const response = device.create(await passkeys.registrationOptions(alice))
+      const response = device.create(await passkeys.registrationOptions(alice, { currentPassword: PASSWORD }))
       await assert.rejects(passkeys.register(bob, response), ValidationError)
       assert.deepEqual(await passkeys.list(bob), [])
       // Bob could not take Alice's challenge: it still works for her, once.
@@ -170,7 +190,7 @@ export function passkeysContract(dialect: TestDialect, idType: IdType): void {
       await assert.rejects(passkeys.register(alice, again), ValidationError)
       // The same credential answering a fresh challenge is already stored.
       const copy = structuredClone(again) as { response: { clientDataJSON: string } }
-      const options = await passkeys.registrationOptions(alice)
+      const options = await passkeys.registrationOptions(alice, { currentPassword: PASSWORD })
       const data = JSON.parse(Buffer.from(copy.response.clientDataJSON, 'base64url').toString())
       copy.response.clientDataJSON = Buffer.from(
         JSON.stringify({ ...data, challenge: options.challenge }),
@@ -306,7 +326,7 @@ export function passkeysContract(dialect: TestDialect, idType: IdType): void {
       const key = new SoftwareAuthenticator({ origin: ORIGIN, rpId: RP_ID })
       await strictPasskeys.register(
         unverified,
-        key.create(await strictPasskeys.registrationOptions(unverified)),
+        key.create(await strictPasskeys.registrationOptions(unverified, { currentPassword: PASSWORD })),
       )
       await assert.rejects(
         strictPasskeys.login(key.get(await strictPasskeys.loginOptions())),

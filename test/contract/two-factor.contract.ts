@@ -49,11 +49,15 @@ export function twoFactorContract(dialect: TestDialect, idType: IdType): void {
     let service: BaseUserService
     let twoFactor: TwoFactor
     let n = 0
+    let events: Array<{ event?: string; userId?: unknown; factor?: string }> = []
+    const record = (entry: unknown) => void events.push(entry as (typeof events)[number])
+    const logger = { debug() {}, info: record, warn: record, error: record }
     const email = () => `tf${++n}.${Date.now()}@example.com`
     const make = (secret: string | readonly string[] = SECRET) => {
       service = new BaseUserService({
         secret,
         clock,
+        logger,
         ...repos,
         mailer: SmtpMailer.fromUrl(sink.url, 'noreply@example.com'),
         mail: { baseUrl: 'https://app.example.com', appName: 'Acme' },
@@ -79,6 +83,7 @@ export function twoFactorContract(dialect: TestDialect, idType: IdType): void {
     })
     beforeEach(() => {
       clock = new ManualClock()
+      events = []
       make()
     })
 
@@ -109,6 +114,10 @@ export function twoFactorContract(dialect: TestDialect, idType: IdType): void {
       assert.equal(new Set(codes).size, 10)
       const mail = await sink.nextMail({ to: user.email, subject: /Two-step login changed/ })
       assert.match(mail.text, /now accepts an authenticator app/)
+      assert.ok(
+        events.some((e) => e.event === 'second_factor_added' && e.userId === user.id && e.factor === 'totp'),
+        'logged as a security event',
+      )
     })
 
     it('stores the secret encrypted (AES-GCM under the app secret), never in base32', async () => {
@@ -226,6 +235,13 @@ export function twoFactorContract(dialect: TestDialect, idType: IdType): void {
       const mail = await sink.nextMail({ to: user.email, subject: /Two-step login changed/ })
       assert.match(mail.text, /no longer accepts an authenticator app/)
       assert.equal(await twoFactor.beginLogin(user), null, 'off: the password alone logs in')
+      assert.deepEqual(
+        events
+          .filter((e) => e.userId === user.id && /^(second_factor|recovery_codes)/.test(e.event ?? ''))
+          .map((e) => e.event),
+        ['second_factor_added', 'recovery_codes_regenerated', 'second_factor_removed'],
+        'each change is logged as a security event',
+      )
     })
 
     it('rotates the secret: a list decrypts with every secret and encrypts with the first', async () => {

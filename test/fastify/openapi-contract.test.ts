@@ -3,7 +3,8 @@
  * `recommended` ruleset with no error; every operation has an `operationId`, tags and documented error
  * answers (`application/problem+json`, the problem schema); and a client program written against the
  * types openapi-typescript generates from it type-checks under `strict` with typed errors, then drives a
- * whole journey against a listening server, every answer checked against the documented schema.
+ * whole journey against a listening server, every answer checked against the documented schema. With
+ * two-factor and passkeys on, every flow they add is documented as fully, step-up refusals included.
  */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
@@ -58,6 +59,42 @@ const operations = (doc: OpenApi) =>
   Object.entries(doc.paths).flatMap(([path, ops]) =>
     Object.entries(ops).map(([method, op]) => ({ path, method, op })),
   )
+
+/**
+ * Every operation has a unique camelCase `operationId`, tags and its security, and documents its errors as
+ * problem documents: 503 with `Retry-After` everywhere, 401 with `WWW-Authenticate` on protected ones, 429
+ * on public ones.
+ */
+function assertOperationsDocumented(doc: OpenApi, challenge: string): void {
+  const ids = new Set<string>()
+  for (const { path, method, op } of operations(doc)) {
+    const where = `${method} ${path}`
+    assert.match(op.operationId ?? '', /^[a-z][a-zA-Z]+$/, `${where} has a camelCase operationId`)
+    assert.ok(!ids.has(op.operationId ?? ''), `${where}: operationId is unique`)
+    ids.add(op.operationId ?? '')
+    assert.ok((op.tags ?? []).length > 0, `${where} is tagged`)
+    assert.ok(Array.isArray(op.security), `${where} states its security`)
+    for (const [status, response] of Object.entries(op.responses)) {
+      assert.ok(response.description && response.description !== 'Default Response', `${where} ${status}`)
+      if (Number(status) < 400) continue
+      assert.deepEqual(
+        Object.keys(response.content ?? {}),
+        ['application/problem+json'],
+        `${where} ${status}`,
+      )
+      assert.deepEqual(response.content?.['application/problem+json']?.schema, {
+        $ref: '#/components/schemas/FastifyUsersProblem',
+      })
+    }
+    assert.ok(op.responses['503']?.headers?.['Retry-After'], `${where} documents 503 with Retry-After`)
+    const isProtected = (op.security ?? []).length > 0
+    // The one challenge this backend sends (it said `Bearer, Cookie` on every backend).
+    const documented = op.responses['401']?.headers?.['WWW-Authenticate']
+    if (isProtected) assert.ok(documented, `${where} documents 401`)
+    if (documented) assert.deepEqual(documented.schema.enum, [challenge], where)
+    if (!isProtected) assert.ok(op.responses['429']?.headers?.['Retry-After'], `${where} documents 429`)
+  }
+}
 
 /** Reads an answer's documented response, checks the media type, headers and body against it. */
 function checkAnswer(ajv: Ajv2020, doc: OpenApi, answer: Answer): void {
@@ -187,36 +224,7 @@ for (const backend of backends) {
     it('names every operation, tags it, and documents its errors as problem+json', () => {
       const { doc } = docOf()
       assert.deepEqual(doc.servers, [{ url: '/' }])
-      const ids = new Set<string>()
-      for (const { path, method, op } of operations(doc)) {
-        const where = `${method} ${path}`
-        assert.match(op.operationId ?? '', /^[a-z][a-zA-Z]+$/, `${where} has a camelCase operationId`)
-        assert.ok(!ids.has(op.operationId ?? ''), `${where}: operationId is unique`)
-        ids.add(op.operationId ?? '')
-        assert.ok((op.tags ?? []).length > 0, `${where} is tagged`)
-        assert.ok(Array.isArray(op.security), `${where} states its security`)
-        for (const [status, response] of Object.entries(op.responses)) {
-          assert.ok(response.description && response.description !== 'Default Response', `${where} ${status}`)
-          if (Number(status) < 400) continue
-          assert.deepEqual(
-            Object.keys(response.content ?? {}),
-            ['application/problem+json'],
-            `${where} ${status}`,
-          )
-          assert.deepEqual(response.content?.['application/problem+json']?.schema, {
-            $ref: '#/components/schemas/FastifyUsersProblem',
-          })
-        }
-        assert.ok(op.responses['503']?.headers?.['Retry-After'], `${where} documents 503 with Retry-After`)
-        const isProtected = (op.security ?? []).length > 0
-        // The one challenge this backend sends (it said `Bearer, Cookie` on every backend).
-        const challenge = op.responses['401']?.headers?.['WWW-Authenticate']
-        if (isProtected) assert.ok(challenge, `${where} documents 401`)
-        if (challenge) {
-          assert.deepEqual(challenge.schema.enum, [backend === 'jwt' ? 'Bearer' : 'Cookie'], where)
-        }
-        if (!isProtected) assert.ok(op.responses['429']?.headers?.['Retry-After'], `${where} documents 429`)
-      }
+      assertOperationsDocumented(doc, backend === 'jwt' ? 'Bearer' : 'Cookie')
       const login = doc.paths['/login']?.post
       assert.ok(login?.responses['400'] && login.responses['401'] && login.responses['403'])
       assert.equal(Boolean(login.responses['200']?.headers?.['Set-Cookie']), backend !== 'jwt')
@@ -367,3 +375,73 @@ describe('OpenAPI contract, servers', () => {
     }
   })
 })
+
+/** The operations two-factor and passkeys add, with the answers a client must be able to type. */
+const SECURITY_OPERATIONS: Array<[string, string, string[]]> = [
+  ['post', '/login/2fa', ['200', '401', '429']],
+  ['post', '/login/2fa/passkey/options', ['200', '401', '404']],
+  ['post', '/users/me/reauthenticate', ['204', '403', '429']],
+  ['post', '/users/me/reauthenticate/passkey/options', ['200', '404']],
+  ['get', '/users/me/2fa', ['200']],
+  ['post', '/users/me/2fa/totp', ['200', '403', '409']],
+  ['post', '/users/me/2fa/totp/confirm', ['200', '403', '409', '429']],
+  ['delete', '/users/me/2fa/totp', ['204', '403']],
+  ['post', '/users/me/2fa/recovery-codes', ['200', '403']],
+  ['post', '/login/passkey/options', ['200']],
+  ['post', '/login/passkey', ['200', '401', '403']],
+  ['post', '/users/me/passkeys/options', ['200', '403', '429']],
+  ['post', '/users/me/passkeys', ['201', '400', '409']],
+  ['get', '/users/me/passkeys', ['200']],
+  ['patch', '/users/me/passkeys/{id}', ['200', '404']],
+  ['delete', '/users/me/passkeys/{id}', ['204', '403', '404']],
+]
+
+for (const backend of backends) {
+  describe(`OpenAPI contract, two-factor and passkeys on, ${backend} backend`, () => {
+    let t: TestApp | undefined
+    let body: string
+    let doc: OpenApi
+    before(async () => {
+      t = await buildApp({
+        backend,
+        routes: { twoFactor: {} },
+        passkeys: { rpId: 'app.example.com', rpName: 'Example', origins: [BASE_URL] },
+      })
+      const res = await t.request({ method: 'GET', url: '/openapi.json' })
+      assert.equal(res.statusCode, 200)
+      body = res.body
+      doc = json<OpenApi>(res)
+    })
+    after(async () => {
+      await t?.destroy()
+    })
+
+    it('documents every flow of the factors, their errors included, and passes the recommended ruleset', async () => {
+      const config = await createConfig({ extends: ['recommended'] })
+      const problems = await lintFromString({ source: body, absoluteRef: '/openapi.json', config })
+      assert.deepEqual(
+        problems
+          .filter((p) => p.ruleId !== 'info-license')
+          .map((p) => `${p.severity} ${p.ruleId}: ${p.message}`),
+        [],
+      )
+      assertOperationsDocumented(doc, backend === 'jwt' ? 'Bearer' : 'Cookie')
+      for (const [method, path, statuses] of SECURITY_OPERATIONS) {
+        const op = doc.paths[path]?.[method]
+        assert.ok(op, `${method} ${path} is documented`)
+        for (const status of statuses)
+          assert.ok(op.responses[status], `${method} ${path} documents ${status}`)
+        const isPublic = path.startsWith('/login')
+        assert.equal((op.security ?? []).length === 0, isPublic, `${method} ${path} security`)
+      }
+      // The password step answers 202 with the challenge; every step-up refusal is a documented 403.
+      assert.ok(doc.paths['/login']?.post?.responses['202'])
+      for (const [method, path] of [
+        ['post', '/users/me/password'],
+        ['patch', '/users/me'],
+      ]) {
+        assert.ok(doc.paths[path!]?.[method!]?.responses['403'], `${method} ${path} documents 403`)
+      }
+    })
+  })
+}

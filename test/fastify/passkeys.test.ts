@@ -18,7 +18,13 @@ interface PasskeyBody {
 }
 
 async function enrol(t: TestApp, headers: Record<string, string>, name?: string) {
-  const options = await t.request({ method: 'POST', url: '/users/me/passkeys/options', headers })
+  // No step-up window in these apps (two-factor routes off): the password is the proof a new passkey needs.
+  const options = await t.request({
+    method: 'POST',
+    url: '/users/me/passkeys/options',
+    headers,
+    payload: { currentPassword: PASSWORD },
+  })
   assert.equal(options.statusCode, 200, options.body)
   const device = new SoftwareAuthenticator({ origin: BASE_URL, rpId: passkeys.rpId })
   const created = await t.request({
@@ -62,6 +68,26 @@ for (const dialect of testDialects) {
         else assert.ok(json<{ accessToken?: string }>(res).accessToken)
         const replay = await t.request({ method: 'POST', url: '/login/passkey', payload: assertion })
         assertProblem(replay, 401, 'ERR_INVALID_CREDENTIALS')
+      })
+
+      it('adding a passkey needs the password: without it, or with a wrong one, 403 and no challenge', async () => {
+        const { email } = await t.createUser()
+        const headers = await t.login(email)
+        const options = (payload?: Record<string, unknown>) =>
+          t.request({
+            method: 'POST',
+            url: '/users/me/passkeys/options',
+            headers,
+            ...(payload ? { payload } : {}),
+          })
+        assertProblem(await options(), 403, 'ERR_STEP_UP_REQUIRED')
+        assertProblem(await options({}), 403, 'ERR_STEP_UP_REQUIRED')
+        assertProblem(await options({ currentPassword: 'not the password' }), 403, 'ERR_WRONG_PASSWORD')
+        assertProblem(await options({ currentPassword: PASSWORD, extra: 1 }), 400, 'ERR_VALIDATION')
+        const rows = await t.db.selectFrom('passkey_challenges').select('id').execute()
+        const before = rows.length
+        assert.equal((await options({ currentPassword: PASSWORD })).statusCode, 200)
+        assert.equal((await t.db.selectFrom('passkey_challenges').select('id').execute()).length, before + 1)
       })
 
       it('lists, renames and removes your passkeys; removal needs the password; others get 404', async () => {

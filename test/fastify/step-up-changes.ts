@@ -162,6 +162,33 @@ export function stepUpChangesSuite(dialect: TestDialect): void {
       assert.equal(changed.statusCode, 204, changed.body)
     })
 
+    it('adding a passkey past the window answers 403 with no challenge; after a proof it is added', async () => {
+      const { email } = await t.createUser()
+      const headers = await t.login(email)
+      t.clock.advance(PAST_WINDOW)
+      const options = (payload?: Record<string, unknown>) =>
+        t.request({
+          method: 'POST',
+          url: '/users/me/passkeys/options',
+          headers,
+          ...(payload ? { payload } : {}),
+        })
+      assertProblem(await options(), 403, 'ERR_STEP_UP_REQUIRED')
+      assertProblem(await options({ currentPassword: 'not the password' }), 403, 'ERR_WRONG_PASSWORD')
+      assert.equal(
+        json<unknown[]>(await t.request({ method: 'GET', url: '/users/me/passkeys', headers })).length,
+        0,
+      )
+      // The current password with the request is a proof of its own; so is a reauthentication.
+      assert.equal((await options({ currentPassword: PASSWORD })).statusCode, 200)
+      assert.equal((await reauthenticate(headers)).statusCode, 204)
+      await enrol(headers)
+      assert.equal(
+        json<unknown[]>(await t.request({ method: 'GET', url: '/users/me/passkeys', headers })).length,
+        1,
+      )
+    })
+
     it('removing a passkey past the window answers 403 and keeps it; after a proof it goes', async () => {
       const { email } = await t.createUser()
       const headers = await t.login(email)

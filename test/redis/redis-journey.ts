@@ -1,7 +1,8 @@
 /**
  * The plugin with `redis` set, as two instances on one database and one Redis: register, verify, a login
  * session, /users/me, logout, a password change that ends the user's other sessions on both instances, the
- * login throttle shared by both, and a time to live on every key the journey wrote. Run per database by
+ * login throttle shared by both, the session list and its ends (one, the others, all) across both, and a
+ * time to live on every key the journey wrote. Run per database by
  * redis-journey-*.test.ts.
  */
 import assert from 'node:assert/strict'
@@ -134,6 +135,79 @@ export function redisJourney(dialect: DatabaseDialect, skip: string | boolean): 
       const refused = assertProblem(await fail(b), 429, 'ERR_TOO_MANY_ATTEMPTS')
       assert.ok(refused)
       assertProblem(await fail(a), 429, 'ERR_TOO_MANY_ATTEMPTS')
+    })
+
+    it('lists the sessions kept in Redis on either instance, and ends one, the others, and all', async () => {
+      const email = `devices.${prefix.slice(8, 16)}@example.com`
+      await a.users.addUser({ email, password: PASSWORD }, { verify: true })
+      const sessionKeys = async () => (await keysUnder(probe, `${prefix}session:`)).length
+      const before = await sessionKeys()
+      const loginWith = async (app: FastifyInstance, userAgent: string) => {
+        const res = await app.inject({
+          method: 'POST',
+          url: '/login',
+          headers: { 'user-agent': userAgent },
+          payload: { email, password: PASSWORD },
+        })
+        assert.equal(res.statusCode, 200, res.body)
+        return { cookie: `${COOKIE}=${cookieOf(res, COOKIE)!.value}` }
+      }
+      interface Item {
+        id: string
+        kind: string
+        current: boolean
+        ip: string | null
+        device: { browser: string | null; os: string | null }
+      }
+      const list = async (app: FastifyInstance, headers: Record<string, string>) => {
+        const res = await app.inject({ method: 'GET', url: '/users/me/sessions', headers })
+        assert.equal(res.statusCode, 200, res.body)
+        return res.json<{ sessions: Item[] }>().sessions
+      }
+      const firefox = 'Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0'
+      const laptop = await loginWith(a, firefox)
+      const phone = await loginWith(
+        b,
+        'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Version/17.0 Safari/605.1.15',
+      )
+      const tablet = await loginWith(a, firefox)
+      const seen = await list(b, laptop)
+      assert.equal(seen.length, 3, 'sessions made on both instances, listed on one')
+      assert.ok(seen.every((s) => s.kind === 'session' && /^s_[A-Za-z0-9_-]{22}$/.test(s.id)))
+      assert.deepEqual(
+        seen.filter((s) => s.current).map((s) => s.device),
+        [{ browser: 'Firefox', os: 'Linux' }],
+      )
+      assert.deepEqual(seen.map((s) => s.id).sort(), (await list(a, laptop)).map((s) => s.id).sort())
+
+      // Ending the phone's session from the other instance logs the phone out on both.
+      const phoneId = (await list(a, phone)).find((s) => s.current)!.id
+      assert.equal(
+        (await a.inject({ method: 'DELETE', url: `/users/me/sessions/${phoneId}`, headers: laptop }))
+          .statusCode,
+        204,
+      )
+      assertProblem(await me(b, phone), 401)
+      assertProblem(await me(a, phone), 401)
+      assert.equal((await me(b, tablet)).statusCode, 200)
+
+      const others = await b.inject({ method: 'POST', url: '/users/me/sessions/end-others', headers: laptop })
+      assert.equal(others.statusCode, 200, others.body)
+      assert.deepEqual(others.json(), { ended: 1 })
+      assertProblem(await me(a, tablet), 401)
+      assert.deepEqual(
+        (await list(a, laptop)).map((s) => s.current),
+        [true],
+      )
+
+      const everywhere = await a.inject({
+        method: 'POST',
+        url: '/users/me/logout-everywhere',
+        headers: laptop,
+      })
+      assert.equal(everywhere.statusCode, 204, everywhere.body)
+      assertProblem(await me(b, laptop), 401)
+      assert.equal(await sessionKeys(), before, "none of the user's sessions is left in Redis")
     })
 
     it('leaves a time to live on every key it wrote', async () => {

@@ -1,6 +1,6 @@
 /**
- * `fastify-users disable-2fa`: the administrator's recovery for a user who lost their authenticator app
- * and their recovery codes.
+ * `fastify-users disable-2fa`: the administrator's recovery for a user who lost their second factors (the
+ * authenticator app and its recovery codes, or the device holding their passkeys).
  *
  * @module
  */
@@ -16,7 +16,8 @@ interface DisableTwoFactorOptions extends DatabaseOptions {
 }
 
 /**
- * Builds the `disable-2fa` command: removes the user's TOTP secret and recovery codes, so their password
+ * Builds the `disable-2fa` command: removes every second factor of the user (the TOTP secret and recovery
+ * codes, and their passkeys, which an application asks at the login's second step too), so their password
  * alone logs in again. The command sends no mail (it has no mailer): tell the user yourself, once you
  * made sure who asked.
  *
@@ -27,21 +28,31 @@ interface DisableTwoFactorOptions extends DatabaseOptions {
  */
 export function disableTwoFactorCommand(io: CliIo): Command {
   return withDatabaseOption(new Command('disable-2fa'))
-    .description("turn off a user's two-factor authentication (TOTP and recovery codes)")
+    .description("turn off a user's two-factor authentication (TOTP, recovery codes and passkeys)")
     .option('--email <email>', 'the user, by email (case-insensitive)')
     .option('--id <id>', 'the user, by id')
     .action(async (options: DisableTwoFactorOptions, command: Command) => {
       exactlyOne(command, { email: options.email, id: options.id }, 'the user')
       await withUserService(options, async ({ service, db, tableOption, schema }) => {
         const user = await findUser(service, { email: options.email, id: options.id })
-        const { totpRepository } = createKyselyRepositories(db, {
+        const { totpRepository, passkeyRepository } = createKyselyRepositories(db, {
           idType: schema.idType,
           tables: tableOption,
         })
-        const removed = await totpRepository.delete(user.id)
+        const totp = await totpRepository.delete(user.id)
+        // A passkey is a second factor too (the login's second step accepts it): a user who lost the
+        // device holding it would stay locked out with the TOTP factor alone removed.
+        let passkeys = 0
+        for (const passkey of await passkeyRepository.listForUser(user.id)) {
+          if (await passkeyRepository.delete(user.id, passkey.id)) passkeys++
+        }
+        const removed = [
+          ...(totp ? ['the authenticator app and its recovery codes'] : []),
+          ...(passkeys > 0 ? [`${passkeys} passkey${passkeys === 1 ? '' : 's'}`] : []),
+        ]
         io.stdout.write(
-          removed
-            ? `Two-factor authentication turned off for ${user.email}; their password alone logs in now.\n`
+          removed.length > 0
+            ? `Two-factor authentication turned off for ${user.email} (removed ${removed.join(' and ')}); their password alone logs in now.\n`
             : `${user.email} had no two-factor authentication; nothing changed.\n`,
         )
       })

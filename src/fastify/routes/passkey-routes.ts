@@ -31,6 +31,15 @@ const Passkey = Type.Object(
   { additionalProperties: false },
 )
 const Name = Type.String({ minLength: 1, maxLength: 100 })
+/** The fresh proof adding or removing a passkey may carry: the current password (else a step-up proof). */
+const ProofBody = Type.Object(
+  { currentPassword: Type.Optional(Type.String({ maxLength: 1024 })) },
+  { additionalProperties: false },
+)
+/** A request sent without a body is read as an empty one (the proof is then the step-up window's). */
+const emptyBody = async (request: FastifyRequest): Promise<void> => {
+  request.body ??= {}
+}
 const PasskeyParams = Type.Object(
   { id: Type.String({ pattern: '^[0-9a-f]{64}$' }) },
   { additionalProperties: false },
@@ -101,18 +110,25 @@ export function passkeyRoutes(
   app.post(
     `${me}/options`,
     {
-      preValidation: requireUser(),
+      // Under a recent step-up proof the client sends no body at all: it is read as an empty one.
+      preValidation: [requireUser(), emptyBody],
       schema: {
         tags,
         operationId: 'passkeyRegistrationOptions',
         summary: 'Start creating a passkey',
         description:
-          "Answers the options for `navigator.credentials.create()`: a discoverable credential, the user's passkeys excluded, a fresh challenge bound to this user, single-use and valid for 5 minutes.",
+          "Needs a fresh proof, as a new passkey logs in on its own: `currentPassword` (a wrong one answers 403 `ERR_WRONG_PASSWORD` and counts as a failed login), or without it a step-up proof of this credential within the step-up window (a login, or `POST /users/me/reauthenticate`); with neither, 403 `ERR_STEP_UP_REQUIRED` and no challenge is made. Answers the options for `navigator.credentials.create()`: a discoverable credential, the user's passkeys excluded, a fresh challenge bound to this user, single-use and valid for 5 minutes.",
         security,
+        body: ProofBody,
         response: { 200: Options },
       },
     },
-    async (request) => passkeys.registrationOptions(await owner(request)),
+    async (request) =>
+      passkeys.registrationOptions(
+        await owner(request),
+        { currentPassword: request.body.currentPassword },
+        request,
+      ),
   )
 
   app.post(
@@ -180,12 +196,7 @@ export function passkeyRoutes(
     `${me}/:id`,
     {
       // A removal under a recent step-up proof sends no body at all: it is read as an empty one.
-      preValidation: [
-        requireUser(),
-        async (request: FastifyRequest) => {
-          request.body ??= {}
-        },
-      ],
+      preValidation: [requireUser(), emptyBody],
       schema: {
         tags,
         operationId: 'deletePasskey',
@@ -194,10 +205,7 @@ export function passkeyRoutes(
           "Needs a fresh proof: `currentPassword` (a wrong one answers 403 `ERR_WRONG_PASSWORD` and counts as a failed login), or without it a step-up proof of this credential within the step-up window (a login, or `POST /users/me/reauthenticate`); with neither, 403 `ERR_STEP_UP_REQUIRED` and nothing changes. Another user's passkey, like an unknown one, answers 404. The last passkey of an account with no password and no linked provider cannot be removed (409 `ERR_LAST_LOGIN_METHOD`). The account is told by mail.",
         security,
         params: PasskeyParams,
-        body: Type.Object(
-          { currentPassword: Type.Optional(Type.String({ maxLength: 1024 })) },
-          { additionalProperties: false },
-        ),
+        body: ProofBody,
         response: { 204: { type: 'null', description: 'Removed.' } },
       },
     },

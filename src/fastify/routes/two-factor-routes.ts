@@ -135,7 +135,7 @@ export function twoFactorRoutes(
         operationId: 'reauthenticate',
         summary: 'Prove who you are again',
         description:
-          'With the `password`, a TOTP `code`, a `recoveryCode`, or a `passkey` assertion (for options from `POST /users/me/reauthenticate/passkey/options`, when passkeys are on): records a fresh proof for this credential, which allows sensitive actions (turning a factor off, new recovery codes, a new password or address, removing a passkey) for the step-up window (10 minutes by default). A login counts as such a proof. Wrong answers count like failed logins.',
+          'With the `password`, a TOTP `code`, a `recoveryCode`, or a `passkey` assertion (for options from `POST /users/me/reauthenticate/passkey/options`, when passkeys are on): records a fresh proof for this credential, which allows sensitive actions (turning a factor on or off, new recovery codes, a new password or address, adding or removing a passkey) for the step-up window (10 minutes by default). A login counts as such a proof. Wrong answers count like failed logins.',
         security,
         body: Type.Object(
           {
