@@ -41,10 +41,12 @@ export function disableTwoFactorCommand(io: CliIo): Command {
         })
         const totp = await totpRepository.delete(user.id)
         // A passkey is a second factor too (the login's second step accepts it): a user who lost the
-        // device holding it would stay locked out with the TOTP factor alone removed.
+        // device holding it would stay locked out with the TOTP factor alone removed. An administrator's
+        // recovery overrides the last-way-to-log-in rule: an account left without one sets a password through
+        // the reset flow.
         let passkeys = 0
         for (const passkey of await passkeyRepository.listForUser(user.id)) {
-          if (await passkeyRepository.delete(user.id, passkey.id)) passkeys++
+          if ((await passkeyRepository.deleteIf(user.id, passkey.id, () => true)) === 'deleted') passkeys++
         }
         const removed = [
           ...(totp ? ['the authenticator app and its recovery codes'] : []),
