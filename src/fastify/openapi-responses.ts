@@ -117,8 +117,18 @@ const RETRY_AFTER = header('Seconds to wait before retrying.', { type: 'integer'
  * ```
  */
 export interface OperationDocOptions {
-  /** The credential travels in a cookie (`session`, `jwt-cookie`), not in an `Authorization` header. */
+  /**
+   * A backend's credential travels in a cookie (`session`, `jwt-cookie`), not in an `Authorization`
+   * header, so state-changing requests pass the origin check.
+   */
   cookieBackend: boolean
+  /**
+   * The configured backends in order, each by name and whether its credential is a cookie. A backend's own
+   * operations (`loginJwt`, `logoutJwt`, ...) document the cookies of that backend; the others, those of the
+   * first. `Clear-Site-Data` is documented only where the server sends it: a logout with one cookie backend.
+   * Default: one backend that uses a cookie exactly when `cookieBackend` says so.
+   */
+  backends?: ReadonlyArray<{ name: string; cookie: boolean }>
   /** Per-address rate limits are on (the plugin's `rateLimit` option is not `false`). */
   rateLimited: boolean
   /**
@@ -189,7 +199,7 @@ export function documentOperation(
     response[status] = {
       ...raw,
       ...(raw.description === undefined && description ? { description } : {}),
-      ...successHeaders(facts, options),
+      ...successHeaders(facts, operationId as string, known, options),
     }
   }
   for (const status of [...byStatus.keys()].sort((a, b) => a - b)) {
@@ -253,17 +263,36 @@ function documentedAs(operationId: string): OperationId | null {
     : null
 }
 
-function successHeaders(facts: OperationFacts, options: OperationDocOptions): Schema {
-  if (!options.cookieBackend || !facts.cookie) return {}
+/** The backend whose credential an operation issues or clears: the one its id names, else the first. */
+function cookieOf(operationId: string, known: OperationId, options: OperationDocOptions) {
+  const backends = options.backends ?? [{ name: '', cookie: options.cookieBackend }]
+  const named =
+    operationId !== known && (BACKEND_OPERATIONS as readonly string[]).includes(known)
+      ? backends.find((b) => backendOperationId(known as BackendOperationBase, b.name) === operationId)
+      : undefined
+  return {
+    cookie: (named ?? backends[0])?.cookie ?? false,
+    cookieBackends: backends.filter((b) => b.cookie).length,
+  }
+}
+
+function successHeaders(
+  facts: OperationFacts,
+  operationId: string,
+  known: OperationId,
+  options: OperationDocOptions,
+): Schema {
+  const { cookie, cookieBackends } = cookieOf(operationId, known, options)
+  if (!cookie || !facts.cookie) return {}
   if (facts.cookie === 'issues') {
     return { headers: { 'Set-Cookie': header('The credential cookie (`HttpOnly`, `Path=/`).') } }
   }
-  return {
-    headers: {
-      'Set-Cookie': header('Expires the credential cookie.'),
-      'Clear-Site-Data': header('`"cookies"`: the browser drops every cookie of the site.'),
-    },
-  }
+  // The server asks the browser to drop the site's cookies only when no other backend's cookie would go too.
+  const clearSite =
+    cookieBackends === 1
+      ? { 'Clear-Site-Data': header('`"cookies"`: the browser drops every cookie of the site.') }
+      : {}
+  return { headers: { 'Set-Cookie': header('Expires the credential cookie.'), ...clearSite } }
 }
 
 function errorHeaders(status: number, options: OperationDocOptions): Schema {

@@ -70,6 +70,7 @@ export async function registerPluginRoutes(
   await fastify.register((routes, _opts, done) => {
     documentPluginRoutes(routes, setup.schemes, {
       cookieBackend: auth.backends.some((backend) => Boolean(backend.cookieName)),
+      backends: auth.backends.map((backend) => ({ name: backend.name, cookie: Boolean(backend.cookieName) })),
       rateLimited: Boolean(rateLimits),
       challenge: auth.challenge,
     })

@@ -45,6 +45,27 @@ async function bearerLogin(t: TestApp, email: string, password = PASSWORD): Prom
   return { authorization: `Bearer ${body.accessToken}` }
 }
 
+type HeaderDoc = Record<string, { schema?: { enum?: unknown } }>
+type Doc = { paths: Record<string, Record<string, { responses: Record<string, { headers?: HeaderDoc }> }>> }
+
+/**
+ * The credential headers of an answer are the ones its operation documents, no more and no fewer: a
+ * Bearer backend's login sets no cookie, and `Clear-Site-Data` is documented only where it is sent.
+ */
+async function assertCookieHeadersDocumented(
+  t: TestApp,
+  res: { statusCode: number; headers: Record<string, unknown> },
+  method: string,
+  path: string,
+): Promise<void> {
+  const doc = json<Doc>(await t.request({ method: 'GET', url: '/openapi.json' }))
+  const documented = doc.paths[path]?.[method]?.responses[String(res.statusCode)]?.headers ?? {}
+  for (const name of ['Set-Cookie', 'Clear-Site-Data']) {
+    const sent = res.headers[name.toLowerCase()] !== undefined
+    assert.equal(name in documented, sent, `${method.toUpperCase()} ${path} ${res.statusCode}: ${name}`)
+  }
+}
+
 async function meStatus(t: TestApp, headers: Record<string, string>): Promise<number> {
   return (await t.request({ method: 'GET', url: '/users/me', headers })).statusCode
 }
@@ -64,6 +85,17 @@ for (const dialect of testDialects) {
       await t?.destroy()
     })
 
+    it('documents the cookie of each login as it is sent: the Bearer login sets none', async () => {
+      const { email } = await t.createUser()
+      const payload = { email, password: PASSWORD }
+      const browser = await t.request({ method: 'POST', url: '/login', payload })
+      assert.equal(browser.statusCode, 200, browser.body)
+      await assertCookieHeadersDocumented(t, browser, 'post', '/login')
+      const api = await t.request({ method: 'POST', url: '/auth/jwt/login', payload })
+      assert.equal(api.statusCode, 200, api.body)
+      await assertCookieHeadersDocumented(t, api, 'post', '/auth/jwt/login')
+    })
+
     it('lets both clients reach /users/me, each with its own credential', async () => {
       const { email } = await t.createUser()
       const browser = await cookieLogin(t, email)
@@ -80,6 +112,7 @@ for (const dialect of testDialects) {
       const out = await t.request({ method: 'POST', url: '/logout', headers: browser })
       assert.equal(out.statusCode, 204)
       assert.equal(out.headers['clear-site-data'], '"cookies"', 'the only cookie backend clears the site')
+      await assertCookieHeadersDocumented(t, out, 'post', '/logout')
       assert.equal(await meStatus(t, browser), 401)
       assert.equal(await meStatus(t, api), 200)
 
@@ -87,6 +120,7 @@ for (const dialect of testDialects) {
       const apiOut = await t.request({ method: 'POST', url: '/auth/jwt/logout', headers: api })
       assert.equal(apiOut.statusCode, 204)
       assert.equal(apiOut.headers['clear-site-data'], undefined)
+      await assertCookieHeadersDocumented(t, apiOut, 'post', '/auth/jwt/logout')
       assert.equal(await meStatus(t, api), 401)
       assert.equal(await meStatus(t, browser2), 200)
     })
@@ -182,6 +216,7 @@ describe('two cookie backends on one app', () => {
       payload: { email, password: PASSWORD },
     })
     assert.equal(res.statusCode, 200, res.body)
+    await assertCookieHeadersDocumented(t, res, 'post', '/auth/staff/login')
     const staffCookie = cookieOf(res, '__Host-fastify-users-staff')
     assert.ok(staffCookie, 'the second session backend gets a cookie named after it')
     const staff = { cookie: `__Host-fastify-users-staff=${staffCookie.value}` }
@@ -189,8 +224,13 @@ describe('two cookie backends on one app', () => {
     const out = await t.request({ method: 'POST', url: '/auth/staff/logout', headers: staff })
     assert.equal(out.statusCode, 204)
     assert.equal(out.headers['clear-site-data'], undefined, 'it would drop the other cookie too')
+    await assertCookieHeadersDocumented(t, out, 'post', '/auth/staff/logout')
     assert.equal(await meStatus(t, staff), 401)
     assert.equal(await meStatus(t, browser), 200)
+    const first = await t.request({ method: 'POST', url: '/logout', headers: browser })
+    assert.equal(first.statusCode, 204)
+    assert.equal(first.headers['clear-site-data'], undefined, 'nor does the first backend clear the site')
+    await assertCookieHeadersDocumented(t, first, 'post', '/logout')
   })
 
   it('answers 401 with the one scheme both use', async () => {
