@@ -14,7 +14,7 @@ import type { AuthHandlerConfig } from '../options.js'
 import { noContent, type RouteContext } from '../route-context.js'
 import { refreshPathOf, setRefreshCookie } from './refresh-routes.js'
 import { MfaRequiredResponse, secondStepRoutes } from './second-step-routes.js'
-import { issueCredential } from './two-factor-routes.js'
+import { issueCredential, secondStepOf } from './two-factor-routes.js'
 
 /** Where one backend's login and logout routes are. */
 interface BackendPaths {
@@ -76,11 +76,8 @@ function backendRoutes(
       if (!user) throw new InvalidCredentialsError()
       // A user with a second factor gets a challenge bound to this backend instead of a credential; only
       // this backend's second step (second-step-routes.ts) takes it.
-      const twoFactor = context.twoFactor
-      const challenge = twoFactor ? await twoFactor.beginLogin(user, { backend: backend.name }) : null
-      if (twoFactor && challenge) {
-        return reply.code(202).send({ mfaRequired: true, challenge, methods: await twoFactor.methods(user) })
-      }
+      const step = await secondStepOf(context, backend, user)
+      if (step) return reply.code(202).send({ mfaRequired: true, ...step })
       return issueCredential(context, backend, user, 'password', request, reply)
     },
   )

@@ -22,7 +22,7 @@ import { FLOW_LIFETIME_MS, FlowSealer, type FlowState } from '../oauth/flow-cook
 import { type OAuthOptions, OAuthProvider } from '../oauth/providers.js'
 import { resolvePages } from '../pages.js'
 import { currentUser, noContent, type RouteContext } from '../route-context.js'
-import { issueCredential } from './two-factor-routes.js'
+import { issueCredential, secondStepOf } from './two-factor-routes.js'
 
 /** The name of the flow cookie. */
 export const FLOW_COOKIE = 'fastify-users-oauth'
@@ -215,12 +215,8 @@ export function oauthRoutes(
       if (!user) throw new InvalidCredentialsError()
       // The provider proves the first factor only: an account with a second factor still answers it, as
       // after a password, so linking a provider can never become a way around TOTP or a passkey.
-      const twoFactor = context.twoFactor
-      const challenge = twoFactor ? await twoFactor.beginLogin(user, { backend: backend.name }) : null
-      if (twoFactor && challenge) {
-        const methods = await twoFactor.methods(user)
-        return reply.redirect(secondStepTarget(flow.redirectTo, challenge, methods), 303)
-      }
+      const step = await secondStepOf(context, backend, user)
+      if (step) return reply.redirect(secondStepTarget(flow.redirectTo, step.challenge, step.methods), 303)
       await issueCredential(context, backend, user, 'oauth', request, reply)
       return reply.redirect(flow.redirectTo, 303)
     },

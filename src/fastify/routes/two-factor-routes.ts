@@ -40,6 +40,27 @@ const RecoveryCodes = Type.Object(
 )
 
 /**
+ * The second step a first factor (a password, a provider's sign-in) leads to: with two-factor on and a
+ * second factor on the account, a challenge bound to `backend` (only its second step takes it) and the
+ * methods it accepts; else `null`, and the caller issues the credential.
+ *
+ * @example
+ * ```ts
+ * const step = await secondStepOf(context, backend, user)
+ * if (step) return reply.code(202).send({ mfaRequired: true, ...step })
+ * ```
+ */
+export async function secondStepOf(
+  context: RouteContext,
+  backend: AuthBackend,
+  user: BaseUser,
+): Promise<{ challenge: string; methods: string[] } | null> {
+  const twoFactor = context.twoFactor
+  const challenge = twoFactor ? await twoFactor.beginLogin(user, { backend: backend.name }) : null
+  return twoFactor && challenge ? { challenge, methods: await twoFactor.methods(user) } : null
+}
+
+/**
  * Issues a backend's credential after a password, a second factor or a passkey: every login goes through
  * here, so each issues exactly what its backend issues (a session cookie; a JWT in the body with its
  * refresh token; a JWT cookie plus the refresh cookie scoped to the backend's refresh path), and records
