@@ -329,6 +329,25 @@ export function oidcSuite(dialect: TestDialect): void {
       assert.equal(problemCode(answer.body), 'ERR_OAUTH_CALLBACK')
     })
 
+    it("a flow started for one provider is refused at another provider's callback", async () => {
+      ACCOUNTS.uma = { email: 'uma@example.com', email_verified: true }
+      const browser = new Browser()
+      const callback = new URL(await toCallback(browser, `${base}/oauth/idp/authorize`, 'uma'))
+      // Same issuer, same client: only the flow's own provider name tells the two apart.
+      callback.pathname = callback.pathname.replace('/oauth/idp/', '/oauth/idp-form/')
+      const exchanges = idp!.tokenRequests
+      const answer = await browser.request(callback.href)
+      assert.equal(answer.status, 400)
+      // Refused before the code goes anywhere: no token request reached the provider.
+      assert.equal(idp!.tokenRequests, exchanges)
+      assert.equal(problemCode(answer.body), 'ERR_OAUTH_CALLBACK')
+      assert.equal((await me(browser)).status, 401)
+      assert.equal(await app.users.getUserBy({ email: 'uma@example.com' }), null)
+      // The control: the same login at its own provider's callback does exchange its code.
+      assert.equal((await signIn(new Browser(), 'uma')).status, 303)
+      assert.equal(idp!.tokenRequests, exchanges + 1)
+    })
+
     it('a wrong PKCE verifier or nonce is refused, even with the right state', async () => {
       ACCOUNTS.pat = { email: 'pat@example.com', email_verified: true }
       const sealer = new FlowSealer(SECRET)

@@ -29,6 +29,8 @@ export async function freePort(): Promise<number> {
 export interface TestIdp {
   server: Server
   issuer: string
+  /** How many token requests (code exchanges) the provider has received. */
+  tokenRequests: number
 }
 
 /**
@@ -58,8 +60,12 @@ export async function startIdp(
       claims: async () => ({ sub: id, ...claimsOf(id) }),
     }),
   })
+  const idp: TestIdp = { server, issuer, tokenRequests: 0 }
+  server.on('request', (request) => {
+    if (request.method === 'POST' && request.url?.startsWith('/token')) idp.tokenRequests++
+  })
   server.on('request', provider.callback())
-  return { server, issuer }
+  return idp
 }
 
 /** Closes the provider's server and its keep-alive connections. */
