@@ -55,6 +55,17 @@ export interface RepositoryPorts {
 }
 
 /**
+ * The time of the records the `deleteExpired` tests make: 2001, long before the clock's 2030 that every
+ * other test's records live in, so a sweep's count is exact whatever else the storage holds.
+ *
+ * @example
+ * ```ts
+ * await store.save({ ...record, expiresAt: LONG_AGO })
+ * ```
+ */
+export const LONG_AGO = Date.UTC(2001, 0, 1)
+
+/**
  * A clock the suite sets and moves; the factory wires it into every port that reads the time itself (the
  * user repository's `createdAt` and `updatedAt`). It starts on 2030-01-01T00:00:00Z.
  *

@@ -12,6 +12,7 @@ import {
   type ConformanceTarget,
   digestKey,
   type Fixture,
+  LONG_AGO,
   type RepositoryPorts,
   required,
   useStorage,
@@ -19,8 +20,6 @@ import {
 
 const WINDOW = 15 * 60_000
 const RACERS = 12
-/** The sweep test's times: long before every other test's (see session-conformance.ts). */
-const LONG_AGO = Date.UTC(2001, 0, 1)
 
 /** Registers the login-attempt tests on an existing fixture (the shared `describeRepositoryConformance`). */
 export function loginAttemptStoreTests(fixture: Fixture<RepositoryPorts>): void {

@@ -13,6 +13,7 @@ import {
   type ConformanceTarget,
   digestKey,
   type Fixture,
+  LONG_AGO,
   type RepositoryPorts,
   required,
   useStorage,
@@ -20,8 +21,6 @@ import {
 
 const WINDOW = 3_600_000
 const RACERS = 12
-/** The sweep test's times: long before every other test's (see session-conformance.ts). */
-const LONG_AGO = Date.UTC(2001, 0, 1)
 
 /** Registers the mail-cap tests on an existing fixture (the shared `describeRepositoryConformance`). */
 export function mailCapStoreTests(fixture: Fixture<RepositoryPorts>): void {

@@ -13,6 +13,7 @@ import {
   type ConformanceTarget,
   digestKey,
   type Fixture,
+  LONG_AGO,
   type RepositoryPorts,
   required,
   useStorage,
@@ -20,8 +21,6 @@ import {
 
 const RACERS = 12
 const DAY = 86_400_000
-/** The sweep test's times: long before every other test's (see session-conformance.ts). */
-const LONG_AGO = Date.UTC(2001, 0, 1)
 
 function record(now: number, overrides: Partial<RefreshTokenRecord> = {}): RefreshTokenRecord {
   return {

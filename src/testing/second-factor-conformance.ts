@@ -15,6 +15,7 @@ import {
   type ConformanceTarget,
   digestKey,
   type Fixture,
+  LONG_AGO,
   type RepositoryPorts,
   required,
   someUserId,
@@ -22,8 +23,6 @@ import {
 } from './conformance-target.js'
 
 const RACERS = 12
-/** The sweep test's times: long before every other test's (see session-conformance.ts). */
-const LONG_AGO = Date.UTC(2001, 0, 1)
 
 /** Registers the TOTP tests on an existing fixture (the shared `describeRepositoryConformance`). */
 export function totpRepositoryTests(fixture: Fixture<RepositoryPorts>): void {

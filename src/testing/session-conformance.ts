@@ -13,6 +13,7 @@ import {
   type ConformanceTarget,
   digestKey,
   type Fixture,
+  LONG_AGO,
   type RepositoryPorts,
   required,
   someUserId,
@@ -20,11 +21,6 @@ import {
 } from './conformance-target.js'
 
 const HOUR = 3_600_000
-/**
- * The `deleteExpired` tests use times of 2001, long before the clock's 2030 that every other test's
- * records live in: the sweep's count is then exact, whatever else the storage holds.
- */
-const LONG_AGO = Date.UTC(2001, 0, 1)
 
 /** Registers the session tests on an existing fixture (the shared `describeRepositoryConformance`). */
 export function sessionRepositoryTests(fixture: Fixture<RepositoryPorts>): void {
