@@ -315,6 +315,37 @@ export async function unlinkOAuthAccount<U extends BaseUser, Req>(
 }
 
 /**
+ * Removes every provider link of a user whose address was never proven, when the mailbox owner proves it
+ * for the first time (a password reset of an unverified account). A link made while the address was
+ * unproven (a provider that did not verify it, or whoever held the unverified account) is no proof that
+ * its holder owns the mailbox, and kept it would log its holder in to the account the owner just claimed.
+ * The owner can link their own providers again from the account. Answers how many links were removed.
+ *
+ * @example
+ * ```ts
+ * if (!user.isVerified) await unlinkUnprovenAccounts(context, user)
+ * ```
+ */
+export async function unlinkUnprovenAccounts(
+  context: ServiceContext<BaseUser, Role, unknown>,
+  user: BaseUser,
+): Promise<number> {
+  const repo = context.oauthAccountRepository
+  if (!repo) return 0
+  let removed = 0
+  for (const link of await repo.listForUser(user.id)) {
+    // The reset sets a usable password, so no way to log in is lost: nothing to weigh under the lock.
+    if ((await repo.deleteIf(user.id, link.provider, () => true)) !== 'deleted') continue
+    removed++
+    context.logger.warn(
+      { event: 'oauth_unlinked', userId: user.id, provider: link.provider, reason: 'address_unproven' },
+      'provider unlinked: linked while the address was unproven',
+    )
+  }
+  return removed
+}
+
+/**
  * The body of `service.oauth.list`: an empty list without a repository.
  *
  * @example

@@ -12,6 +12,7 @@ import { tokenPurposes } from '../tokens/token-codec.js'
 import { clearLoginFailures } from './authentication.js'
 import { emailFingerprint, passwordFingerprint, sameFingerprint } from './fingerprints.js'
 import { canonicalEmail } from './identifiers.js'
+import { unlinkUnprovenAccounts } from './oauth-accounts.js'
 import {
   endSessions,
   findByEmail,
@@ -88,6 +89,10 @@ export async function resetPassword<U extends BaseUser>(
   if (claims.ver !== user.authVersion) throw new InvalidTokenError('credentials changed since')
   if (!user.isActive) throw new InvalidTokenError('inactive user')
   const passwordHash = await hashNewPassword(context, password, user)
+  // The first proof of the mailbox: the provider links made while it was unproven go before the account
+  // becomes usable (a sign-in through one of them in between would meet the unverified account, or the
+  // credential version this update raises).
+  if (!user.isVerified) await unlinkUnprovenAccounts(context, user)
   // Compare-and-set on the state the token was checked against: of parallel uses of one token exactly
   // one finds it unchanged; the others fail like a late use. The address is still the one the token was
   // mailed to (checked above, and again by the update), so marking it verified is proven.

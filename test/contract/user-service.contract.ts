@@ -21,6 +21,7 @@ import {
   loginAttemptKey,
   NotFoundError,
   NotVerifiedError,
+  OAuthLinkRequiredError,
   PasswordPolicyError,
   PasswordRequiredError,
   RoleAlreadyAssignedError,
@@ -868,6 +869,29 @@ export function userServiceContract(dialect: TestDialect, idType: IdType): void 
         assert.equal(reset.isVerified, true)
         assert.equal(await service.authenticate({ email: address, password: 'attacker password 1' }), null)
         assert.ok(await service.authenticate({ email: address, password: 'the victim own password' }))
+      })
+      it('the reset that first proves an address removes the provider links made while it was unproven', async () => {
+        const address = email()
+        // A provider that did not verify the address: the account is made, unverified, with no credential.
+        const identity = { provider: 'idp', subject: `sub-${address}`, email: address, emailVerified: false }
+        await assert.rejects(service.oauth.signIn(identity), NotVerifiedError)
+        const made = await service.getUserBy({ email: address })
+        assert.ok(made)
+        assert.equal((await service.oauth.list(made.id)).length, 1)
+        // The mailbox owner resets: the address is proven, the link made before goes.
+        await service.initiatePasswordReset(address)
+        await service.resetPassword(await service.lastToken('reset'), 'the mailbox owner password')
+        assert.deepEqual(await service.oauth.list(made.id), [])
+        await assert.rejects(service.oauth.signIn(identity), OAuthLinkRequiredError)
+
+        // The control: a verified account's links survive its resets.
+        const kept = email()
+        const verified = { provider: 'idp', subject: `sub-${kept}`, email: kept, emailVerified: true }
+        const user = await service.oauth.signIn(verified)
+        assert.ok(user)
+        await service.initiatePasswordReset(kept)
+        await service.resetPassword(await service.lastToken('reset'), 'the mailbox owner password')
+        assert.equal((await service.oauth.list(user.id)).length, 1)
       })
       it('wrong passwords on verification count against the login throttle', async () => {
         const svc = make({ loginThrottle: { freeAttempts: 2, maxDelaySeconds: 60 } })
