@@ -7,6 +7,7 @@
  *
  * @module
  */
+
 import type {
   PublicKeyCredentialCreationOptionsJSON,
   PublicKeyCredentialRequestOptionsJSON,
@@ -25,6 +26,7 @@ import {
   ValidationError,
 } from '../kernel/errors.js'
 import type { Logger } from '../kernel/logger.js'
+import { onFirstAddressProof } from './address-proof.js'
 import { keepsAWayToLogIn } from './login-methods.js'
 import { challengeOf, credentialIdOf, verifyAssertion } from './passkey-assertion.js'
 import type { PasskeyRecord, PasskeyRepository } from './passkey-repository.js'
@@ -171,6 +173,20 @@ export class Passkeys<U extends BaseUser> {
     this.#host = host
     this.#options = options
     this.#lifetimeMs = lifetime * 1000
+    // A passkey added while the address was unproven is not the mailbox owner's (see address-proof.ts).
+    onFirstAddressProof(host, async (user) => {
+      let removed = 0
+      for (const passkey of await options.repository.listForUser(user.id)) {
+        if ((await options.repository.deleteIf(user.id, passkey.id, () => true)) === 'deleted') removed++
+      }
+      if (removed > 0) {
+        host.logger.warn(
+          { event: 'passkey_removed', userId: user.id, count: removed, reason: 'address_unproven' },
+          'passkeys removed: added while the address was unproven',
+        )
+      }
+      return removed
+    })
   }
 
   /** The storage, for housekeeping. */

@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto'
 import { InvalidTokenError } from '../kernel/errors.js'
 import { tokenPurposes } from '../tokens/token-codec.js'
+import { voidUnprovenCredentials } from './address-proof.js'
 import { clearLoginFailures } from './authentication.js'
 import { emailFingerprint, passwordFingerprint, sameFingerprint } from './fingerprints.js'
 import { canonicalEmail } from './identifiers.js'
@@ -89,10 +90,13 @@ export async function resetPassword<U extends BaseUser>(
   if (claims.ver !== user.authVersion) throw new InvalidTokenError('credentials changed since')
   if (!user.isActive) throw new InvalidTokenError('inactive user')
   const passwordHash = await hashNewPassword(context, password, user)
-  // The first proof of the mailbox: the provider links made while it was unproven go before the account
-  // becomes usable (a sign-in through one of them in between would meet the unverified account, or the
-  // credential version this update raises).
-  if (!user.isVerified) await unlinkUnprovenAccounts(context, user)
+  // The first proof of the mailbox: the ways in attached while it was unproven (provider links, passkeys,
+  // a second factor) go before the account becomes usable (a login through one of them in between would
+  // meet the unverified account, or the credential version this update raises).
+  if (!user.isVerified) {
+    await unlinkUnprovenAccounts(context, user)
+    await voidUnprovenCredentials(context.service, user)
+  }
   // Compare-and-set on the state the token was checked against: of parallel uses of one token exactly
   // one finds it unchanged; the others fail like a late use. The address is still the one the token was
   // mailed to (checked above, and again by the update), so marking it verified is proven.

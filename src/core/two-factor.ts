@@ -16,6 +16,7 @@ import {
 } from '../kernel/errors.js'
 import type { Logger } from '../kernel/logger.js'
 import type { TokenPurpose } from '../tokens/token-codec.js'
+import { onFirstAddressProof } from './address-proof.js'
 import { type LoginAttempt, LoginThrottle } from './login-throttle.js'
 import { reauthenticationChallengeId, type SecondFactor, type SecondFactorContext } from './second-factor.js'
 import { SecretBox } from './secret-box.js'
@@ -144,6 +145,15 @@ export class TwoFactor<U extends BaseUser = BaseUser> {
     this.#clock = service.clock
     this.#logger = service.logger
     this.#challengeSeconds = challengeSeconds
+    // A factor enrolled while the address was unproven is not the mailbox owner's (see address-proof.ts).
+    onFirstAddressProof(service, async (user) => {
+      if (!(await options.totpRepository.delete(user.id))) return 0
+      service.logger.warn(
+        { event: 'second_factor_removed', userId: user.id, reason: 'address_unproven' },
+        'two-factor removed: enrolled while the address was unproven',
+      )
+      return 1
+    })
     this.totp = new TotpFactor<U>({
       repository: options.totpRepository,
       secrets: new SecretBox(options.secret, 'fastify-users totp secret'),

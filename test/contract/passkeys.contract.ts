@@ -30,6 +30,25 @@ import { SoftwareAuthenticator } from '../helpers/software-authenticator.js'
 import { ManualClock, SECRET } from './user-service.contract.js'
 
 const PASSWORD = 'correct horse battery staple'
+
+/** A service that keeps the reset tokens it would mail, through its overridable sender. */
+class ResetTokens extends BaseUserService {
+  readonly mailedResetTokens = new Map<string, string>()
+  override async sendPasswordResetToken(user: { email: string }, token: string): Promise<void> {
+    this.mailedResetTokens.set(user.email, token)
+  }
+  /** The reset token mailed to `address`, once the background delivery has run (up to 2 s). */
+  async resetTokenOf(address: string): Promise<string> {
+    await this.initiatePasswordReset(address)
+    for (let waited = 0; waited < 2000 && !this.mailedResetTokens.has(address); waited += 10) {
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    const token = this.mailedResetTokens.get(address)
+    assert.ok(token, `a reset token for ${address}`)
+    this.mailedResetTokens.delete(address)
+    return token
+  }
+}
 const ORIGIN = 'https://app.example.com'
 const RP_ID = 'example.com'
 
@@ -332,6 +351,49 @@ export function passkeysContract(dialect: TestDialect, idType: IdType): void {
         strictPasskeys.login(key.get(await strictPasskeys.loginOptions())),
         NotVerifiedError,
       )
+    })
+
+    it("a passkey added while the address was unproven goes with the mailbox owner's reset; a verified account's stays", async () => {
+      const own = new ResetTokens({
+        secret: SECRET,
+        clock,
+        ...repos,
+        requireVerificationOnRegistration: false,
+      })
+      const ownPasskeys = new Passkeys(own, {
+        repository: repos.passkeyRepository,
+        rpId: RP_ID,
+        rpName: 'Example',
+        origins: [ORIGIN],
+        stepUp: passwordStepUp(own),
+      })
+      const addPasskey = async (user: Awaited<ReturnType<BaseUserService['getUser']>>) => {
+        const key = new SoftwareAuthenticator({ origin: ORIGIN, rpId: RP_ID })
+        await ownPasskeys.register(
+          user,
+          key.create(await ownPasskeys.registrationOptions(user, { currentPassword: PASSWORD })),
+        )
+        return key
+      }
+      // Registration without verification required: whoever holds the account adds their own passkey.
+      const squatted = await own.addUser({ email: email(), password: PASSWORD })
+      assert.equal(squatted.isVerified, false)
+      const key = await addPasskey(squatted)
+      assert.equal((await ownPasskeys.login(key.get(await ownPasskeys.loginOptions()))).id, squatted.id)
+      // The mailbox owner resets: the address is proven, and the passkey they never added is gone.
+      await own.resetPassword(await own.resetTokenOf(squatted.email), 'the mailbox owner password')
+      assert.deepEqual(await ownPasskeys.list(squatted), [])
+      await assert.rejects(
+        ownPasskeys.login(key.get(await ownPasskeys.loginOptions())),
+        InvalidCredentialsError,
+      )
+
+      // The control: a verified account keeps its passkeys through a reset.
+      const verified = await own.addUser({ email: email(), password: PASSWORD }, { verify: true })
+      const kept = await addPasskey(verified)
+      await own.resetPassword(await own.resetTokenOf(verified.email), 'the mailbox owner password')
+      assert.equal((await ownPasskeys.list(verified)).length, 1)
+      assert.equal((await ownPasskeys.login(kept.get(await ownPasskeys.loginOptions()))).id, verified.id)
     })
 
     it('deletes passkeys with their user', async () => {

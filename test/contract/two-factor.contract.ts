@@ -21,6 +21,7 @@ import {
   TwoFactor,
   WrongPasswordError,
 } from '../../src/index.js'
+import { tokenFromLink } from '../../src/mail/messages.js'
 import { SmtpMailer } from '../../src/mail/smtp-mailer.js'
 import {
   createKyselyRepositories,
@@ -97,6 +98,35 @@ export function twoFactorContract(dialect: TestDialect, idType: IdType): void {
       clock.advance(30)
       return { user, secret: enrolment.secret, recoveryCodes, enrolment }
     }
+
+    it("a factor enrolled while the address was unproven goes with the mailbox owner's reset; a verified account's stays", async () => {
+      // An account nobody has proven the address of (registration without verification required): whoever
+      // holds it enrols their own authenticator.
+      const squatted = await service.addUser({ email: email(), password: PASSWORD })
+      assert.equal(squatted.isVerified, false)
+      const enrolment = await twoFactor.enrolTotp(squatted)
+      await twoFactor.confirmTotp(squatted, codeAt(enrolment.secret, clock))
+      assert.equal(await twoFactor.isRequired(squatted), true)
+      const resetOf = async (address: string) => {
+        await service.initiatePasswordReset(address)
+        const mail = await sink.nextMail({ to: address, subject: /Reset your/ })
+        const token = tokenFromLink(/https?:\/\/\S+#token=\S+/.exec(mail.text)?.[0] ?? '')
+        assert.ok(token, mail.text)
+        return service.resetPassword(token, 'the mailbox owner password')
+      }
+      // The mailbox owner resets: the address is proven, and the factor they never chose is gone.
+      const owned = await resetOf(squatted.email)
+      assert.equal(owned.isVerified, true)
+      assert.equal(await twoFactor.isRequired(owned), false)
+      assert.ok(
+        events.some((e) => e.event === 'second_factor_removed' && String(e.userId) === String(owned.id)),
+      )
+
+      // The control: a verified account keeps its factor through a reset.
+      const { user } = await enrolled()
+      await resetOf(user.email)
+      assert.equal(await twoFactor.isRequired(user), true)
+    })
 
     it('enrols with a secret, an otpauth URI and a QR code, and confirms with a first code', async () => {
       const user = await service.addUser({ email: email(), password: PASSWORD }, { verify: true })
