@@ -2,6 +2,8 @@
  * A small HTTP client that behaves like a browser for redirects: a cookie jar (by name and path; cookies
  * ignore ports, as in browsers), `Origin` on POSTs, and form submission. Real sockets, real fetch.
  */
+import assert from 'node:assert/strict'
+
 export interface Answer {
   status: number
   url: string
@@ -97,5 +99,28 @@ export class Browser {
       form: { ...values, ...fields },
       origin: origin ?? new URL(page.url).origin,
     })
+  }
+
+  /**
+   * Starts a sign-in at `start` (the app's authorize route), logs in at the test provider's form as
+   * `login` (consent included) and answers the app's callback URL, not requested.
+   */
+  async toCallback(start: string, login: string, issuer: string, method = 'GET'): Promise<string> {
+    const first = await this.request(start, { method })
+    assert.ok(first.location?.startsWith(issuer), `${first.status} ${first.body}`)
+    const isCallback = (url: URL) => url.pathname.endsWith('/callback')
+    let page = await this.follow(String(first.location), isCallback)
+    for (let i = 0; i < 3 && !page.location; i++) {
+      const submitted = await this.submit(
+        page,
+        /name="login"/.test(page.body) ? { login, password: 'any' } : {},
+      )
+      page =
+        submitted.location && !isCallback(new URL(submitted.location))
+          ? await this.follow(submitted.location, isCallback)
+          : submitted
+    }
+    assert.ok(page.location && isCallback(new URL(page.location)), `stuck at ${page.url}: ${page.status}`)
+    return page.location
   }
 }

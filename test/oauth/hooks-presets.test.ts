@@ -91,22 +91,7 @@ describe('provider sign-in: hooks and the answer issuer', () => {
 
   /** Logs in at the provider as `login` from `start`, and answers the callback URL (not requested). */
   async function toCallback(browser: Browser, start: string, login: string, method = 'GET') {
-    const first = await browser.request(start, { method })
-    assert.ok(first.location?.startsWith(String(idp?.issuer)), `${first.status} ${first.body}`)
-    const isCallback = (url: URL) => url.pathname.endsWith('/callback')
-    let page = await browser.follow(String(first.location), isCallback)
-    for (let i = 0; i < 3 && !page.location; i++) {
-      const submitted = await browser.submit(
-        page,
-        /name="login"/.test(page.body) ? { login, password: 'x' } : {},
-      )
-      page =
-        submitted.location && !isCallback(new URL(submitted.location))
-          ? await browser.follow(submitted.location, isCallback)
-          : submitted
-    }
-    assert.ok(page.location && isCallback(new URL(page.location)), `stuck at ${page.url}`)
-    return new URL(page.location)
+    return new URL(await browser.toCallback(start, login, String(idp?.issuer), method))
   }
 
   it('the pre-login hook refuses an identity (401, no user), the post hooks see each login and link', async () => {

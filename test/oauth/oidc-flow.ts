@@ -83,22 +83,7 @@ export function oidcSuite(dialect: TestDialect): void {
       login: string,
       method = 'GET',
     ): Promise<string> {
-      const first = await browser.request(start, { method })
-      assert.ok(first.location?.startsWith(issuer), `${first.status} ${first.body}`)
-      const isCallback = (url: URL) => url.pathname.endsWith('/callback')
-      let page = await browser.follow(first.location!, isCallback)
-      for (let i = 0; i < 3 && !page.location; i++) {
-        const fields: Record<string, string> = /name="login"/.test(page.body)
-          ? { login, password: 'any' }
-          : {}
-        const submitted = await browser.submit(page, fields)
-        page =
-          submitted.location && !isCallback(new URL(submitted.location))
-            ? await browser.follow(submitted.location, isCallback)
-            : submitted
-      }
-      assert.ok(page.location && isCallback(new URL(page.location)), `stuck at ${page.url}: ${page.status}`)
-      return page.location
+      return browser.toCallback(start, login, issuer, method)
     }
 
     async function signIn(browser: Browser, login: string, redirectTo?: string) {

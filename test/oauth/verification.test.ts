@@ -67,22 +67,9 @@ describe('provider sign-in when registration needs a verified email', () => {
 
   /** Logs in at the provider as `login` and answers the app's callback (its answer, not followed further). */
   async function signIn(browser: Browser, login: string) {
-    const first = await browser.request(`${base}/oauth/idp/authorize`)
-    assert.ok(first.location?.startsWith(String(idp?.issuer)), `${first.status} ${first.body}`)
-    const isCallback = (url: URL) => url.pathname.endsWith('/callback')
-    let page = await browser.follow(String(first.location), isCallback)
-    for (let i = 0; i < 3 && !page.location; i++) {
-      const submitted = await browser.submit(
-        page,
-        /name="login"/.test(page.body) ? { login, password: 'x' } : {},
-      )
-      page =
-        submitted.location && !isCallback(new URL(submitted.location))
-          ? await browser.follow(submitted.location, isCallback)
-          : submitted
-    }
-    assert.ok(page.location && isCallback(new URL(page.location)), `stuck at ${page.url}`)
-    return browser.request(page.location)
+    return browser.request(
+      await browser.toCallback(`${base}/oauth/idp/authorize`, login, String(idp?.issuer)),
+    )
   }
 
   /** The mails sent to `address`, once the background deliveries have had up to 2 s to land. */
