@@ -107,3 +107,21 @@ export interface PasskeyRepository {
   /** Deletes the challenges that expired at or before `before`; answers how many. */
   deleteExpiredChallenges(before: number): Promise<number>
 }
+
+/**
+ * Deletes every passkey of a user, whatever ways to log in remain: an administrator's recovery, or the first
+ * proof of an address the passkeys were added under while it was unproven. Each goes through
+ * {@link PasskeyRepository.deleteIf}, under the lock the other removals take. Answers how many went.
+ *
+ * @example
+ * ```ts
+ * const removed = await deleteEveryPasskey(repos.passkeyRepository, user.id)
+ * ```
+ */
+export async function deleteEveryPasskey(repository: PasskeyRepository, userId: Id): Promise<number> {
+  let removed = 0
+  for (const passkey of await repository.listForUser(userId)) {
+    if ((await repository.deleteIf(userId, passkey.id, () => true)) === 'deleted') removed++
+  }
+  return removed
+}

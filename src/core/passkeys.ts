@@ -29,7 +29,7 @@ import type { Logger } from '../kernel/logger.js'
 import { onFirstAddressProof } from './address-proof.js'
 import { keepsAWayToLogIn } from './login-methods.js'
 import { challengeOf, credentialIdOf, verifyAssertion } from './passkey-assertion.js'
-import type { PasskeyRecord, PasskeyRepository } from './passkey-repository.js'
+import { deleteEveryPasskey, type PasskeyRecord, type PasskeyRepository } from './passkey-repository.js'
 import type { UserRepository } from './repositories.js'
 import type { BaseUser, Id } from './user.js'
 import { webauthn } from './webauthn.js'
@@ -175,10 +175,7 @@ export class Passkeys<U extends BaseUser> {
     this.#lifetimeMs = lifetime * 1000
     // A passkey added while the address was unproven is not the mailbox owner's (see address-proof.ts).
     onFirstAddressProof(host, async (user) => {
-      let removed = 0
-      for (const passkey of await options.repository.listForUser(user.id)) {
-        if ((await options.repository.deleteIf(user.id, passkey.id, () => true)) === 'deleted') removed++
-      }
+      const removed = await deleteEveryPasskey(options.repository, user.id)
       if (removed > 0) {
         host.logger.warn(
           { event: 'passkey_removed', userId: user.id, count: removed, reason: 'address_unproven' },

@@ -4,7 +4,9 @@
  *
  * @module
  */
+
 import { Command } from 'commander'
+import { deleteEveryPasskey } from '../../core/passkey-repository.js'
 import { createKyselyRepositories } from '../../persistence/kysely/index.js'
 import { type DatabaseOptions, withDatabaseOption, withUserService } from '../context.js'
 import { exactlyOne, findUser } from '../lookup.js'
@@ -44,10 +46,7 @@ export function disableTwoFactorCommand(io: CliIo): Command {
         // device holding it would stay locked out with the TOTP factor alone removed. An administrator's
         // recovery overrides the last-way-to-log-in rule: an account left without one sets a password through
         // the reset flow.
-        let passkeys = 0
-        for (const passkey of await passkeyRepository.listForUser(user.id)) {
-          if ((await passkeyRepository.deleteIf(user.id, passkey.id, () => true)) === 'deleted') passkeys++
-        }
+        const passkeys = await deleteEveryPasskey(passkeyRepository, user.id)
         const removed = [
           ...(totp ? ['the authenticator app and its recovery codes'] : []),
           ...(passkeys > 0 ? [`${passkeys} passkey${passkeys === 1 ? '' : 's'}`] : []),
