@@ -68,9 +68,13 @@ export async function registerPluginRoutes(
   })
   // Route registration is synchronous, hence the callback form of an encapsulated plugin.
   await fastify.register((routes, _opts, done) => {
+    const backends = auth.backends.map((backend) => ({
+      name: backend.name,
+      cookie: Boolean(backend.cookieName),
+    }))
     documentPluginRoutes(routes, setup.schemes, {
-      cookieBackend: auth.backends.some((backend) => Boolean(backend.cookieName)),
-      backends: auth.backends.map((backend) => ({ name: backend.name, cookie: Boolean(backend.cookieName) })),
+      cookieBackend: backends.some((backend) => backend.cookie),
+      backends,
       rateLimited: Boolean(rateLimits),
       challenge: auth.challenge,
     })
