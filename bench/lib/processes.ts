@@ -15,6 +15,14 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
+/**
+ * The Node flags docs/scaling.md recommends for a production server ("Memory"), which the benchmark
+ * runs every process with: V8's young generation capped at two 2 MiB semi-spaces instead of growing to
+ * two of 16 MiB under load. Measured on this code: 25 to 40 MiB less peak RSS per server and no
+ * measurable CPU cost per request (docs/benchmarks.md, "Memory").
+ */
+export const RECOMMENDED_NODE_FLAGS = '--max-semi-space-size=2'
+
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -102,16 +110,35 @@ async function stopChild(child: ChildProcess): Promise<void> {
   live.delete(child)
 }
 
+/**
+ * The Node flags every child runs with unless its series sets its own: `BENCH_NODE_FLAGS` (split on
+ * spaces), by default {@link RECOMMENDED_NODE_FLAGS}. Every process of the run gets the same flags (the
+ * baselines, better-auth and fastify-users alike), so the ratios compare like with like.
+ * `BENCH_NODE_FLAGS=` (empty) runs Node's defaults.
+ */
+export const NODE_FLAGS = nodeFlags(process.env.BENCH_NODE_FLAGS ?? RECOMMENDED_NODE_FLAGS)
+
+/** Splits a flag list written as one string (`BENCH_NODE_FLAGS`, a series' `nodeFlags`). */
+export function nodeFlags(text: string): string[] {
+  return text.split(' ').filter((flag) => flag !== '')
+}
+
 /** `BENCH_CPU_PROF=<dir>`: every child writes a V8 CPU profile there when it exits (for investigations). */
 function profileArgs(): string[] {
   const dir = process.env.BENCH_CPU_PROF
   return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []
 }
 
+/**
+ * Starts a child. A series that runs under other Node flags than the run's says so in its environment
+ * (`BENCH_NODE_FLAGS`, read here and not passed on).
+ */
 function launch(runner: Runner, entry: Entry, env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, [...profileArgs(), ...runner.args(entry)], {
+  const { BENCH_NODE_FLAGS: own, ...rest } = env
+  const flags = own === undefined ? NODE_FLAGS : nodeFlags(own)
+  const child = spawn(process.execPath, [...flags, ...profileArgs(), ...runner.args(entry)], {
     cwd: ROOT,
-    env: { ...process.env, ...env, BENCH_WATCH_STDIN: '1' },
+    env: { ...process.env, ...rest, BENCH_WATCH_STDIN: '1' },
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,
   })

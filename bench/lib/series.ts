@@ -56,6 +56,11 @@ export interface ServerSeries {
   measures: Measure[]
   /** Server processes sharing the database, loaded round-robin (default 1). */
   instances?: number
+  /**
+   * Node flags of its own instead of the run's (`''`: Node's defaults): an information series, whose
+   * peak RSS is reported beside the others but not held to the target.
+   */
+  nodeFlags?: string
 }
 
 /** The raw argon2id rate, measured in a process of its own. */
@@ -258,6 +263,8 @@ export function fastifyUsers(
     /** Pass the run's Redis URL as the plugin's `redis` option, with a key prefix of the series. */
     redis?: boolean
     instances?: number
+    /** Node flags of its own (see {@link ServerSeries.nodeFlags}). */
+    nodeFlags?: string
   },
 ): ServerSeries {
   const { database } = options
@@ -279,8 +286,10 @@ export function fastifyUsers(
           : 'default',
       ...(redis ? { BENCH_REDIS_URL: redis, BENCH_REDIS_PREFIX: redisPrefix(id) } : {}),
       ...options.env,
+      ...(options.nodeFlags !== undefined ? { BENCH_NODE_FLAGS: options.nodeFlags } : {}),
     }),
     ...(options.instances ? { instances: options.instances } : {}),
+    ...(options.nodeFlags !== undefined ? { nodeFlags: options.nodeFlags } : {}),
     setup: async () => {
       const url =
         database.kind === 'sqlite' ? databaseUrl(id, database) : await postgresDatabase(database.name)

@@ -25,6 +25,21 @@ export const stormScenario: Scenario = {
         }),
       ],
     }),
+    // The same storm under Node's default flags: what the recommended flags save, in the same run.
+    fastifyUsers('sqlite-storm-node-defaults', [4], {
+      database: { kind: 'sqlite' },
+      backend: 'session',
+      users: config.smallUsers,
+      login: true,
+      nodeFlags: '',
+      measures: [
+        storm('/users/me', '/login', randomLogins(config.smallUsers), {
+          quiet: `fastify-users GET /users/me alone, Node's default flags (${config.connections.stormProbe} conn.)`,
+          probe: `fastify-users GET /users/me during the login storm, Node's default flags (${config.connections.stormProbe} conn.)`,
+          storm: `fastify-users POST /login storm, random users, Node's default flags (${config.connections.stormLogin} conn.)`,
+        }),
+      ],
+    }),
     betterAuth('ba-storm', [4], betterAuthSession, [
       storm('/api/auth/get-session', '/api/auth/sign-in/email', loginBody, {
         quiet: `better-auth get-session alone (${config.connections.stormProbe} conn.)`,
@@ -40,6 +55,9 @@ export const stormScenario: Scenario = {
         'sqlite-storm/quiet',
         'sqlite-storm/probe',
         'sqlite-storm/storm',
+        'sqlite-storm-node-defaults/quiet',
+        'sqlite-storm-node-defaults/probe',
+        'sqlite-storm-node-defaults/storm',
         'ba-storm/quiet',
         'ba-storm/probe',
         'ba-storm/storm',

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import { type GuardRouteConfig, guardsFromConfig } from './guards.js'
 import {
   checkOptionalUserConfig,
@@ -30,11 +30,27 @@ export function installConfigGuards(fastify: FastifyInstance): void {
     guardsFromConfig(route.config as GuardRouteConfig | undefined, route.url)
     checkOptionalUserConfig(route.config as OptionalUserRouteConfig | undefined, route.url)
   })
-  fastify.addHook('preValidation', async function (request, reply) {
+  const hasGuards = (config: GuardRouteConfig | undefined): config is GuardRouteConfig =>
+    config !== undefined &&
+    (config.requireUser !== undefined || Boolean(config.rolesAccepted) || Boolean(config.rolesRequired))
+  // A callback hook that returns at once for a route with nothing to check (every route of the
+  // application runs it; an async hook would cost a promise and a microtask on each).
+  fastify.addHook('preValidation', function (request, reply, done) {
     const config = request.routeOptions.config as (GuardRouteConfig & OptionalUserRouteConfig) | undefined
-    if (config?.optionalUser === true) await resolveOptionalUser(request)
-    if (!config || (config.requireUser === undefined && !config.rolesAccepted && !config.rolesRequired))
-      return
+    if (config?.optionalUser !== true && !hasGuards(config)) return done()
+    check.call(this, request, reply, config!).then(() => {
+      if (!reply.sent) done()
+    }, done)
+  })
+
+  async function check(
+    this: FastifyInstance,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    config: GuardRouteConfig & OptionalUserRouteConfig,
+  ): Promise<void> {
+    if (config.optionalUser === true) await resolveOptionalUser(request)
+    if (!hasGuards(config)) return
     let guards = configGuards.get(config)
     if (!guards) {
       guards = guardsFromConfig(config, request.routeOptions.url ?? request.url)
@@ -42,7 +58,7 @@ export function installConfigGuards(fastify: FastifyInstance): void {
     }
     for (const guard of guards) {
       await guard.call(this, request, reply)
-      if (reply.sent) return reply
+      if (reply.sent) return
     }
-  })
+  }
 }

@@ -83,8 +83,11 @@ export function answerUnmatched(paths: PluginPaths, request: FastifyRequest, rep
 
 /** Installs the root hook that answers unmatched requests under the plugin's paths. */
 export function installNotFound(fastify: FastifyInstance, paths: PluginPaths): void {
-  fastify.addHook('onRequest', async (request, reply) => {
-    if (request.is404 && answerUnmatched(paths, request, reply)) return reply
+  // Callback hooks, here and below: they run on every request of the application, and an async hook
+  // costs a promise and a microtask each time.
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (request.is404 && answerUnmatched(paths, request, reply)) return
+    done()
   })
 }
 
@@ -100,19 +103,28 @@ export function installNotFound(fastify: FastifyInstance, paths: PluginPaths): v
  * ```
  */
 export function installProblemAnswers(fastify: FastifyInstance, paths: PluginPaths): void {
-  fastify.addHook('onSend', async (request, reply, payload) => {
-    if (reply.statusCode < 400) return payload
-    if (String(reply.getHeader('content-type') ?? '').startsWith('application/problem+json')) return payload
-    if (!paths.owns(pathOf(request.url))) return payload
-    const error =
-      reply.statusCode === 404
-        ? new RouteNotFoundError()
-        : { statusCode: reply.statusCode, code: reply.statusCode < 500 ? 'ERR_BAD_REQUEST' : undefined }
-    const body = problemFromError(error)
-    // The other plugin's length and type described its own body.
-    reply.removeHeader('content-length')
-    reply.header('cache-control', 'no-store')
-    reply.type('application/problem+json; charset=utf-8')
-    return JSON.stringify(body)
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    done(null, reply.statusCode < 400 ? payload : asProblem(paths, request, reply, payload))
   })
+}
+
+/** The body of an error answer under the plugin's paths, as problem+json (see installProblemAnswers). */
+function asProblem(
+  paths: PluginPaths,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  payload: unknown,
+): unknown {
+  if (String(reply.getHeader('content-type') ?? '').startsWith('application/problem+json')) return payload
+  if (!paths.owns(pathOf(request.url))) return payload
+  const error =
+    reply.statusCode === 404
+      ? new RouteNotFoundError()
+      : { statusCode: reply.statusCode, code: reply.statusCode < 500 ? 'ERR_BAD_REQUEST' : undefined }
+  const body = problemFromError(error)
+  // The other plugin's length and type described its own body.
+  reply.removeHeader('content-length')
+  reply.header('cache-control', 'no-store')
+  reply.type('application/problem+json; charset=utf-8')
+  return JSON.stringify(body)
 }

@@ -26,7 +26,7 @@ import { type FastifyUsersOptions, resolveOptions } from './options.js'
 import { pageLinks, pagesApiPaths, registerPages, resolvePages } from './pages.js'
 import { setUpPasskeys } from './passkey-setup.js'
 import { rateLimitWithRedis, setUpRedis } from './redis-setup.js'
-import { AUTHENTICATOR, RequestAuthenticator } from './request-auth.js'
+import { AUTH_STATE, AUTHENTICATOR, RequestAuthenticator } from './request-auth.js'
 import type { RouteContext } from './route-context.js'
 import { registerPluginRoutes } from './route-setup.js'
 import { buildSchemas } from './schemas.js'
@@ -97,6 +97,7 @@ async function plugin(fastify: FastifyInstance, options: FastifyUsersOptions): P
   fastify.decorate('users', service)
   fastify.decorate(AUTHENTICATOR, auth)
   fastify.decorateRequest('user', null)
+  fastify.decorateRequest(AUTH_STATE, null)
   if (!fastify.hasRequestDecorator('cookies')) await fastify.register(fastifyCookie)
   installConfigGuards(fastify)
 

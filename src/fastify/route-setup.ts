@@ -90,10 +90,16 @@ export async function registerPluginRoutes(
       setup.pluginPaths.add(route.url, route.method)
     })
     routes.addHook('onRoute', limitRoute)
-    routes.addHook('onRequest', async (request) => {
+    // A callback hook: it runs on every request of the plugin's routes, and most pass at once.
+    routes.addHook('onRequest', (request, _reply, done) => {
       // A provider's form POST comes from its site by design; that route only redirects (oauth-routes.ts).
-      if ((request.routeOptions.config as { crossSiteForm?: boolean }).crossSiteForm === true) return
-      auth.checkOrigin(request)
+      if ((request.routeOptions.config as { crossSiteForm?: boolean }).crossSiteForm === true) return done()
+      try {
+        auth.checkOrigin(request)
+      } catch (err) {
+        return done(err as Error)
+      }
+      done()
     })
     const groups = options.routes ?? {}
     if (groups.auth !== false) authRoutes(routes, context, groups.auth ?? {})

@@ -22,6 +22,18 @@ describe('AuthCache', () => {
     assert.equal(cache.get('c', NOW), 'C')
   })
 
+  it('never drops for room an entry used at least once every maxEntries / 2 new entries', () => {
+    const cache = new AuthCache({ maxEntries: 8 })
+    cache.set('hot', 'u0', 'H', NOW + 60_000, NOW, cache.ticket())
+    for (let i = 0; i < 100; i++) {
+      cache.set(`k${i}`, `u${i + 1}`, i, NOW + 60_000, NOW, cache.ticket())
+      if (i % 4 === 3) assert.equal(cache.get('hot', NOW), 'H', `dropped after ${i + 1} new entries`)
+    }
+    assert.equal(cache.size, 8)
+    // An entry used less often than that goes, as the least recently used.
+    assert.equal(cache.get('k0', NOW), undefined)
+  })
+
   it('trusts an entry until the TTL or the credential end, whichever comes first', () => {
     const cache = new AuthCache({ ttlSeconds: 5 })
     cache.set('short', 'u1', 'S', NOW + 2000, NOW, cache.ticket())
