@@ -108,6 +108,14 @@ export interface AuthBackend<U extends BaseUser = BaseUser> {
    * revoked, or outdated one, or its user is gone, inactive or (when required) unverified.
    */
   authenticate(request: RequestCredentials): Promise<{ user: U; credential: ActiveCredential } | null>
+  /**
+   * Optional: what {@link authenticate} would answer, when it is known without waiting for anything
+   * (from memory, as the built-in backends' authentication caches know it): the result, `null` when the
+   * request carries no credential of this backend, or `undefined` when only `authenticate` can tell.
+   * A backend without it is always asked through `authenticate`. It must never answer differently from
+   * `authenticate`: it is a shortcut, not a second policy.
+   */
+  peek?(request: RequestCredentials): { user: U; credential: ActiveCredential } | null | undefined
   /** Ends one credential: it is refused from the next request on, on every instance. */
   logout(credential: ActiveCredential): Promise<void>
 }

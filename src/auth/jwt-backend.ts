@@ -158,19 +158,38 @@ export class JwtBackend<U extends BaseUser = BaseUser> implements AuthBackend<U>
     }
   }
 
-  async authenticate(request: RequestCredentials): Promise<{ user: U; credential: ActiveCredential } | null> {
+  /** The request's token, read from this backend's transport only. */
+  #tokenOf(request: RequestCredentials): string | undefined {
     // Each transport reads only its own place, so a cookie can never stand in for a Bearer token (and
     // bring CSRF exposure to the Bearer backend).
-    const token = this.cookieName ? request.cookie : BEARER.exec(request.authorization ?? '')?.[1]
+    return this.cookieName ? request.cookie : BEARER.exec(request.authorization ?? '')?.[1]
+  }
+
+  /**
+   * The cached answer for `token`. Looked up by a digest of the token's exact text, before its signature
+   * is checked: an entry is only ever stored under a text that passed every check (signature, purpose,
+   * issuer, time), and lives no later than its `exp`, so finding that same text is as good as checking it
+   * again, without fast-jwt's parsing and claim checks. A digest, not the text, so the cache holds no
+   * usable token (as the session store holds no session secret).
+   */
+  #cached(cacheKey: string, now: number): { user: U; credential: ActiveCredential } | undefined {
+    return this.#cache?.get(cacheKey, now) as { user: U; credential: ActiveCredential } | undefined
+  }
+
+  /** The cached answer, without waiting: see {@link AuthBackend.peek}. */
+  peek(request: RequestCredentials): { user: U; credential: ActiveCredential } | null | undefined {
+    const token = this.#tokenOf(request)
+    if (!token) return null
+    if (!this.#cache) return undefined
+    return this.#cached(sha256(token, 'base64url'), this.#clock.now())
+  }
+
+  async authenticate(request: RequestCredentials): Promise<{ user: U; credential: ActiveCredential } | null> {
+    const token = this.#tokenOf(request)
     if (!token) return null
     const now = this.#clock.now()
-    // Looked up by a digest of the token's exact text, before its signature is checked: an entry is only
-    // ever stored under a text that passed every check (signature, purpose, issuer, time), and lives no
-    // later than its `exp`, so finding that same text is as good as checking it again, without fast-jwt's
-    // parsing and claim checks. A digest, not the text, so the cache holds no usable token (as the session
-    // store holds no session secret).
     const cacheKey = this.#cache ? sha256(token, 'base64url') : ''
-    const cached = this.#cache?.get(cacheKey, now) as { user: U; credential: ActiveCredential } | undefined
+    const cached = this.#cached(cacheKey, now)
     if (cached) return cached
     let claims: ReturnType<TokenCodec['verify']>
     try {

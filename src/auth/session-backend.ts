@@ -121,6 +121,13 @@ export class SessionBackend<U extends BaseUser = BaseUser> implements AuthBacken
     return this.cookieName ? request.cookie : BEARER.exec(request.authorization ?? '')?.[1]
   }
 
+  /** The cached answer, without waiting: see {@link AuthBackend.peek}. */
+  peek(request: RequestCredentials): { user: U; credential: ActiveCredential } | null | undefined {
+    const id = hashSessionSecret(this.#secretOf(request))
+    if (!id) return null
+    return this.#cache?.get(id, this.#clock.now()) as { user: U; credential: ActiveCredential } | undefined
+  }
+
   async authenticate(request: RequestCredentials): Promise<{ user: U; credential: ActiveCredential } | null> {
     const id = hashSessionSecret(this.#secretOf(request))
     if (!id) return null

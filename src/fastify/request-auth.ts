@@ -16,6 +16,7 @@ import {
 } from '../auth/auth-backend.js'
 import { isSafeMethod, isSameOriginOrTrusted } from '../auth/origin-check.js'
 import { type PublicUser, withoutSecrets } from '../core/public-user.js'
+import type { BaseUser } from '../core/user.js'
 import { CrossOriginError } from '../kernel/errors.js'
 import type { Logger } from '../kernel/logger.js'
 import { redactUrl } from './log-redaction.js'
@@ -97,16 +98,41 @@ export class RequestAuthenticator {
    * without its secrets (no `passwordHash`): application code that needs more asks the service.
    */
   async authenticate(request: FastifyRequest): Promise<PublicUser | null> {
-    const known = stateOf(request)
-    if (known) return known.user
-    let state: RequestState = { user: null, credential: null, backend: null }
+    const known = this.peek(request)
+    if (known !== undefined) return known
     for (const backend of this.backends) {
       const result = await backend.authenticate(this.credentials(request, backend))
-      if (result) {
-        state = { user: withoutSecrets(result.user), credential: result.credential, backend }
-        break
-      }
+      if (result) return this.#remember(request, result, backend)
     }
+    return this.#remember(request, null, null)
+  }
+
+  /**
+   * The request's user when it is known without waiting: already authenticated in this request, or
+   * answered from memory by the backends, in order ({@link AuthBackend.peek}); `undefined` when only
+   * {@link authenticate} can tell. The guards and the current user's route answer a cached credential
+   * through it without a promise.
+   */
+  peek(request: FastifyRequest): PublicUser | null | undefined {
+    const known = stateOf(request)
+    if (known) return known.user
+    for (const backend of this.backends) {
+      // The first backend that recognises the credential wins, so an unknown answer ends the shortcut.
+      const result = backend.peek?.(this.credentials(request, backend))
+      if (result === undefined) return undefined
+      if (result) return this.#remember(request, result, backend)
+    }
+    return this.#remember(request, null, null)
+  }
+
+  #remember(
+    request: FastifyRequest,
+    result: { user: BaseUser; credential: ActiveCredential } | null,
+    backend: AuthBackend | null,
+  ): PublicUser | null {
+    const state: RequestState = result
+      ? { user: withoutSecrets(result.user), credential: result.credential, backend }
+      : { user: null, credential: null, backend: null }
     ;(request as StatefulRequest)[AUTH_STATE] = state
     request.user = state.user
     return state.user

@@ -43,7 +43,8 @@ export function currentUserRoutes(
         response: { 200: schemas.UserRef },
       },
     },
-    async (request) => currentUser(context, request),
+    // Synchronous when the guard already knows the user (a cached credential): no promise per request.
+    (request) => auth.peek(request) ?? currentUser(context, request),
   )
 
   app.patch(
