@@ -30,7 +30,8 @@ function rowLabels(series: readonly Series[]): Map<string, string> {
   const labels = new Map<string, string>()
   for (const s of series) {
     if (s.kind === 'hash') {
-      const threads = `${Number(process.env.BENCH_HASH_CONCURRENCY) || defaultHashConcurrency()} threads`
+      const count = Number(process.env.BENCH_HASH_CONCURRENCY) || defaultHashConcurrency()
+      const threads = `${count} thread${count === 1 ? '' : 's'}`
       labels.set('hash/hash', `raw argon2id hash, ${threads} (the limit)`)
       labels.set('hash/verify', `raw argon2id verify, ${threads}`)
       continue
