@@ -43,8 +43,7 @@ export function currentUserRoutes(
         response: { 200: schemas.UserRef },
       },
     },
-    // Synchronous when the guard already knows the user (a cached credential): no promise per request.
-    (request) => auth.peek(request) ?? currentUser(context, request),
+    (request) => currentUser(context, request),
   )
 
   app.patch(
