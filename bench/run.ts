@@ -47,6 +47,7 @@ import {
   bundleEntries,
   killAllChildren,
   liveChildren,
+  nodeFlags,
   type Runner,
   runOnce,
   startServer,
@@ -106,10 +107,11 @@ async function runHashRate(run: number, runner: Runner): Promise<void> {
 
 async function runSeries(series: Series, run: number, runner: Runner): Promise<void> {
   if (series.kind === 'hash') return runHashRate(run, runner)
+  const own = series.nodeFlags === undefined ? runner : { ...runner, flags: nodeFlags(series.nodeFlags) }
   const server =
     (series.instances ?? 1) > 1
-      ? await startInstances(runner, series.entry, series.env(), series.instances!)
-      : await startServer(runner, series.entry, series.env())
+      ? await startInstances(own, series.entry, series.env(), series.instances!)
+      : await startServer(own, series.entry, series.env())
   try {
     const headers = series.prepare ? await series.prepare(server.base) : {}
     const tag = `${series.id}-${run}-${randomBytes(3).toString('hex')}`

@@ -23,6 +23,19 @@ import { fileURLToPath } from 'node:url'
  */
 export const RECOMMENDED_NODE_FLAGS = '--max-semi-space-size=2'
 
+/**
+ * The Node flags every child runs with unless its series sets its own: `BENCH_NODE_FLAGS` (split on
+ * spaces), by default {@link RECOMMENDED_NODE_FLAGS}. Every process of the run gets the same flags (the
+ * baselines, better-auth and fastify-users alike), so the ratios compare like with like.
+ * `BENCH_NODE_FLAGS=` (empty) runs Node's defaults.
+ */
+export const NODE_FLAGS = nodeFlags(process.env.BENCH_NODE_FLAGS ?? RECOMMENDED_NODE_FLAGS)
+
+/** Splits a flag list written as one string (`BENCH_NODE_FLAGS`, a series' `nodeFlags`). */
+export function nodeFlags(text: string): string[] {
+  return text.split(' ').filter((flag) => flag !== '')
+}
+
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -33,6 +46,8 @@ export type Entry = (typeof ENTRIES)[number]
 /** How a child entry point is run. */
 export interface Runner {
   name: 'bundle' | 'tsx'
+  /** The Node flags its children run with: {@link NODE_FLAGS}, or a series' own. */
+  flags: readonly string[]
   args(entry: Entry): string[]
 }
 
@@ -57,12 +72,13 @@ export async function bundleEntries(outdir: string): Promise<Runner> {
     target: 'node20',
     logLevel: 'warning',
   })
-  return { name: 'bundle', args: (entry) => [join(outdir, `${entry}.mjs`)] }
+  return { name: 'bundle', flags: NODE_FLAGS, args: (entry) => [join(outdir, `${entry}.mjs`)] }
 }
 
 /** Runs the TypeScript sources through tsx (no build step; the loader adds to the RSS). */
 export const tsxRunner: Runner = {
   name: 'tsx',
+  flags: NODE_FLAGS,
   args: (entry) => ['--import', 'tsx', join(ROOT, 'bench', `${entry}.ts`)],
 }
 
@@ -110,35 +126,16 @@ async function stopChild(child: ChildProcess): Promise<void> {
   live.delete(child)
 }
 
-/**
- * The Node flags every child runs with unless its series sets its own: `BENCH_NODE_FLAGS` (split on
- * spaces), by default {@link RECOMMENDED_NODE_FLAGS}. Every process of the run gets the same flags (the
- * baselines, better-auth and fastify-users alike), so the ratios compare like with like.
- * `BENCH_NODE_FLAGS=` (empty) runs Node's defaults.
- */
-export const NODE_FLAGS = nodeFlags(process.env.BENCH_NODE_FLAGS ?? RECOMMENDED_NODE_FLAGS)
-
-/** Splits a flag list written as one string (`BENCH_NODE_FLAGS`, a series' `nodeFlags`). */
-export function nodeFlags(text: string): string[] {
-  return text.split(' ').filter((flag) => flag !== '')
-}
-
 /** `BENCH_CPU_PROF=<dir>`: every child writes a V8 CPU profile there when it exits (for investigations). */
 function profileArgs(): string[] {
   const dir = process.env.BENCH_CPU_PROF
   return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []
 }
 
-/**
- * Starts a child. A series that runs under other Node flags than the run's says so in its environment
- * (`BENCH_NODE_FLAGS`, read here and not passed on).
- */
 function launch(runner: Runner, entry: Entry, env: Record<string, string>): ChildProcess {
-  const { BENCH_NODE_FLAGS: own, ...rest } = env
-  const flags = own === undefined ? NODE_FLAGS : nodeFlags(own)
-  const child = spawn(process.execPath, [...flags, ...profileArgs(), ...runner.args(entry)], {
+  const child = spawn(process.execPath, [...runner.flags, ...profileArgs(), ...runner.args(entry)], {
     cwd: ROOT,
-    env: { ...process.env, ...rest, BENCH_WATCH_STDIN: '1' },
+    env: { ...process.env, ...env, BENCH_WATCH_STDIN: '1' },
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,
   })

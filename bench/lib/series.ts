@@ -286,7 +286,6 @@ export function fastifyUsers(
           : 'default',
       ...(redis ? { BENCH_REDIS_URL: redis, BENCH_REDIS_PREFIX: redisPrefix(id) } : {}),
       ...options.env,
-      ...(options.nodeFlags !== undefined ? { BENCH_NODE_FLAGS: options.nodeFlags } : {}),
     }),
     ...(options.instances ? { instances: options.instances } : {}),
     ...(options.nodeFlags !== undefined ? { nodeFlags: options.nodeFlags } : {}),
