@@ -13,7 +13,7 @@ import type { Kysely } from 'kysely'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { fastifyUsers } from '../../src/fastify/index.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js'
-import { CLIENT_SECRET, freePort, startIdp, stopIdp, type TestIdp } from './test-idp.js'
+import { clientOf, freePort, startIdp, stopIdp, type TestIdp } from './test-idp.js'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const SECRET = 'oauth-test-secret-0123456789-abcdefghijklmnopq'
@@ -32,7 +32,6 @@ describe('Chromium: "Sign in with" through the provider\'s login form', {
     const appPort = await freePort()
     base = `http://127.0.0.1:${appPort}`
     idp = await startIdp(base, (id) => ({ email: `${id}@example.com`, email_verified: true }))
-    const issuer = idp.issuer
     app = Fastify()
     await app.register(fastifyUsers, {
       secret: SECRET,
@@ -46,13 +45,7 @@ describe('Chromium: "Sign in with" through the provider\'s login form', {
       oauth: {
         baseUrl: base,
         providers: {
-          idp: {
-            issuer,
-            clientId: 'app',
-            clientSecret: CLIENT_SECRET,
-            allowInsecureRequests: true,
-            label: 'IdP <Local>',
-          },
+          idp: { ...clientOf(idp), label: 'IdP <Local>' },
         },
         redirectAllowList: ['/', '/home'],
       },

@@ -15,7 +15,7 @@ import { type BaseUser, BaseUserService } from '../../src/index.js'
 import { createKyselyRepositories, migrateToLatest } from '../../src/persistence/kysely/index.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js'
 import { Browser } from './browser.js'
-import { CLIENT_SECRET, freePort, startIdp, stopIdp, type TestIdp } from './test-idp.js'
+import { clientOf, freePort, startIdp, stopIdp, type TestIdp } from './test-idp.js'
 
 const SECRET = 'oauth-test-secret-0123456789-abcdefghijklmnopq'
 const PASSWORD = 'correct horse battery staple'
@@ -71,12 +71,7 @@ describe('provider sign-in: hooks and the answer issuer', () => {
         baseUrl: base,
         secret: SECRET,
         providers: {
-          idp: {
-            issuer: idp.issuer,
-            clientId: 'app',
-            clientSecret: CLIENT_SECRET,
-            allowInsecureRequests: true,
-          },
+          idp: clientOf(idp),
         },
         redirectAllowList: ['/welcome'],
       },

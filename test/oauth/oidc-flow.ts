@@ -17,7 +17,7 @@ import { FLOW_COOKIE } from '../../src/fastify/routes/oauth-routes.js'
 import { createTestDatabase, type TestDatabase, type TestDialect } from '../helpers/databases.js'
 import { SoftwareAuthenticator } from '../helpers/software-authenticator.js'
 import { Browser } from './browser.js'
-import { CLIENT_SECRET, freePort, startIdp, stopIdp, type TestIdp } from './test-idp.js'
+import { clientOf, freePort, startIdp, stopIdp, type TestIdp } from './test-idp.js'
 
 const SECRET = 'oauth-test-secret-0123456789-abcdefghijklmnopq'
 const PASSWORD = 'correct horse battery staple'
@@ -53,14 +53,8 @@ export function oidcSuite(dialect: TestDialect): void {
         oauth: {
           baseUrl: base,
           providers: {
-            idp: { issuer, clientId: 'app', clientSecret: CLIENT_SECRET, allowInsecureRequests: true },
-            'idp-form': {
-              issuer,
-              clientId: 'app',
-              clientSecret: CLIENT_SECRET,
-              allowInsecureRequests: true,
-              responseMode: 'form_post',
-            },
+            idp: clientOf(idp),
+            'idp-form': { ...clientOf(idp), responseMode: 'form_post' },
           },
           redirectAllowList: ['/welcome', '/settings'],
           storeTokens: true,

@@ -11,6 +11,9 @@ import Provider from 'oidc-provider'
 /** The secret of the provider's `app` client. */
 export const CLIENT_SECRET = 'a-client-secret-of-the-test-provider-0123456789'
 
+/** The id of the one client the provider knows: the application under test. */
+const CLIENT_ID = 'app'
+
 /** Listens on a free port of 127.0.0.1 and answers it. */
 export async function listen(server: Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -46,7 +49,7 @@ export async function startIdp(
   const provider = new Provider(issuer, {
     clients: [
       {
-        client_id: 'app',
+        client_id: CLIENT_ID,
         client_secret: CLIENT_SECRET,
         redirect_uris: [`${appBase}/oauth/idp/callback`, `${appBase}/oauth/idp-form/callback`],
         grant_types: ['authorization_code'],
@@ -66,6 +69,14 @@ export async function startIdp(
   })
   server.on('request', provider.callback())
   return idp
+}
+
+/**
+ * The application's options for the provider `idp`: its issuer and the client it registered (plain HTTP
+ * allowed, on 127.0.0.1). Spread it to add options, e.g. `{ ...clientOf(idp), responseMode: 'form_post' }`.
+ */
+export function clientOf(idp: TestIdp) {
+  return { issuer: idp.issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, allowInsecureRequests: true }
 }
 
 /** Closes the provider's server and its keep-alive connections. */

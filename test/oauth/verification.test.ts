@@ -13,7 +13,7 @@ import type { MailMessage } from '../../src/mail/mailer.js'
 import { tokenFromLink } from '../../src/mail/messages.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js'
 import { Browser } from './browser.js'
-import { CLIENT_SECRET, freePort, startIdp, stopIdp, type TestIdp } from './test-idp.js'
+import { clientOf, freePort, startIdp, stopIdp, type TestIdp } from './test-idp.js'
 
 const SECRET = 'oauth-test-secret-0123456789-abcdefghijklmnopq'
 const ACCOUNTS: Record<string, { email: string; email_verified: boolean }> = {}
@@ -47,12 +47,7 @@ describe('provider sign-in when registration needs a verified email', () => {
       oauth: {
         baseUrl: base,
         providers: {
-          idp: {
-            issuer: idp.issuer,
-            clientId: 'app',
-            clientSecret: CLIENT_SECRET,
-            allowInsecureRequests: true,
-          },
+          idp: clientOf(idp),
         },
         redirectAllowList: ['/welcome'],
       },
